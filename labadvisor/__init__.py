@@ -1,0 +1,75 @@
+"""labadvisor: decide where notebook AI/ML work runs, and how a multi-user lab is deployed.
+
+The public names below resolve lazily, so ``import labadvisor`` stays cheap and never
+pulls in pandas, matplotlib, ipywidgets, docker or pynvml.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY_ATTRIBUTES: dict[str, str] = {
+    "advise_runtime": "labadvisor.runtime",
+    "RuntimeAdvice": "labadvisor.runtime",
+    "advise_deployment": "labadvisor.deployment",
+    "DeploymentAdvice": "labadvisor.deployment",
+    "MigrationPlan": "labadvisor.deployment",
+    "Reason": "labadvisor.explain",
+    "monthly_costs": "labadvisor.costs",
+    "breakeven_hours_per_day": "labadvisor.costs",
+    "CostComparison": "labadvisor.costs",
+    "sweep": "labadvisor.sweep",
+    "configure": "labadvisor.guides",
+    "estimate_memory": "labadvisor.memory",
+    "fits": "labadvisor.memory",
+    "dashboard": "labadvisor.widgets",
+}
+_LAZY_SUBMODULES = frozenset(
+    {"contexts", "costs", "deployment", "gpu", "guides", "matrices", "memory", "plots", "runtime"}
+)
+
+__all__ = sorted([*_LAZY_ATTRIBUTES, *_LAZY_SUBMODULES, "__version__"])
+
+if TYPE_CHECKING:
+    from labadvisor.costs import CostComparison, breakeven_hours_per_day, monthly_costs
+    from labadvisor.deployment import DeploymentAdvice, MigrationPlan, advise_deployment
+    from labadvisor.explain import Reason
+    from labadvisor.guides import configure
+    from labadvisor.memory import estimate_memory, fits
+    from labadvisor.runtime import RuntimeAdvice, advise_runtime
+    from labadvisor.sweep import sweep
+    from labadvisor.widgets import dashboard
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f"labadvisor.{name}")
+    else:
+        raise AttributeError(f"module 'labadvisor' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Entry point for ``%load_ext labadvisor``."""
+    from labadvisor.magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "labadvisor.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "labadvisor"}]
