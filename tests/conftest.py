@@ -1,0 +1,7 @@
+"""Shared pytest set-up. Fixture modules live beside this file and are imported here."""
+
+from __future__ import annotations
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+# Fixture modules (one per area); each import below makes its fixtures visible to all tests.
