@@ -32,7 +32,32 @@ _LAZY_SUBMODULES = frozenset(
     {"contexts", "costs", "deployment", "gpu", "guides", "matrices", "memory", "plots", "runtime"}
 )
 
-__all__ = sorted([*_LAZY_ATTRIBUTES, *_LAZY_SUBMODULES, "__version__"])
+__all__ = [
+    "CostComparison",
+    "DeploymentAdvice",
+    "MigrationPlan",
+    "Reason",
+    "RuntimeAdvice",
+    "__version__",
+    "advise_deployment",
+    "advise_runtime",
+    "breakeven_hours_per_day",
+    "configure",
+    "contexts",
+    "costs",
+    "dashboard",
+    "deployment",
+    "estimate_memory",
+    "fits",
+    "gpu",
+    "guides",
+    "matrices",
+    "memory",
+    "monthly_costs",
+    "plots",
+    "runtime",
+    "sweep",
+]
 
 if TYPE_CHECKING:
     from labadvisor.costs import CostComparison, breakeven_hours_per_day, monthly_costs
