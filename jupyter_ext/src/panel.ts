@@ -1,0 +1,168 @@
+/**
+ * Lab Advisor side panel: the runtime and deployment advice forms.
+ *
+ * The forms only collect values and post them; validation and advice happen in
+ * Python (`labadvisor.advise_runtime` / `labadvisor.advise_deployment`), whose
+ * messages are shown as they come back.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { adviseDeployment, adviseRuntime, requestAPI } from './api';
+
+type FieldKind = 'number' | 'integer' | 'text' | 'checkbox';
+
+interface IField {
+  name: string;
+  label: string;
+  kind: FieldKind;
+  value?: string | boolean;
+  placeholder?: string;
+}
+
+const RUNTIME_FIELDS: IField[] = [
+  { name: 'model_size_gb', label: 'Model size (GB)', kind: 'number', placeholder: 'e.g. 14' },
+  { name: 'params_b', label: 'or parameters (billions)', kind: 'number', placeholder: 'e.g. 7' },
+  { name: 'dtype', label: 'Precision', kind: 'text', value: 'fp16' },
+  { name: 'workload', label: 'Workload', kind: 'text', value: 'completion' },
+  { name: 'gpu', label: 'GPU', kind: 'text', value: 'auto' },
+  { name: 'hours_per_day', label: 'Hours per day', kind: 'number' },
+  { name: 'team_size', label: 'Team size', kind: 'integer', value: '1' },
+  { name: 'sensitive', label: 'Sensitive data', kind: 'checkbox', value: false }
+];
+
+const DEPLOYMENT_FIELDS: IField[] = [
+  { name: 'users', label: 'Users', kind: 'integer', value: '10' },
+  { name: 'nodes', label: 'Nodes', kind: 'integer', value: '1' },
+  { name: 'high_availability', label: 'High availability', kind: 'checkbox', value: false },
+  { name: 'gpu_sharing', label: 'GPU sharing', kind: 'text' },
+  { name: 'kubernetes_experience', label: 'Kubernetes experience', kind: 'text' },
+  { name: 'current', label: 'Current deployment', kind: 'text' }
+];
+
+/** Choices the server offers for text fields, keyed by form then field. */
+type Options = Record<string, Record<string, string[]>>;
+
+function makeForm(
+  title: string,
+  formName: string,
+  fields: IField[],
+  submit: (body: Record<string, unknown>) => Promise<Record<string, unknown>>
+): HTMLElement {
+  const section = document.createElement('section');
+  section.className = 'jp-labadvisor-section';
+  section.dataset.form = formName;
+  const heading = document.createElement('h3');
+  heading.textContent = title;
+  const form = document.createElement('form');
+  form.className = 'jp-labadvisor-form';
+  for (const field of fields) {
+    const label = document.createElement('label');
+    const caption = document.createElement('span');
+    caption.textContent = field.label;
+    const input = document.createElement('input');
+    input.name = field.name;
+    if (field.kind === 'checkbox') {
+      input.type = 'checkbox';
+      input.checked = Boolean(field.value);
+    } else {
+      input.type = field.kind === 'text' ? 'text' : 'number';
+      input.step = field.kind === 'integer' ? '1' : 'any';
+      input.value = (field.value as string) ?? '';
+      input.placeholder = field.placeholder ?? '';
+      input.setAttribute('list', `labadvisor-${formName}-${field.name}`);
+    }
+    label.append(caption, input);
+    form.append(label);
+  }
+  const button = document.createElement('button');
+  button.type = 'submit';
+  button.className = 'jp-mod-styled jp-mod-accept';
+  button.textContent = 'Advise';
+  form.append(button);
+  const output = document.createElement('div');
+  output.className = 'jp-labadvisor-output';
+
+  form.addEventListener('submit', async event => {
+    event.preventDefault();
+    const body: Record<string, unknown> = {};
+    for (const field of fields) {
+      const input = form.elements.namedItem(field.name) as HTMLInputElement;
+      if (field.kind === 'checkbox') {
+        body[field.name] = input.checked;
+      } else if (input.value.trim() !== '') {
+        body[field.name] =
+          field.kind === 'text' ? input.value.trim() : Number(input.value);
+      }
+    }
+    button.disabled = true;
+    output.replaceChildren();
+    try {
+      const advice = await submit(body);
+      renderAdvice(output, advice);
+    } catch (error) {
+      const message = document.createElement('p');
+      message.className = 'jp-labadvisor-error';
+      message.textContent = (error as Error).message;
+      output.append(message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  section.append(heading, form, output);
+  return section;
+}
+
+function renderAdvice(output: HTMLElement, advice: Record<string, unknown>): void {
+  for (const key of ['summary', 'recommendation', 'headline']) {
+    if (typeof advice[key] === 'string') {
+      const summary = document.createElement('p');
+      summary.className = 'jp-labadvisor-summary';
+      summary.textContent = advice[key] as string;
+      output.append(summary);
+      break;
+    }
+  }
+  const details = document.createElement('details');
+  const caption = document.createElement('summary');
+  caption.textContent = 'Details';
+  const pre = document.createElement('pre');
+  pre.textContent = JSON.stringify(advice, null, 2);
+  details.append(caption, pre);
+  output.append(details);
+}
+
+export class LabAdvisorPanel extends Widget {
+  constructor() {
+    super();
+    this.id = 'labadvisor-panel';
+    this.addClass('jp-labadvisor-panel');
+    this.title.caption = 'Lab Advisor';
+    this.node.append(
+      makeForm('Where should this run?', 'runtime', RUNTIME_FIELDS, adviseRuntime),
+      makeForm('How should the lab be deployed?', 'deployment', DEPLOYMENT_FIELDS, adviseDeployment)
+    );
+    void this._loadOptions();
+  }
+
+  /** Offer the server's valid values as suggestions on the text fields. */
+  private async _loadOptions(): Promise<void> {
+    let options: Options;
+    try {
+      options = await requestAPI<Options>('advise/options');
+    } catch {
+      return;
+    }
+    for (const [formName, fields] of Object.entries(options)) {
+      for (const [field, choices] of Object.entries(fields)) {
+        const list = document.createElement('datalist');
+        list.id = `labadvisor-${formName}-${field}`;
+        for (const choice of choices) {
+          const option = document.createElement('option');
+          option.value = choice;
+          list.append(option);
+        }
+        this.node.append(list);
+      }
+    }
+  }
+}

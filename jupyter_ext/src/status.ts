@@ -1,0 +1,83 @@
+/**
+ * Status bar item: the server's GPU and the Docker context work would go to.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { IContexts, IGpuReport } from './api';
+
+const GIB = 1024 ** 3;
+
+function gib(bytes: number | null | undefined): string {
+  return bytes === null || bytes === undefined
+    ? '?'
+    : (bytes / GIB).toFixed(1);
+}
+
+/** One line for the GPU part, e.g. "NVIDIA H100 · 70.2/79.6 GiB free". */
+export function gpuText(report: IGpuReport): string {
+  if (report.status !== 'ok' || report.devices.length === 0) {
+    return 'no GPU';
+  }
+  const first = report.devices[0];
+  const more = report.devices.length > 1 ? ` +${report.devices.length - 1}` : '';
+  return (
+    `${first.name}${more} · ` +
+    `${gib(first.memory_free)}/${gib(first.memory_total)} GiB free`
+  );
+}
+
+export function contextText(contexts: IContexts): string {
+  const current = contexts.current;
+  return current ? `${current.name} (${current.role})` : 'no Docker context';
+}
+
+export class LabAdvisorStatus extends Widget {
+  constructor() {
+    super();
+    this.id = 'labadvisor-status';
+    this.addClass('jp-labadvisor-status');
+    this._gpu = document.createElement('span');
+    this._gpu.className = 'jp-labadvisor-status-gpu';
+    this._context = document.createElement('span');
+    this._context.className = 'jp-labadvisor-status-context';
+    this.node.append(this._gpu, this._context);
+  }
+
+  setVisibleParts(showGpu: boolean, showContext: boolean): void {
+    this._gpu.hidden = !showGpu;
+    this._context.hidden = !showContext;
+  }
+
+  showGpu(report: IGpuReport): void {
+    const text = gpuText(report);
+    this._gpu.textContent = `GPU: ${text}`;
+    this._gpu.dataset.status = report.status;
+    this._gpu.title =
+      report.status === 'ok'
+        ? report.devices
+            .map(
+              d =>
+                `${d.name}: ${gib(d.memory_free)} GiB free of ${gib(d.memory_total)} GiB`
+            )
+            .join('\n')
+        : `GPU status: ${report.status}${report.message ? ` (${report.message})` : ''}`;
+  }
+
+  showContexts(contexts: IContexts): void {
+    this._context.textContent = `Docker: ${contextText(contexts)}`;
+    this._context.dataset.role = contexts.current?.role ?? '';
+    this._context.title = contexts.current?.host
+      ? `Docker engine: ${contexts.current.host}`
+      : 'Docker context';
+  }
+
+  showError(part: 'gpu' | 'context', message: string): void {
+    const node = part === 'gpu' ? this._gpu : this._context;
+    node.textContent = part === 'gpu' ? 'GPU: ?' : 'Docker: ?';
+    node.dataset.status = 'error';
+    node.title = message;
+  }
+
+  private _gpu: HTMLSpanElement;
+  private _context: HTMLSpanElement;
+}
