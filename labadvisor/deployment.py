@@ -94,7 +94,8 @@ class MigrationPlan:
         )
         total = ""
         if self.stated_total_hours:
-            total = f"<p>Total (guide): {self.stated_total_hours[0]:g}-{self.stated_total_hours[1]:g} h</p>"
+            low, high = self.stated_total_hours
+            total = f"<p>Total (guide): {low:g}-{high:g} h</p>"
         return (
             f"<div><b>Migration {esc(self.source)} → {esc(self.target)}</b>"
             f"<table><tr><th>#</th><th>Step</th><th>Time</th><th>Details</th></tr>{steps}</table>"

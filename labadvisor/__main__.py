@@ -1,0 +1,5 @@
+import sys
+
+from labadvisor.cli import main
+
+sys.exit(main())
