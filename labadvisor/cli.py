@@ -12,7 +12,7 @@ from typing import Any
 def _gpu_argument(value: str) -> Any:
     lowered = value.strip().lower()
     named = {"auto": "auto", "none": None, "no": None, "false": None, "yes": True, "true": True}
-    return named[lowered] if lowered in named else value
+    return named.get(lowered, value)
 
 
 def _yes_no(value: str) -> bool:

@@ -39,7 +39,7 @@ def _numeric(array: np.ndarray, name: str, low: float, high: float = np.inf) -> 
 
 
 def sweep(
-    hours_per_day: Any = np.arange(0, 25),
+    hours_per_day: Any = tuple(range(25)),
     *,
     offload_rate: Any = None,
     team_size: Any = 1,
@@ -90,7 +90,7 @@ def sweep(
         axes["gpu"] = np.arange(len(gpus))
 
     grids = np.meshgrid(*axes.values(), indexing="ij", copy=False)
-    columns = {name: grid.ravel() for name, grid in zip(axes, grids)}
+    columns = {name: grid.ravel() for name, grid in zip(axes, grids, strict=True)}
     hours, rate = columns["hours_per_day"], columns["offload_rate"]
     team, local_m = columns["team_size"], columns["local_monthly"]
 
