@@ -1,0 +1,190 @@
+"""The labadvisor server extension's REST API, against a real in-process Jupyter server."""
+
+from __future__ import annotations
+
+import json
+from http.cookies import SimpleCookie
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError, HTTPResponse
+
+API = ("labadvisor", "api")
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    return {"ServerApp": {"jpserver_extensions": {"labadvisor": True}}}
+
+
+async def fetch_json(jp_fetch: Any, *route: str, **kwargs: Any) -> tuple[int, Any]:
+    """(status, decoded JSON) of a request; error statuses are returned, not raised."""
+    try:
+        response: HTTPResponse = await jp_fetch(*API, *route, **kwargs)
+    except HTTPClientError as exc:
+        assert exc.response is not None, exc
+        response = exc.response
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    return response.code, json.loads(response.body)
+
+
+def post(body: Any) -> dict[str, Any]:
+    return {"method": "POST", "body": body if isinstance(body, str) else json.dumps(body)}
+
+
+# --- advice ---------------------------------------------------------------------------
+
+
+async def test_runtime_advice_matches_library(jp_fetch: Any) -> None:
+    from labadvisor import advise_runtime
+
+    body = {"model_size_gb": 40, "workload": "code-review", "gpu": None}
+    status, data = await fetch_json(jp_fetch, "advise", "runtime", **post(body))
+    assert status == 200, data
+    assert data == json.loads(json.dumps(advise_runtime(**body).to_dict()))
+    assert data["choice"] in ("local-cpu", "local-gpu", "offload")
+    assert data["reasons"], "advice without reasons"
+
+
+async def test_runtime_advice_with_params_and_dtype(jp_fetch: Any) -> None:
+    body = {"params_b": 7, "dtype": "int4", "gpu": 24, "team_size": 3, "sensitive": True}
+    status, data = await fetch_json(jp_fetch, "advise", "runtime", **post(body))
+    assert status == 200, data
+    assert data["size_gb"] == pytest.approx(3.5)
+
+
+async def test_deployment_advice_matches_library(jp_fetch: Any) -> None:
+    from labadvisor import advise_deployment
+
+    body = {"users": 40, "nodes": 2, "gpu_sharing": "mig", "current": "docker-compose"}
+    status, data = await fetch_json(jp_fetch, "advise", "deployment", **post(body))
+    assert status == 200, data
+    assert data == json.loads(json.dumps(advise_deployment(**body).to_dict()))
+    assert data["choice"] == "k3s"
+    assert data["migration"] is not None
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "names"),
+    [
+        # bad values: the library's message names the valid values
+        ("runtime", {"model_size_gb": 7, "workload": "juggling"}, ["code-review", "training"]),
+        ("runtime", {"params_b": 7, "dtype": "fp8"}, ["fp16", "int4"]),
+        ("deployment", {"users": 10, "gpu_sharing": "halves"}, ["mig", "time-slicing"]),
+        ("deployment", {"users": 10, "current": "swarm"}, ["docker-compose", "k3s"]),
+        ("deployment", {"users": 0}, ["users"]),
+        # wrong shape: the handler names the valid fields
+        ("runtime", {"model_size_gb": 7, "size": 3}, ["size", "model_size_gb", "params_b"]),
+        ("deployment", {"nodes": 2}, ["users"]),
+    ],
+)
+async def test_bad_advice_input_is_400_naming_valid_values(
+    jp_fetch: Any, route: str, body: dict[str, Any], names: list[str]
+) -> None:
+    status, data = await fetch_json(jp_fetch, "advise", route, **post(body))
+    assert status == 400, data
+    for name in names:
+        assert name in data["message"], (name, data["message"])
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"text"'])
+@pytest.mark.parametrize("route", ["runtime", "deployment"])
+async def test_body_must_be_a_json_object(jp_fetch: Any, route: str, raw: str) -> None:
+    status, data = await fetch_json(jp_fetch, "advise", route, **post(raw))
+    assert status == 400, data
+    assert "JSON" in data["message"]
+
+
+async def test_advice_options_are_accepted_by_the_advisers(jp_fetch: Any) -> None:
+    status, options = await fetch_json(jp_fetch, "advise", "options")
+    assert status == 200, options
+    for dtype in options["runtime"]["dtype"]:
+        status, data = await fetch_json(
+            jp_fetch, "advise", "runtime", **post({"params_b": 1, "dtype": dtype, "gpu": None})
+        )
+        assert status == 200, (dtype, data)
+    for sharing in options["deployment"]["gpu_sharing"]:
+        status, data = await fetch_json(
+            jp_fetch, "advise", "deployment", **post({"users": 5, "gpu_sharing": sharing})
+        )
+        assert status == 200, (sharing, data)
+
+
+# --- authentication and XSRF ----------------------------------------------------------
+
+ROUTES = [
+    ("GET", ("gpu",), None),
+    ("GET", ("contexts",), None),
+    ("PUT", ("contexts", "current"), {"name": "default"}),
+    ("POST", ("advise", "runtime"), {"model_size_gb": 7}),
+    ("POST", ("advise", "deployment"), {"users": 5}),
+    ("GET", ("advise", "options"), None),
+]
+
+
+@pytest.mark.parametrize(("method", "route", "body"), ROUTES)
+async def test_every_route_needs_a_token(
+    jp_fetch: Any, method: str, route: tuple[str, ...], body: Any
+) -> None:
+    kwargs: dict[str, Any] = {"method": method}
+    if body is not None:
+        kwargs["body"] = json.dumps(body)
+    for auth in ("", "token not-the-token"):
+        with pytest.raises(HTTPClientError) as err:
+            await jp_fetch(*API, *route, headers={"Authorization": auth}, **kwargs)
+        assert err.value.code == 403, (auth, err.value)
+
+
+async def _cookie_session(jp_fetch: Any, jp_serverapp: Any) -> dict[str, str]:
+    """Log in through the login form, as a browser does; return its cookies."""
+    token = jp_serverapp.identity_provider.token
+    first = await jp_fetch("login", headers={"Authorization": ""}, follow_redirects=False)
+    cookies = _cookies(first)
+    response = await jp_fetch(
+        "login",
+        method="POST",
+        body=f"password={token}&_xsrf={cookies['_xsrf']}",
+        headers={"Authorization": "", "Cookie": _cookie_header(cookies)},
+        follow_redirects=False,
+        raise_error=False,
+    )
+    assert response.code == 302, response
+    cookies.update(_cookies(response))
+    assert any(name.startswith("username-") for name in cookies), cookies
+    return cookies
+
+
+def _cookies(response: HTTPResponse) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    for header in response.headers.get_list("Set-Cookie"):
+        jar.load(header)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+async def test_cookie_session_writes_need_the_xsrf_header(jp_fetch: Any, jp_serverapp: Any) -> None:
+    cookies = await _cookie_session(jp_fetch, jp_serverapp)
+    headers = {"Authorization": "", "Cookie": _cookie_header(cookies)}
+    body = json.dumps({"users": 5})
+
+    # reads need only the session cookie
+    response = await jp_fetch(*API, "advise", "options", headers=headers)
+    assert response.code == 200
+
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch(*API, "advise", "deployment", method="POST", body=body, headers=headers)
+    assert err.value.code == 403
+    assert "xsrf" in err.value.response.body.decode().lower()
+
+    wrong = {**headers, "X-XSRFToken": "2|00000000|" + "0" * 32 + "|1"}
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch(*API, "advise", "deployment", method="POST", body=body, headers=wrong)
+    assert err.value.code == 403
+
+    right = {**headers, "X-XSRFToken": cookies["_xsrf"]}
+    response = await jp_fetch(*API, "advise", "deployment", method="POST", body=body, headers=right)
+    assert response.code == 200
+    assert json.loads(response.body)["choice"] == "docker-compose"
