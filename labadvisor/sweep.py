@@ -120,6 +120,7 @@ def sweep(
         out["workload"] = pd.Categorical.from_codes(
             columns["workload"], categories=[w.name for w in resolved]
         )
+        out["gpu_available"] = np.array([g.available for g in gpus])[columns["gpu"]]
         out["gpu_free_gb"] = np.array(
             [g.free_gb if g.free_gb is not None else np.nan for g in gpus]
         )[columns["gpu"]]
