@@ -97,7 +97,7 @@ def test_broken_override_file_names_the_file(
     config.write_text("[offload-vs-local\n")
     monkeypatch.setenv("LABADVISOR_CONFIG", str(config))
     guides.configure(reset=True)
-    with pytest.raises(ValueError, match="config.toml"):
+    with pytest.raises(ValueError, match=r"config\.toml"):
         labadvisor.monthly_costs(2)
 
 

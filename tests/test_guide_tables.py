@@ -1,6 +1,6 @@
 """Golden tests: every table of both guides, reproduced from the packaged data.
 
-Expected values are copied from the guides' text, so a data edit that drifts from the guide fails here.
+Expected values are copied from the guides' text: a data edit that drifts from a guide fails.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_cost_breakeven_table_is_computed_like_the_guide() -> None:
 def test_usage_scenarios_keep_the_guides_stated_figures() -> None:
     df = matrices.usage_scenarios().set_index("Scenario")
     assert df["Guide (USD/month)"].tolist() == [30, 90, 300]
-    # The model agrees with the guide for light and regular use; heavy is the documented disagreement.
+    # Light and regular agree with the model; heavy is a documented disagreement.
     assert df["Model (USD/month)"].tolist()[:2] == [30, 90]
 
 
