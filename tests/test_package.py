@@ -23,3 +23,19 @@ def test_unknown_attribute_is_a_clear_error() -> None:
         assert "no_such_thing" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_every_public_name_resolves() -> None:
+    import labadvisor
+
+    lazy = set(labadvisor._LAZY_ATTRIBUTES) | set(labadvisor._LAZY_SUBMODULES)
+    assert set(labadvisor.__all__) == lazy | {"__version__"}
+    for name in (
+        "advise_runtime",
+        "advise_deployment",
+        "monthly_costs",
+        "sweep",
+        "matrices",
+        "Reason",
+    ):
+        assert getattr(labadvisor, name) is not None
