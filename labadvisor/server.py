@@ -95,24 +95,40 @@ def contexts_state() -> dict[str, Any]:
     }
 
 
-class ContextsHandler(_BaseHandler):
+class _ContextsBase(_BaseHandler):
+    async def state(self) -> dict[str, Any] | None:
+        """``contexts_state()``, or None after replying with the error's status."""
+        from labadvisor.contexts import errors
+
+        try:
+            return await _off_loop(contexts_state)
+        except errors.ContextError as exc:
+            self.fail(_context_error_status(exc), str(exc))
+            return None
+
+
+class ContextsHandler(_ContextsBase):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await _off_loop(contexts_state))
+        state = await self.state()
+        if state is not None:
+            self.reply(state)
 
 
-class CurrentContextHandler(_BaseHandler):
+class CurrentContextHandler(_ContextsBase):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        state = await _off_loop(contexts_state)
-        self.reply(state["current"])
+        state = await self.state()
+        if state is not None:
+            self.reply(state["current"])
 
     @tornado.web.authenticated
     @authorized
     async def put(self) -> None:
         from labadvisor import contexts
+        from labadvisor.contexts import errors
 
         body = self.json_object()
         if body is None:
@@ -120,45 +136,37 @@ class CurrentContextHandler(_BaseHandler):
         name = body.get("name")
         unknown = sorted(set(body) - {"name"})
         if unknown or not isinstance(name, str) or not name.strip():
-            state = await _off_loop(contexts_state)
+            state = await self.state()
+            if state is None:
+                return
             valid = ", ".join(c["name"] for c in state["contexts"]) or "none found"
             problem = (
                 f"unknown field(s) {', '.join(unknown)}" if unknown else "missing context name"
             )
             self.fail(400, f'{problem}; send {{"name": <context>}} with one of: {valid}')
             return
-        unreachable = _error_class(contexts, "EngineUnreachable", "Unreachable")
         try:
             await _off_loop(contexts.use, name.strip(), scope="global")
-        except Exception as exc:
-            if unreachable is not None and isinstance(exc, unreachable):
-                self.fail(502, str(exc))
-            elif isinstance(exc, (ValueError, KeyError, LookupError)):
-                self.fail(400, _message(exc))
-            elif isinstance(exc, getattr(contexts, "ContextError", ())):
-                self.fail(409, str(exc))
-            else:
-                raise
+        except errors.ContextError as exc:
+            self.fail(_context_error_status(exc), str(exc))
             return
-        self.reply(await _off_loop(contexts_state))
+        state = await self.state()
+        if state is not None:
+            self.reply(state)
 
 
-def _message(exc: BaseException) -> str:
-    # KeyError's str() adds quotes around the message; unwrap it.
-    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+def _context_error_status(exc: Exception) -> int:
+    """HTTP status for a ``labadvisor.contexts`` error: the client's mistake (400), a state
+    that blocks the switch (409), an engine or ``docker offload`` that failed (502)."""
+    from labadvisor.contexts import errors
 
-
-def _error_class(module: Any, *fragments: str) -> type[BaseException] | None:
-    """The module's error class for an unreachable engine, found by name."""
-    for name in dir(module):
-        value = getattr(module, name)
-        if (
-            isinstance(value, type)
-            and issubclass(value, Exception)
-            and any(fragment in name for fragment in fragments)
-        ):
-            return value
-    return None
+    if isinstance(exc, (errors.InvalidContextNameError, errors.ContextNotFoundError)):
+        return 400
+    if isinstance(exc, (errors.EngineUnreachableError, errors.OffloadError)):
+        return 502
+    if isinstance(exc, errors.StoreError):
+        return 500
+    return 409
 
 
 def _keyword_names(func: Callable[..., Any]) -> list[str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
 from typing import Any
 
+import pynvml
 import pytest
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
@@ -30,6 +34,100 @@ async def fetch_json(jp_fetch: Any, *route: str, **kwargs: Any) -> tuple[int, An
 
 def post(body: Any) -> dict[str, Any]:
     return {"method": "POST", "body": body if isinstance(body, str) else json.dumps(body)}
+
+
+# --- GPU -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nvml() -> Iterator[Callable[[Any], None]]:
+    """Swap labadvisor.gpu's NVML for a fake one; the real one comes back afterwards."""
+    from labadvisor import gpu
+
+    yield gpu.use_nvml
+    gpu.use_nvml(None)
+
+
+async def test_gpu_is_the_library_report(jp_fetch: Any) -> None:
+    """Whatever this machine has (on a CPU-only machine: the no-GPU path)."""
+    from labadvisor import gpu
+
+    status, data = await fetch_json(jp_fetch, "gpu")
+    assert status == 200, data
+    assert data == json.loads(json.dumps(gpu.detect().to_dict()))
+    assert data["status"] in gpu.STATUSES
+    if data["status"] != "ok":
+        assert data["devices"] == []
+        assert data["message"]
+
+
+async def test_gpu_with_a_device(jp_fetch: Any, nvml: Callable[[Any], None]) -> None:
+    from fake_nvml import FakeGpu, FakeNvml, GiB
+
+    nvml(FakeNvml([FakeGpu(name="NVIDIA L4", memory_total=24 * GiB, memory_used=4 * GiB)]))
+    status, data = await fetch_json(jp_fetch, "gpu")
+    assert status == 200, data
+    assert data["status"] == "ok"
+    (device,) = data["devices"]
+    assert device["name"] == "NVIDIA L4"
+    assert (device["memory_total"], device["memory_free"]) == (24 * GiB, 20 * GiB)
+
+
+@pytest.mark.parametrize(
+    ("fake", "expected"),
+    [
+        ({}, "no-devices"),
+        ({"init_error": pynvml.NVML_ERROR_DRIVER_NOT_LOADED}, "driver-not-loaded"),
+        ({"init_error": pynvml.NVML_ERROR_LIBRARY_NOT_FOUND}, "library-not-found"),
+    ],
+)
+async def test_gpu_without_a_device(
+    jp_fetch: Any, nvml: Callable[[Any], None], fake: dict[str, Any], expected: str
+) -> None:
+    from fake_nvml import FakeNvml
+
+    nvml(FakeNvml([], **fake))
+    status, data = await fetch_json(jp_fetch, "gpu")
+    assert status == 200, data
+    assert (data["status"], data["devices"]) == (expected, [])
+    assert data["message"]
+
+
+async def test_gpu_refresh_asks_again(jp_fetch: Any, nvml: Callable[[Any], None]) -> None:
+    from fake_nvml import FakeGpu, FakeNvml, GiB
+
+    fake = FakeNvml([FakeGpu(memory_total=24 * GiB, memory_used=1 * GiB)])
+    nvml(fake)
+    _, first = await fetch_json(jp_fetch, "gpu")
+    fake.gpus[0].memory_used = 10 * GiB
+    _, cached = await fetch_json(jp_fetch, "gpu")
+    _, fresh = await fetch_json(jp_fetch, "gpu", params={"refresh": "1"})
+    assert first["devices"][0]["memory_free"] == cached["devices"][0]["memory_free"] == 23 * GiB
+    assert fresh["devices"][0]["memory_free"] == 14 * GiB
+
+
+async def test_slow_gpu_probe_does_not_block_the_server(
+    jp_fetch: Any, nvml: Callable[[Any], None]
+) -> None:
+    """NVML runs in a worker thread: other requests are answered while it is busy."""
+    from fake_nvml import FakeGpu, FakeNvml
+
+    class SlowNvml(FakeNvml):
+        def nvmlInit(self) -> None:
+            time.sleep(1.5)
+            super().nvmlInit()
+
+    nvml(SlowNvml([FakeGpu()]))
+    started = time.monotonic()
+    probe = asyncio.ensure_future(fetch_json(jp_fetch, "gpu"))
+    await asyncio.sleep(0.1)
+    status, _ = await fetch_json(jp_fetch, "advise", "options")
+    answered = time.monotonic() - started
+    assert status == 200
+    assert not probe.done()
+    assert answered < 1.0, f"the server was blocked for {answered:.2f}s"
+    status, data = await probe
+    assert (status, data["status"]) == (200, "ok")
 
 
 # --- advice ---------------------------------------------------------------------------

@@ -112,15 +112,29 @@ function makeForm(
   return section;
 }
 
+/** Show an advice's `to_dict()`: the choice, the reasons, the warnings, then all of it. */
 function renderAdvice(output: HTMLElement, advice: Record<string, unknown>): void {
-  for (const key of ['summary', 'recommendation', 'headline']) {
-    if (typeof advice[key] === 'string') {
-      const summary = document.createElement('p');
-      summary.className = 'jp-labadvisor-summary';
-      summary.textContent = advice[key] as string;
-      output.append(summary);
-      break;
+  const choice = document.createElement('p');
+  choice.className = 'jp-labadvisor-choice';
+  choice.textContent = `${advice.choice_label ?? advice.choice} (${advice.choice})`;
+  output.append(choice);
+  const reasons = (advice.reasons ?? []) as { text: string; source: string }[];
+  if (reasons.length > 0) {
+    const list = document.createElement('ul');
+    list.className = 'jp-labadvisor-reasons';
+    for (const reason of reasons) {
+      const item = document.createElement('li');
+      item.textContent = reason.text;
+      item.title = reason.source;
+      list.append(item);
     }
+    output.append(list);
+  }
+  for (const warning of (advice.warnings ?? []) as string[]) {
+    const item = document.createElement('p');
+    item.className = 'jp-labadvisor-warning';
+    item.textContent = `⚠ ${warning}`;
+    output.append(item);
   }
   const details = document.createElement('details');
   const caption = document.createElement('summary');
