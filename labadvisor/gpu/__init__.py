@@ -1,0 +1,27 @@
+"""What GPU this kernel can use, and how busy it is, through NVIDIA's NVML (nvidia-ml-py).
+
+``detect()`` answers once per process (``refresh=True`` asks again), ``sample()`` gives cheap
+live readings for panels. Importing this package does not import pynvml; a machine without
+a GPU, a driver or nvidia-ml-py gets a report saying so rather than an exception. Which
+devices count follows ``CUDA_VISIBLE_DEVICES`` and ``NVIDIA_VISIBLE_DEVICES`` as described
+in :mod:`labadvisor.gpu.visibility`.
+"""
+
+from __future__ import annotations
+
+from labadvisor.gpu.detection import detect, use_nvml
+from labadvisor.gpu.report import STATUSES, GpuDevice, GpuReport, MigDevice
+from labadvisor.gpu.sampling import DeviceSample, GpuSample, Sampler, sample
+
+__all__ = [
+    "STATUSES",
+    "DeviceSample",
+    "GpuDevice",
+    "GpuReport",
+    "GpuSample",
+    "MigDevice",
+    "Sampler",
+    "detect",
+    "sample",
+    "use_nvml",
+]

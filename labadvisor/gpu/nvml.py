@@ -1,0 +1,436 @@
+"""The one module that talks to NVML: a once-per-process session and the probe that turns
+NVML's answers into :mod:`labadvisor.gpu.report` dataclasses.
+
+``pynvml`` (package nvidia-ml-py) is imported on first use only. Tests and the benchmark
+swap in a pynvml-compatible object with :func:`set_library`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from labadvisor.gpu.report import GpuDevice, GpuReport, MigDevice, Status, best_of, gb
+from labadvisor.gpu.visibility import CUDA_VAR, NVIDIA_VAR, GpuSlot, MigSlot, Unit, select
+
+Handle = Any
+_MIG_ENABLED = 1  # NVML_DEVICE_MIG_ENABLE; a literal so no pynvml import is needed to read it
+_TEMPERATURE_GPU = 0  # NVML_TEMPERATURE_GPU
+
+_lock = threading.RLock()
+_override: Any | None = None
+_active: Any | None = None  # the library object nvmlInit succeeded on, until shutdown
+_atexit_registered = False
+generation = 0  # bumped at every init and shutdown so holders of handles know they are stale
+
+
+class NvmlUnavailable(Exception):
+    """NVML cannot be used here; ``status`` is the report status that says why."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(message)
+        self.status: Status = status
+        self.message = message
+
+
+class _Never(Exception):
+    """Stands in for an error class a pynvml-like library does not define."""
+
+
+@dataclass(frozen=True)
+class Errors:
+    """The library's exception classes, looked up once so except clauses cannot fail."""
+
+    base: type[BaseException]
+    mismatch: type[BaseException]
+    function_not_found: type[BaseException]
+    not_found: type[BaseException]
+    lost: tuple[type[BaseException], ...]
+
+    @classmethod
+    def of(cls, lib: Any) -> Errors:
+        def cls_named(name: str) -> type[BaseException]:
+            found = getattr(lib, name, None)
+            return found if isinstance(found, type) else _Never
+
+        return cls(
+            base=cls_named("NVMLError"),
+            mismatch=cls_named("NVMLLibraryMismatchError"),
+            function_not_found=cls_named("NVMLError_FunctionNotFound"),
+            not_found=cls_named("NVMLError_NotFound"),
+            lost=(cls_named("NVMLError_GpuIsLost"), cls_named("NVMLError_ResetRequired")),
+        )
+
+
+class DeviceLost(Exception):
+    """A device stopped answering (GPU is lost / needs a reset) in the middle of a probe."""
+
+
+@dataclass
+class Query:
+    """Runs optional NVML calls, each guarded on its own: a failure leaves that one field
+    None and records why in ``unavailable``; only a lost GPU stops the device's queries."""
+
+    lib: Any
+    errors: Errors
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def get(self, what: str, *names: str, args: tuple[Any, ...] = ()) -> Any:
+        """Call the first of ``names`` the library and driver have (newest name first)."""
+        reason = "not provided"
+        for name in names:
+            try:
+                return getattr(self.lib, name)(*args)
+            except AttributeError:
+                reason = f"{name} is not in this nvidia-ml-py"
+            except self.errors.function_not_found:
+                reason = f"{name} is not in this driver's NVML"
+            except self.errors.mismatch as exc:
+                reason = f"nvidia-ml-py and driver do not match: {exc}"
+            except self.errors.lost as exc:
+                raise DeviceLost(str(exc) or "GPU is lost") from None
+            except self.errors.base as exc:
+                reason = str(exc)  # NotSupported, NoPermission, ...: no fallback will do better
+                break
+            except (OSError, ValueError, UnicodeError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                break
+        self.unavailable[what] = reason
+        return None
+
+
+def set_library(lib: Any | None) -> None:
+    """Use ``lib`` (a pynvml-compatible object) instead of pynvml; None goes back to pynvml."""
+    global _override
+    with _lock:
+        shutdown()
+        _override = lib
+
+
+def library() -> Any:
+    if _override is not None:
+        return _override
+    try:
+        import pynvml
+    except ImportError:
+        raise NvmlUnavailable(
+            "library-not-found",
+            "the nvidia-ml-py package (module pynvml) is not installed: pip install nvidia-ml-py",
+        ) from None
+    return pynvml
+
+
+def session() -> Any:
+    """The initialised library; NVML is initialised once per process and shut down at exit."""
+    global _active, _atexit_registered, generation
+    if _active is not None:
+        return _active
+    with _lock:
+        if _active is not None:
+            return _active
+        lib = library()
+        try:
+            lib.nvmlInit()
+        except Exception as exc:
+            raise NvmlUnavailable(*classify_init_error(lib, exc)) from None
+        _active = lib
+        generation += 1
+        if not _atexit_registered:
+            atexit.register(shutdown)
+            _atexit_registered = True
+        return lib
+
+
+def shutdown() -> None:
+    """Release NVML (registered with atexit; harmless when NVML was never initialised)."""
+    global _active, generation
+    with _lock:
+        lib, _active = _active, None
+        if lib is None:
+            return
+        generation += 1
+        with contextlib.suppress(Exception):  # at exit nothing useful can be done about it
+            lib.nvmlShutdown()
+
+
+def classify_init_error(lib: Any, exc: BaseException) -> tuple[Status, str]:
+    def is_a(name: str) -> bool:
+        found = getattr(lib, name, None)
+        return isinstance(found, type) and isinstance(exc, found)
+
+    if is_a("NVMLError_LibraryNotFound"):
+        return (
+            "library-not-found",
+            "NVIDIA's NVML library (libnvidia-ml.so.1 / nvml.dll) was not found: no NVIDIA "
+            "driver is installed here, or it is not mounted into this container",
+        )
+    if is_a("NVMLError_DriverNotLoaded"):
+        return (
+            "driver-not-loaded",
+            "the NVIDIA driver is installed but not loaded: no NVIDIA GPU is present, or the "
+            "kernel module failed to load (check dmesg)",
+        )
+    if is_a("NVMLError_LibRmVersionMismatch") or is_a("NVMLLibraryMismatchError"):
+        return (
+            "error",
+            f"NVML and the loaded NVIDIA kernel driver are different versions ({exc}); this "
+            "usually follows a driver upgrade without a reboot",
+        )
+    if is_a("NVMLError_NoPermission"):
+        return "error", f"no permission to open the NVIDIA devices ({exc})"
+    return "error", f"NVML failed to initialise: {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Probed:
+    """One GPU between the inventory pass and the detail pass."""
+
+    slot: GpuSlot
+    handle: Handle | None
+    query: Query
+    mig_handles: dict[int, Handle] = field(default_factory=dict)
+    mig_queries: dict[int, Query] = field(default_factory=dict)
+    mig_mode: bool | None = None
+    error: str | None = None
+
+
+def probe(environ: Mapping[str, str] | None = None) -> tuple[GpuReport, dict[Unit, Handle]]:
+    """Ask NVML about every GPU, keep the visible ones, and say what each can do.
+
+    Returns the report and the NVML handle of every visible unit, for the sampler. Raises
+    NvmlUnavailable when NVML itself cannot be used; anything about one device is recorded
+    on that device instead.
+    """
+    env = os.environ if environ is None else environ
+    visibility = {CUDA_VAR: env.get(CUDA_VAR), NVIDIA_VAR: env.get(NVIDIA_VAR)}
+    lib = session()
+    errors = Errors.of(lib)
+    top = Query(lib, errors)
+    driver = _text(top.get("driver_version", "nvmlSystemGetDriverVersion"))
+    cuda = top.get(
+        "cuda_driver_version",
+        "nvmlSystemGetCudaDriverVersion_v2",
+        "nvmlSystemGetCudaDriverVersion",
+    )
+    cuda_text = f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None
+    try:
+        count = int(lib.nvmlDeviceGetCount())
+    except Exception as exc:
+        raise NvmlUnavailable("error", f"NVML could not count the GPUs: {exc}") from None
+    probed = [_inventory(lib, errors, index) for index in range(count)]
+    selection = select([p.slot for p in probed], env)
+    visible = selection.gpu_indices()
+    # CUDA numbers the visible units in list order; a MIG-mode GPU itself is not one of them.
+    units = [(g, m) for g, m in selection.units if m is not None or not probed[g].mig_mode]
+    cuda_index = {unit: position for position, unit in enumerate(units)}
+    handles: dict[Unit, Handle] = {}
+    devices: list[GpuDevice] = []
+    for gpu_index in visible:
+        item = probed[gpu_index]
+        device = _describe(item, selection.mig_indices(gpu_index), cuda_index)
+        devices.append(device)
+        if device.valid and item.handle is not None:
+            handles[(gpu_index, None)] = item.handle
+            for mig in device.mig_devices:
+                if mig.valid:
+                    handles[(gpu_index, mig.index)] = item.mig_handles[mig.index]
+    report = _assemble(
+        devices,
+        hidden=count - len(visible),
+        total=count,
+        notes=selection.notes,
+        driver=driver,
+        cuda=cuda_text,
+        visibility=visibility,
+    )
+    return report, handles
+
+
+def _inventory(lib: Any, errors: Errors, index: int) -> _Probed:
+    query = Query(lib, errors)
+    try:
+        handle = lib.nvmlDeviceGetHandleByIndex(index)
+    except Exception as exc:  # lost, no permission, ...: the device exists but is unusable
+        return _Probed(GpuSlot(index), None, query, error=str(exc) or type(exc).__name__)
+    item = _Probed(GpuSlot(index), handle, query)
+    try:
+        uuid = _text(query.get("uuid", "nvmlDeviceGetUUID", args=(handle,)))
+        name = _text(query.get("name", "nvmlDeviceGetName", args=(handle,)))
+        mode = query.get("mig_mode", "nvmlDeviceGetMigMode", args=(handle,))
+        item.mig_mode = None if mode is None else int(mode[0]) == _MIG_ENABLED
+        slots: tuple[MigSlot, ...] | None = None
+        if item.mig_mode:
+            slots = tuple(_mig_inventory(lib, errors, item))
+        item.slot = GpuSlot(index, uuid, name, slots)
+    except DeviceLost as exc:
+        item.error = str(exc)
+    return item
+
+
+def _mig_inventory(lib: Any, errors: Errors, item: _Probed) -> list[MigSlot]:
+    count = item.query.get("mig_devices", "nvmlDeviceGetMaxMigDeviceCount", args=(item.handle,))
+    slots = []
+    for slot in range(int(count or 0)):
+        try:
+            handle = lib.nvmlDeviceGetMigDeviceHandleByIndex(item.handle, slot)
+        except errors.not_found:
+            continue  # an empty slot: fewer instances than the GPU could hold
+        except errors.lost as exc:
+            raise DeviceLost(str(exc)) from None
+        except Exception as exc:
+            item.query.unavailable[f"mig_devices[{slot}]"] = str(exc) or type(exc).__name__
+            continue
+        query = Query(lib, errors)
+        item.mig_handles[slot] = handle
+        item.mig_queries[slot] = query
+        slots.append(
+            MigSlot(
+                slot,
+                _text(query.get("uuid", "nvmlDeviceGetUUID", args=(handle,))),
+                query.get("gpu_instance_id", "nvmlDeviceGetGpuInstanceId", args=(handle,)),
+                query.get("compute_instance_id", "nvmlDeviceGetComputeInstanceId", args=(handle,)),
+            )
+        )
+    return slots
+
+
+def _describe(item: _Probed, mig_visible: list[int], cuda_index: dict[Unit, int]) -> GpuDevice:
+    """The full record of one visible GPU and its visible MIG instances."""
+    slot, query = item.slot, item.query
+    base: dict[str, Any] = {
+        "index": slot.index,
+        "name": slot.name or f"NVIDIA GPU {slot.index}",
+        "uuid": slot.uuid,
+        "mig_mode": item.mig_mode,
+        "cuda_index": cuda_index.get((slot.index, None)),
+        "unavailable": query.unavailable,
+    }
+    if item.error is not None or item.handle is None:
+        return GpuDevice(**base, valid=False, error=item.error or "no handle")
+    handle = item.handle
+    try:
+        memory = _memory(query, handle)
+        util = query.get("utilization", "nvmlDeviceGetUtilizationRates", args=(handle,))
+        cc = query.get("compute_capability", "nvmlDeviceGetCudaComputeCapability", args=(handle,))
+        temperature = query.get(
+            "temperature_c",
+            "nvmlDeviceGetTemperatureV",
+            "nvmlDeviceGetTemperature",
+            args=(handle, _TEMPERATURE_GPU),
+        )
+        power = query.get("power_w", "nvmlDeviceGetPowerUsage", args=(handle,))
+        limit = query.get("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit", args=(handle,))
+    except DeviceLost as exc:
+        return GpuDevice(**base, valid=False, error=str(exc))
+    migs = [_describe_mig(item, mig, cuda_index.get((slot.index, mig))) for mig in mig_visible]
+    return GpuDevice(
+        **base,
+        **memory,
+        utilization_gpu=_int_attr(util, "gpu"),
+        utilization_memory=_int_attr(util, "memory"),
+        compute_capability=(int(cc[0]), int(cc[1])) if cc is not None else None,
+        temperature_c=int(temperature) if temperature is not None else None,
+        power_w=power / 1000 if power is not None else None,  # NVML reports milliwatts
+        power_limit_w=limit / 1000 if limit is not None else None,
+        mig_devices=tuple(migs),
+    )
+
+
+def _describe_mig(item: _Probed, mig_index: int, cuda_index: int | None) -> MigDevice:
+    query = item.mig_queries[mig_index]
+    slot = next(s for s in item.slot.mig or () if s.index == mig_index)
+    handle = item.mig_handles[mig_index]
+    base: dict[str, Any] = {
+        "index": mig_index,
+        "parent_index": item.slot.index,
+        "uuid": slot.uuid,
+        "gpu_instance_id": slot.gpu_instance_id,
+        "compute_instance_id": slot.compute_instance_id,
+        "cuda_index": cuda_index,
+        "unavailable": query.unavailable,
+    }
+    try:
+        name = _text(query.get("name", "nvmlDeviceGetName", args=(handle,)))
+        memory = _memory(query, handle)
+    except DeviceLost as exc:
+        return MigDevice(**base, name=f"MIG {mig_index}", valid=False, error=str(exc))
+    return MigDevice(**base, name=name or f"{item.slot.name} MIG {mig_index}", **memory)
+
+
+def _memory(query: Query, handle: Handle) -> dict[str, int | None]:
+    info = query.get("memory", "nvmlDeviceGetMemoryInfo", args=(handle,))
+    return {
+        "memory_total": _int_attr(info, "total"),
+        "memory_used": _int_attr(info, "used"),
+        "memory_free": _int_attr(info, "free"),
+    }
+
+
+def _assemble(
+    devices: list[GpuDevice],
+    *,
+    hidden: int,
+    total: int,
+    notes: tuple[str, ...],
+    driver: str | None,
+    cuda: str | None,
+    visibility: dict[str, str | None],
+) -> GpuReport:
+    status: Status
+    units = [unit for device in devices for unit in device.units()]
+    if total == 0:
+        status, message = "no-devices", "NVML works but finds no NVIDIA GPU on this machine"
+    elif not devices:
+        status = "no-devices"
+        message = f"{_count(total)} present but none is visible to this kernel"
+        if notes:
+            message += f" ({notes[0]})"
+    elif not units:
+        lost = [d for d in devices if not d.valid]
+        status = "error" if lost else "no-devices"
+        why = (
+            f"{lost[0].label} is unusable: {lost[0].error}"
+            if lost
+            else "MIG mode is on and no MIG instance is visible or configured"
+        )
+        message = f"{_count(len(devices))} visible but none usable: {why}"
+    else:
+        status = "ok"
+        best = best_of(units)
+        message = f"{_count(len(devices))} visible; best: {best.label} {best.name}"
+        if best.memory_free is not None:
+            message += f" ({gb(best.memory_free)} free)"
+    return GpuReport(
+        status=status,
+        message=message,
+        driver_version=driver,
+        cuda_driver_version=cuda,
+        devices=tuple(devices),
+        hidden_count=hidden,
+        notes=notes,
+        visibility=visibility,
+        checked_at=time.time(),
+    )
+
+
+def _count(n: int) -> str:
+    return f"{n} NVIDIA GPU" + ("" if n == 1 else "s")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):  # nvidia-ml-py < 11.5 returned bytes
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def _int_attr(struct: Any, name: str) -> int | None:
+    value = getattr(struct, name, None)
+    return int(value) if value is not None else None

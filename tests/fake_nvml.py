@@ -1,0 +1,272 @@
+"""A fake NVML: the function names, signatures, error classes and constants of pynvml, over
+an in-memory list of GPUs, so detection can be driven through every case without hardware.
+
+The error classes and constants are pynvml's own (pynvml imports without a GPU), so code
+under test sees exactly the exceptions the real library raises.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pynvml
+
+GiB = 1024**3
+
+
+@dataclass
+class FakeMig:
+    name: str
+    uuid: str
+    memory_total: int
+    memory_used: int = 0
+    gpu_instance_id: int = 1
+    compute_instance_id: int = 0
+    slot: int | None = None  # position among the parent's slots; None = next free one
+
+
+@dataclass
+class FakeGpu:
+    name: str = "NVIDIA L4"
+    uuid: str = "GPU-5c4d2a1e-0000-1111-2222-333344445555"
+    memory_total: int = 23034 * 1024**2  # what NVML reports for an L4
+    memory_used: int = 300 * 1024**2
+    utilization: tuple[int, int] = (7, 3)
+    compute_capability: tuple[int, int] = (8, 9)
+    temperature: int = 41
+    power_mw: int = 27_000
+    power_limit_mw: int = 72_000
+    mig_mode: bool = False
+    mig: list[FakeMig] = field(default_factory=list)
+    max_mig: int = 7
+    lost: bool = False  # every call on this GPU raises GpuIsLost
+    handle_error: int | None = None  # error code nvmlDeviceGetHandleByIndex raises
+    unsupported: set[str] = field(default_factory=set)  # functions raising NotSupported here
+
+
+@dataclass(frozen=True)
+class FakeHandle:
+    gpu: int
+    mig: int | None = None
+
+
+class FakeNvml:
+    """Pass as ``labadvisor.gpu.use_nvml(FakeNvml([...]))``.
+
+    ``init_error``: an NVML error code or an exception instance nvmlInit raises.
+    ``missing``: functions the "driver" lacks (NVMLError_FunctionNotFound).
+    ``absent``: functions this "nvidia-ml-py" lacks (AttributeError, as an old pynvml).
+    ``mismatch``: functions raising NVMLLibraryMismatchError.
+    """
+
+    def __init__(
+        self,
+        gpus: list[FakeGpu] | None = None,
+        *,
+        init_error: int | BaseException | None = None,
+        driver_version: str = "550.54.15",
+        cuda_version: int = 12040,
+        missing: set[str] | None = None,
+        absent: set[str] | None = None,
+        mismatch: set[str] | None = None,
+        count_error: int | None = None,
+    ) -> None:
+        self.gpus = list(gpus or [])
+        self.init_error = init_error
+        self.driver_version = driver_version
+        self.cuda_version = cuda_version
+        self.missing = set(missing or ())
+        self.absent = set(absent or ())
+        self.mismatch = set(mismatch or ())
+        self.count_error = count_error
+        self.calls: Counter[str] = Counter()
+        self.initialised = 0  # nvmlInit minus nvmlShutdown, like NVML's reference count
+        for gpu in self.gpus:
+            _place_mig(gpu)
+
+    # pynvml's error classes and NVML_* constants, unchanged
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith(("NVMLError", "NVML_", "NVMLLibraryMismatchError")):
+            return getattr(pynvml, name)
+        raise AttributeError(name)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("nvml") and name in object.__getattribute__(self, "absent"):
+            raise AttributeError(f"module 'pynvml' has no attribute {name!r}")
+        return object.__getattribute__(self, name)
+
+    def _enter(self, name: str, handle: FakeHandle | None = None) -> FakeGpu | None:
+        self.calls[name] += 1
+        if name != "nvmlInit" and self.initialised <= 0:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        if name in self.missing:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+        if name in self.mismatch:
+            raise pynvml.NVMLLibraryMismatchError(f"{name}: pyNVML does not match the NVML lib")
+        if handle is None:
+            return None
+        gpu = self.gpus[handle.gpu]
+        if gpu.lost:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+        if name in gpu.unsupported:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return gpu
+
+    # --- library ---------------------------------------------------------------------
+    def nvmlInit(self) -> None:
+        self._enter("nvmlInit")
+        if isinstance(self.init_error, BaseException):
+            raise self.init_error
+        if self.init_error is not None:
+            raise pynvml.NVMLError(self.init_error)
+        self.initialised += 1
+
+    def nvmlShutdown(self) -> None:
+        self._enter("nvmlShutdown")
+        self.initialised -= 1
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        self._enter("nvmlSystemGetDriverVersion")
+        return self.driver_version
+
+    def nvmlSystemGetCudaDriverVersion(self) -> int:
+        self._enter("nvmlSystemGetCudaDriverVersion")
+        return self.cuda_version
+
+    def nvmlSystemGetCudaDriverVersion_v2(self) -> int:
+        self._enter("nvmlSystemGetCudaDriverVersion_v2")
+        return self.cuda_version
+
+    def nvmlDeviceGetCount(self) -> int:
+        self._enter("nvmlDeviceGetCount")
+        if self.count_error is not None:
+            raise pynvml.NVMLError(self.count_error)
+        return len(self.gpus)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> FakeHandle:
+        self._enter("nvmlDeviceGetHandleByIndex")
+        if not 0 <= index < len(self.gpus):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        gpu = self.gpus[index]
+        if gpu.handle_error is not None:
+            raise pynvml.NVMLError(gpu.handle_error)
+        return FakeHandle(index)
+
+    # --- per device (a MIG handle answers for its instance) ------------------------------
+    def nvmlDeviceGetName(self, handle: FakeHandle) -> str:
+        gpu = self._enter("nvmlDeviceGetName", handle)
+        return self._mig(gpu, handle).name if handle.mig is not None else gpu.name
+
+    def nvmlDeviceGetUUID(self, handle: FakeHandle) -> str:
+        gpu = self._enter("nvmlDeviceGetUUID", handle)
+        return self._mig(gpu, handle).uuid if handle.mig is not None else gpu.uuid
+
+    def nvmlDeviceGetMemoryInfo(self, handle: FakeHandle, version: Any = None) -> Any:
+        gpu = self._enter("nvmlDeviceGetMemoryInfo", handle)
+        if handle.mig is not None:
+            mig = self._mig(gpu, handle)
+            total, used = mig.memory_total, mig.memory_used
+        else:
+            total, used = gpu.memory_total, gpu.memory_used
+        return SimpleNamespace(total=total, used=used, free=total - used)
+
+    def nvmlDeviceGetUtilizationRates(self, handle: FakeHandle) -> Any:
+        gpu = self._enter("nvmlDeviceGetUtilizationRates", handle)
+        if handle.mig is not None or gpu.mig_mode:  # NVML has no per-instance utilization
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return SimpleNamespace(gpu=gpu.utilization[0], memory=gpu.utilization[1])
+
+    def nvmlDeviceGetCudaComputeCapability(self, handle: FakeHandle) -> tuple[int, int]:
+        gpu = self._enter("nvmlDeviceGetCudaComputeCapability", handle)
+        return gpu.compute_capability
+
+    def nvmlDeviceGetTemperatureV(self, handle: FakeHandle, sensor: int, version: int = 0) -> int:
+        gpu = self._enter("nvmlDeviceGetTemperatureV", handle)
+        return gpu.temperature
+
+    def nvmlDeviceGetTemperature(self, handle: FakeHandle, sensor: int) -> int:
+        gpu = self._enter("nvmlDeviceGetTemperature", handle)
+        return gpu.temperature
+
+    def nvmlDeviceGetPowerUsage(self, handle: FakeHandle) -> int:
+        return self._enter("nvmlDeviceGetPowerUsage", handle).power_mw
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: FakeHandle) -> int:
+        return self._enter("nvmlDeviceGetEnforcedPowerLimit", handle).power_limit_mw
+
+    def nvmlDeviceGetMigMode(self, handle: FakeHandle) -> list[int]:
+        gpu = self._enter("nvmlDeviceGetMigMode", handle)
+        mode = int(gpu.mig_mode)
+        return [mode, mode]
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, handle: FakeHandle) -> int:
+        gpu = self._enter("nvmlDeviceGetMaxMigDeviceCount", handle)
+        return gpu.max_mig if gpu.mig_mode else 0
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: FakeHandle, index: int) -> FakeHandle:
+        gpu = self._enter("nvmlDeviceGetMigDeviceHandleByIndex", handle)
+        if not any(m.slot == index for m in gpu.mig):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+        return FakeHandle(handle.gpu, index)
+
+    def nvmlDeviceGetGpuInstanceId(self, handle: FakeHandle) -> int:
+        gpu = self._enter("nvmlDeviceGetGpuInstanceId", handle)
+        return self._mig(gpu, handle).gpu_instance_id
+
+    def nvmlDeviceGetComputeInstanceId(self, handle: FakeHandle) -> int:
+        gpu = self._enter("nvmlDeviceGetComputeInstanceId", handle)
+        return self._mig(gpu, handle).compute_instance_id
+
+    @staticmethod
+    def _mig(gpu: FakeGpu | None, handle: FakeHandle) -> FakeMig:
+        assert gpu is not None
+        if handle.mig is None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return next(m for m in gpu.mig if m.slot == handle.mig)
+
+    def functions(self) -> list[str]:
+        """The pynvml functions this fake implements (checked against pynvml in a test)."""
+        return sorted(n for n in dir(type(self)) if n.startswith("nvml"))
+
+
+def _place_mig(gpu: FakeGpu) -> None:
+    used = {m.slot for m in gpu.mig if m.slot is not None}
+    free = (s for s in range(gpu.max_mig) if s not in used)
+    for mig in gpu.mig:
+        if mig.slot is None:
+            mig.slot = next(free)
+
+
+def l4(index: int = 0, **changes: Any) -> FakeGpu:
+    """An NVIDIA L4 with a distinct UUID per index."""
+    return FakeGpu(uuid=f"GPU-5c4d2a1e-0000-1111-2222-33334444555{index}", **changes)
+
+
+def a100_mig(index: int = 0, instances: int = 2, **changes: Any) -> FakeGpu:
+    """An A100 40GB in MIG mode with ``instances`` 3g.20gb instances (GI ids 1, 2, ...)."""
+    uuid = f"GPU-a100a100-0000-1111-2222-00000000000{index}"
+    migs = [
+        FakeMig(
+            name="NVIDIA A100-SXM4-40GB MIG 3g.20gb",
+            uuid=f"MIG-{index}{i}aaaaaa-bbbb-5ccc-8ddd-eeeeeeeeeeee",
+            memory_total=19968 * 1024**2,
+            memory_used=13 * 1024**2 if i == 0 else 4 * GiB,  # the first one is idle
+            gpu_instance_id=i + 1,
+            compute_instance_id=0,
+        )
+        for i in range(instances)
+    ]
+    return FakeGpu(
+        name="NVIDIA A100-SXM4-40GB",
+        uuid=uuid,
+        memory_total=40960 * 1024**2,
+        memory_used=8 * GiB,
+        compute_capability=(8, 0),
+        power_limit_mw=400_000,
+        mig_mode=True,
+        mig=migs,
+        **changes,
+    )
