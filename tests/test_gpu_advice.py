@@ -1,0 +1,123 @@
+"""advise_runtime(gpu="auto") runs GPU detection (here through the fake NVML) and its
+reasons name the GPU it found and the fit margin; the Offload side is the guide's L4."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fake_nvml import FakeGpu, FakeNvml, GiB, a100_mig, l4
+
+from labadvisor import advise_runtime, gpu
+from labadvisor.guides import offload_data
+
+L4_FREE_GB = (23034 - 300) * 1024**2 / 1e9  # the fake L4: 23034 MiB total, 300 MiB used
+
+
+@pytest.fixture(autouse=True)
+def real_nvml_afterwards(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(var, raising=False)
+    gpu.use_nvml(None)
+    yield
+    gpu.use_nvml(None)
+
+
+@pytest.fixture
+def machine() -> Callable[..., FakeNvml]:
+    def install(gpus: list[FakeGpu], **options: object) -> FakeNvml:
+        fake = FakeNvml(gpus, **options)  # type: ignore[arg-type]
+        gpu.use_nvml(fake)
+        return fake
+
+    return install
+
+
+def by_rule(advice: object, rule: str) -> list[str]:
+    return [r.text for r in advice.reasons if r.rule == rule]  # type: ignore[attr-defined]
+
+
+def test_auto_detects_the_gpu_and_reports_the_margin(machine: Callable[..., FakeNvml]) -> None:
+    fake = machine([l4()])
+    advice = advise_runtime(5, gpu="auto")
+    assert fake.calls["nvmlInit"] == 1  # the answer came from detection, not a default
+    assert advice.choice == "local-gpu"
+    assert advice.gpu is not None and advice.gpu.name == "NVIDIA L4"
+    assert advice.gpu.free_gb == pytest.approx(L4_FREE_GB)
+    margin = L4_FREE_GB - 5 * 1.2
+    assert advice.fit_margin_gb == pytest.approx(margin)
+    (text,) = by_rule(advice, "gpu.fits")
+    assert "NVIDIA L4" in text and f"margin of {margin:.1f} GB" in text
+
+
+def test_gpu_is_the_default(machine: Callable[..., FakeNvml]) -> None:
+    machine([l4()])
+    assert advise_runtime(5).gpu.name == "NVIDIA L4"  # type: ignore[union-attr]
+
+
+def test_a_busy_gpu_is_too_small_and_the_reason_says_by_how_much(
+    machine: Callable[..., FakeNvml],
+) -> None:
+    machine([l4(memory_used=20 * GiB)])
+    advice = advise_runtime(5, gpu="auto")
+    assert advice.choice != "local-gpu"
+    free = (23034 * 1024**2 - 20 * GiB) / 1e9
+    (text,) = by_rule(advice, "gpu.too-small")
+    assert "NVIDIA L4" in text and f"short by {6.0 - free:.1f} GB" in text
+
+
+def test_the_gpu_with_most_free_memory_is_checked(machine: Callable[..., FakeNvml]) -> None:
+    busy_a100 = FakeGpu(
+        name="NVIDIA A100 80GB PCIe", uuid="GPU-a1", memory_total=80 * GiB, memory_used=75 * GiB
+    )
+    machine([busy_a100, l4(1)])
+    advice = advise_runtime(14, gpu="auto")
+    assert advice.gpu is not None and advice.gpu.name == "NVIDIA L4"
+    assert advice.choice == "local-gpu"
+    assert any("NVIDIA L4" in t and "7.0 GB" in t for t in by_rule(advice, "gpu.fits"))
+
+
+def test_a_mig_instance_is_named(machine: Callable[..., FakeNvml]) -> None:
+    machine([a100_mig(0, instances=2)])
+    advice = advise_runtime(14, gpu="auto")
+    assert any("MIG 3g.20gb" in t for t in by_rule(advice, "gpu.fits"))
+
+
+def test_hidden_gpus_do_not_count(
+    machine: Callable[..., FakeNvml], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine([l4()])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    advice = advise_runtime(5, gpu="auto")
+    assert advice.gpu is not None and not advice.gpu.available
+    (text,) = by_rule(advice, "gpu.none")
+    assert "none is visible" in text
+
+
+def test_no_driver_is_a_reason_not_an_error(machine: Callable[..., FakeNvml]) -> None:
+    import pynvml
+
+    machine([], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    advice = advise_runtime(5, gpu="auto")
+    assert advice.choice != "local-gpu"
+    (text,) = by_rule(advice, "gpu.none")
+    assert "driver is installed but not loaded" in text
+
+
+def test_this_machine_really_has_no_gpu() -> None:
+    report = gpu.detect(refresh=True)
+    advice = advise_runtime(5, gpu="auto")
+    if report.best_device() is None:
+        (text,) = by_rule(advice, "gpu.none")
+        assert report.message in text
+    else:
+        assert advice.gpu is not None and advice.gpu.name == report.best_device().name
+
+
+def test_the_offload_side_is_the_guides_l4(machine: Callable[..., FakeNvml]) -> None:
+    offload = offload_data()["offload_gpu"]
+    assert (offload["name"], offload["memory_gb"]) == ("NVIDIA L4", 23.0)
+    machine([l4()])
+    too_big = advise_runtime(30, gpu="auto")
+    assert any("23 GB" in w and "NVIDIA L4" in w for w in too_big.warnings)
+    assert not advise_runtime(20, gpu="auto").warnings
