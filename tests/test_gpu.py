@@ -123,13 +123,30 @@ def test_mig_instances_are_the_devices_cuda_uses(use: Callable[..., FakeNvml]) -
     assert (first.gpu_instance_id, first.compute_instance_id) == (1, 0)
     assert first.memory_total == 19968 * 1024**2
     assert first.memory_free == 19968 * 1024**2 - 13 * 1024**2
-    assert a100.mig_devices[1].cuda_index == 1 and small.cuda_index == 2
+    # CUDA enumerates one MIG device per process: the second instance is listed, not usable
+    second = a100.mig_devices[1]
+    assert second.cuda_index is None and second.cuda_visible is False
+    assert small.cuda_index == 1
+    assert any("one MIG device per process" in note for note in report.notes)
     # the parent's utilization is not available in MIG mode, and says why
     assert a100.utilization_gpu is None and "Not Supported" in a100.unavailable["utilization"]
     best = report.best_device()
     assert isinstance(best, MigDevice) and best.label == "GPU 0 MIG 0"
     assert best.memory_free == first.memory_free and best.memory_total == first.memory_total
-    assert report.units() == [*a100.mig_devices, small]
+    assert report.units() == [first, small]
+
+
+def test_best_device_is_the_mig_instance_cuda_enumerates_not_the_emptiest(
+    use: Callable[..., FakeNvml],
+) -> None:
+    a100 = a100_mig(0, instances=2)
+    a100.mig[0].memory_used = 15 * GiB  # the first instance is busy, the second idle
+    a100.mig[1].memory_used = 0
+    use([a100])
+    report = detect()
+    assert report.best_device() is report.devices[0].mig_devices[0]
+    note = next(n for n in report.notes if "MIG" in n)
+    assert "GPU 0 MIG 0" in note and "MIG UUID" in note
 
 
 def test_mig_slots_with_gaps_are_skipped(use: Callable[..., FakeNvml]) -> None:
@@ -472,7 +489,7 @@ def test_interleaved_mig_and_gpu_entries_number_cuda_devices_in_list_order(
     a100 = a100_mig(0, instances=2)
     use([a100, l4(1)], env={"CUDA_VISIBLE_DEVICES": f"{a100.mig[1].uuid},1,{a100.mig[0].uuid}"})
     mig_gpu, plain = detect().devices
-    assert {m.index: m.cuda_index for m in mig_gpu.mig_devices} == {1: 0, 0: 2}
+    assert {m.index: m.cuda_index for m in mig_gpu.mig_devices} == {1: 0, 0: None}
     assert plain.cuda_index == 1
 
 

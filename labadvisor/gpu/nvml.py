@@ -226,9 +226,7 @@ def probe(environ: Mapping[str, str] | None = None) -> tuple[GpuReport, dict[Uni
     probed = [_inventory(lib, errors, index) for index in range(count)]
     selection = select([p.slot for p in probed], env)
     visible = selection.gpu_indices()
-    # CUDA numbers the visible units in list order; a MIG-mode GPU itself is not one of them.
-    units = [(g, m) for g, m in selection.units if m is not None or not probed[g].mig_mode]
-    cuda_index = {unit: position for position, unit in enumerate(units)}
+    cuda_index, notes = _cuda_numbering(selection.units, probed, selection.notes)
     handles: dict[Unit, Handle] = {}
     devices: list[GpuDevice] = []
     for gpu_index in visible:
@@ -244,12 +242,41 @@ def probe(environ: Mapping[str, str] | None = None) -> tuple[GpuReport, dict[Uni
         devices,
         hidden=count - len(visible),
         total=count,
-        notes=selection.notes,
+        notes=notes,
         driver=driver,
         cuda=cuda_text,
         visibility=visibility,
     )
     return report, handles
+
+
+def _cuda_numbering(
+    units: tuple[Unit, ...], probed: list[_Probed], notes: tuple[str, ...]
+) -> tuple[dict[Unit, int], tuple[str, ...]]:
+    """The CUDA index of each visible unit, in list order. A MIG-mode GPU is not a CUDA
+    device itself, and CUDA enumerates only one MIG device per process (NVIDIA MIG User
+    Guide, "CUDA Device Enumeration", CUDA 11/R450 and CUDA 12/R525): the first one."""
+    numbered: dict[Unit, int] = {}
+    skipped: list[Unit] = []
+    first_mig: Unit | None = None
+    for unit in units:
+        gpu, mig = unit
+        if mig is None and probed[gpu].mig_mode:
+            continue
+        if mig is not None:
+            if first_mig is not None:
+                skipped.append(unit)
+                continue
+            first_mig = unit
+        numbered[unit] = len(numbered)
+    if skipped and first_mig is not None:
+        notes = (
+            *notes,
+            f"CUDA uses one MIG device per process, so this kernel gets GPU {first_mig[0]} MIG "
+            f"{first_mig[1]} and not the {len(skipped)} other visible MIG instance(s); set "
+            "CUDA_VISIBLE_DEVICES to a MIG UUID to choose another",
+        )
+    return numbered, notes
 
 
 def _inventory(lib: Any, errors: Errors, index: int) -> _Probed:
@@ -353,6 +380,7 @@ def _describe_mig(item: _Probed, mig_index: int, cuda_index: int | None) -> MigD
         "gpu_instance_id": slot.gpu_instance_id,
         "compute_instance_id": slot.compute_instance_id,
         "cuda_index": cuda_index,
+        "cuda_visible": cuda_index is not None,
         "unavailable": query.unavailable,
     }
     try:

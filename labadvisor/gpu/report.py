@@ -32,6 +32,8 @@ class MigDevice:
     gpu_instance_id: int | None = None
     compute_instance_id: int | None = None
     cuda_index: int | None = None
+    # False for the second and later visible MIG instances: CUDA enumerates only one.
+    cuda_visible: bool = True
     valid: bool = True
     error: str | None = None
     unavailable: Mapping[str, str] = field(default_factory=dict)
@@ -54,6 +56,7 @@ class MigDevice:
             "gpu_instance_id": self.gpu_instance_id,
             "compute_instance_id": self.compute_instance_id,
             "cuda_index": self.cuda_index,
+            "cuda_visible": self.cuda_visible,
             "valid": self.valid,
             "error": self.error,
             "unavailable": dict(self.unavailable),
@@ -89,11 +92,12 @@ class GpuDevice:
         return f"GPU {self.index}"
 
     def units(self) -> list[GpuDevice | MigDevice]:
-        """What CUDA can run on here: the GPU itself, or its MIG instances in MIG mode."""
+        """What CUDA can run on here: the GPU itself, or in MIG mode the MIG instance CUDA
+        enumerates."""
         if not self.valid:
             return []
         if self.mig_mode:
-            return [m for m in self.mig_devices if m.valid]
+            return [m for m in self.mig_devices if m.valid and m.cuda_visible]
         return [self]
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,11 +145,12 @@ class GpuReport:
         return self.status == "ok"
 
     def units(self) -> list[GpuDevice | MigDevice]:
-        """Every usable CUDA device: whole GPUs and MIG instances, in report order."""
+        """Every device this kernel's CUDA can use: whole GPUs and the MIG instance CUDA
+        enumerates, in report order."""
         return [unit for device in self.devices for unit in device.units()]
 
     def best_device(self) -> GpuDevice | MigDevice | None:
-        """The visible GPU or MIG instance with the most free memory (first one on a tie)."""
+        """The usable GPU or MIG instance with the most free memory (first one on a tie)."""
         units = self.units()
         return best_of(units) if units else None
 

@@ -35,8 +35,10 @@ never by CUDA itself):
   changes nothing, and outside one it keeps the advice to the GPUs the deployment assigned
   to this kernel (JupyterHub spawners and the Kubernetes device plugin set it per user).
 
-A visible GPU in MIG mode is used through its MIG instances: each instance is a CUDA device
-and the parent GPU is not.
+A visible GPU in MIG mode is used through its MIG instances, never as a whole. CUDA
+enumerates only one MIG device per process (NVIDIA MIG User Guide, "CUDA Device
+Enumeration"): when several instances are visible the report lists them all, but only the
+first in list order gets a CUDA index and counts for ``best_device()``.
 """
 
 from __future__ import annotations
