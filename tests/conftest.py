@@ -5,3 +5,4 @@ from __future__ import annotations
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 # Fixture modules (one per area); each import below makes its fixtures visible to all tests.
+from docker_engines import docker_engines  # noqa: E402, F401

@@ -1,0 +1,348 @@
+"""Two real Docker engines for tests, started once per session: the ``docker_engines`` fixture.
+
+- "local": dockerd on a unix socket, ``<root>/local.sock``.
+- "offload": dockerd on a random 127.0.0.1 TCP port, with an extra runtime named ``nvidia``
+  (pointing at runc) in its daemon config, so GPU-capability detection has something real to
+  find. It is registered as the context ``docker-cloud`` in the fixture's DOCKER_CONFIG, the
+  name ``docker offload start`` gives its context.
+
+Both run Debian's docker.io (``/usr/sbin/dockerd``, 20.10) with ``--iptables=false
+--bridge=none --storage-driver=vfs`` and their own data root, exec root, managed containerd,
+pid file and identity key, under one short temp dir (/tmp/la-XXXX: unix socket paths must stay
+under 108 bytes). A tiny image, ``labadvisor-tiny:latest`` (static busybox), is made with
+``docker import`` on both; nothing is ever pulled. The machine's /var/run/docker.sock,
+/etc/docker and ~/.docker are never used. Containers need ``--network none`` (there is no
+bridge). Both daemons are stopped by PID when the session ends, also after failures.
+
+The docker CLI used here is ``/usr/bin/docker`` from the same docker.io package as the daemon:
+it is the one ``make test`` installs, and its version matches the engines. The ``docker`` first
+on PATH (e.g. an unrelated /usr/local/bin/docker) is what a notebook's ``!docker`` runs; tests
+that mean that one say so.
+
+Needs root plus the Debian packages docker.io and busybox-static. Without them the tests that
+use the fixture are skipped with the reason, unless LABADVISOR_REQUIRE_DOCKER=1 is set, in which
+case they fail (so a CI machine that should run them cannot skip them silently).
+
+Use::
+
+    def test_something(docker_engines, monkeypatch, tmp_path):
+        config = docker_engines.copy_config(tmp_path / "docker")  # a store this test may write
+        monkeypatch.setenv("DOCKER_CONFIG", str(config))
+        monkeypatch.setenv("DOCKER_HOST", docker_engines.local_host)  # "default" = local engine
+
+``docker_engines.env()`` gives those variables (with the shared, read-only store) for a child
+process such as a Jupyter server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+DOCKERD = "/usr/sbin/dockerd"
+DOCKER_CLI = "/usr/bin/docker"
+IMAGE = "labadvisor-tiny:latest"
+OFFLOAD_CONTEXT = "docker-cloud"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+_BUSYBOX_APPLETS = ("sh", "true", "false", "echo", "cat", "sleep", "hostname", "ls")
+
+
+@dataclass(frozen=True)
+class DockerEngines:
+    """The running engines; everything a test needs to reach and tell them apart."""
+
+    root: Path
+    config_dir: Path  # DOCKER_CONFIG with the docker-cloud context; copy it before writing
+    local_host: str  # unix:///tmp/la-XXXX/local.sock
+    offload_host: str  # tcp://127.0.0.1:PORT, context docker-cloud
+    local_id: str  # engine IDs as reported by /info
+    offload_id: str
+    image: str = IMAGE
+    docker_cli: str = DOCKER_CLI
+    offload_context: str = OFFLOAD_CONTEXT
+
+    def env(self) -> dict[str, str]:
+        """Variables that make "default" the local engine and the fixture's store the store."""
+        return {"DOCKER_CONFIG": str(self.config_dir), "DOCKER_HOST": self.local_host}
+
+    def copy_config(self, destination: Path) -> Path:
+        """A private copy of the store (contexts, no config.json) for a test that writes."""
+        shutil.copytree(self.config_dir, destination, dirs_exist_ok=True)
+        return destination
+
+    def engine_id(self, host: str) -> str:
+        return str(http_get_json(host, "/info")["ID"])
+
+    def container_names(self, host: str) -> set[str]:
+        """Names of all containers, running or not, on the engine at ``host``."""
+        listing = http_get_json(host, "/containers/json?all=1")
+        return {name.lstrip("/") for container in listing for name in container["Names"]}
+
+
+def missing_prerequisite() -> str | None:
+    """Why the engines cannot start here, or None."""
+    if os.geteuid() != 0:
+        return "starting dockerd needs root"
+    for path, package in ((DOCKERD, "docker.io"), (DOCKER_CLI, "docker.io")):
+        if not os.access(path, os.X_OK):
+            return f"{path} is missing (Debian package {package})"
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        return "busybox is missing (Debian package busybox-static)"
+    if _is_dynamic(busybox):
+        return f"{busybox} is dynamically linked; the tiny image needs busybox-static"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_engines() -> Iterator[DockerEngines]:
+    """Session-scoped: start both engines once; stop them by PID at the end, even on failure."""
+    reason = missing_prerequisite()
+    if reason is not None:
+        if os.environ.get("LABADVISOR_REQUIRE_DOCKER") == "1":
+            pytest.fail(
+                f"LABADVISOR_REQUIRE_DOCKER=1 but the Docker engines cannot start: {reason}"
+            )
+        pytest.skip(f"real Docker engines unavailable: {reason}")
+    with running_engines() as engines:
+        yield engines
+
+
+@contextlib.contextmanager
+def running_engines() -> Iterator[DockerEngines]:
+    root = Path(tempfile.mkdtemp(prefix="la-", dir="/tmp"))
+    daemons: list[_Daemon] = []
+    try:
+        local_host = f"unix://{root}/local.sock"
+        offload_host = f"tcp://127.0.0.1:{_free_port()}"
+        daemons.append(_Daemon.start(root / "local", local_host, {}))
+        daemons.append(
+            _Daemon.start(
+                root / "offload", offload_host, {"runtimes": {"nvidia": {"path": "runc"}}}
+            )
+        )
+        for daemon in daemons:
+            daemon.wait_ready()
+        rootfs = _tiny_rootfs(root / "tiny.tar")
+        cli_env = {**_base_env(root), "DOCKER_CONFIG": str(root / "cli-config")}
+        for daemon in daemons:
+            _run([DOCKER_CLI, "-H", daemon.host, "import", "--change", 'CMD ["/bin/sh"]',
+                  str(rootfs), IMAGE], cli_env)  # fmt: skip
+        config_dir = root / "docker-config"
+        _run(
+            [
+                DOCKER_CLI, "context", "create", OFFLOAD_CONTEXT,
+                "--description", "Docker Offload (test engine)",
+                "--docker", f"host={offload_host}",
+            ],
+            {**_base_env(root), "DOCKER_CONFIG": str(config_dir)},
+        )  # fmt: skip
+        engines = DockerEngines(
+            root=root,
+            config_dir=config_dir,
+            local_host=local_host,
+            offload_host=offload_host,
+            local_id=str(http_get_json(local_host, "/info")["ID"]),
+            offload_id=str(http_get_json(offload_host, "/info")["ID"]),
+        )
+        if engines.local_id == engines.offload_id:
+            raise RuntimeError(f"both engines report the same ID {engines.local_id}")
+        yield engines
+    finally:
+        # Signal all first so both shut down in parallel; then wait for each.
+        for daemon in daemons:
+            daemon.signal()
+        for daemon in reversed(daemons):
+            daemon.stop()
+        _unmount_under(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class _Daemon:
+    def __init__(self, directory: Path, host: str, process: subprocess.Popen[bytes]) -> None:
+        self.directory = directory
+        self.host = host
+        self.process = process
+
+    @classmethod
+    def start(cls, directory: Path, host: str, extra_config: dict[str, Any]) -> _Daemon:
+        directory.mkdir()
+        # Our own identity key: by default dockerd 20.10 writes /etc/docker/key.json and both
+        # engines would then report the same ID.
+        config = {"deprecated-key-path": str(directory / "key.json"), **extra_config}
+        config_file = directory / "daemon.json"
+        config_file.write_text(json.dumps(config))
+        command = [
+            DOCKERD,
+            "--config-file", str(config_file),  # also keeps /etc/docker/daemon.json out
+            "--iptables=false", "--bridge=none", "--storage-driver=vfs",
+            "--data-root", str(directory / "data"),
+            "--exec-root", str(directory / "exec"),
+            "--pidfile", str(directory / "dockerd.pid"),
+            "-H", host,
+        ]  # fmt: skip
+        with open(directory / "dockerd.log", "wb") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_base_env(directory),
+                start_new_session=True,  # a Ctrl-C in the terminal must not skip our cleanup
+            )
+        return cls(directory, host, process)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                raise RuntimeError(
+                    f"dockerd for {self.host} exited with {code}:\n{self.log_tail()}"
+                )
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                if http_get(self.host, "/_ping", timeout=1.0) == b"OK":
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"dockerd for {self.host} not ready in {START_TIMEOUT_S:g} s:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 30) -> str:
+        log = self.directory / "dockerd.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def signal(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGTERM)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a timeout; wait for exit; then its containerd likewise."""
+        _terminate(self.process.pid, lambda: self.process.poll() is not None, self.process.wait)
+        containerd_pid_file = self.directory / "exec" / "containerd" / "containerd.pid"
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(containerd_pid_file.read_text().strip())
+            # Only if that PID is still our containerd, not a reused number.
+            if str(self.directory) in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                _terminate(pid, lambda: not Path(f"/proc/{pid}").exists(), None)
+
+
+def _terminate(pid: int, exited: Any, reap: Any) -> None:
+    for sig, grace in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 10.0)):
+        if exited():
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while not exited() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    if reap is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reap(timeout=5)
+
+
+def http_get(host: str, path: str, timeout: float = 10.0) -> bytes:
+    """GET from an engine with the standard library only (independent of the code under test)."""
+    parts = urlsplit(host)
+    if parts.scheme == "unix":
+        connection: http.client.HTTPConnection = _UnixHTTPConnection(parts.path, timeout)
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise OSError(f"GET {path} on {host}: HTTP {response.status}: {body[:200]!r}")
+        return body
+    finally:
+        connection.close()
+
+
+def http_get_json(host: str, path: str) -> Any:
+    return json.loads(http_get(host, path))
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    # No DOCKER_* from the caller, and a HOME that is not the real one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["HOME"] = str(home)
+    return env
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stdout}{result.stderr}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _tiny_rootfs(path: Path) -> Path:
+    busybox = shutil.which("busybox")
+    assert busybox is not None
+    with tarfile.open(path, "w") as tar:
+        for directory in ("bin", "etc", "tmp", "proc", "sys", "dev"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in _BUSYBOX_APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    return path
+
+
+def _is_dynamic(executable: str) -> bool:
+    # A dynamically linked ELF names its loader (PT_INTERP) near the start of the file.
+    with open(executable, "rb") as handle:
+        head = handle.read(4096)
+    return b"/ld-linux" in head or b"/ld-musl" in head
+
+
+def _unmount_under(root: Path) -> None:
+    """Lazy-unmount anything dockerd/containerd left mounted below ``root``, deepest first."""
+    prefix = str(root) + "/"
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    # Field 5 is the mount point, with spaces and the like escaped as octal.
+    points = [line.split()[4].encode().decode("unicode_escape") for line in lines]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
