@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_gpu_sample.py [--seconds 5] [--fake]
 
 Uses the real NVML when this machine has a GPU, else the fake NVML from tests/fake_nvml.py
-(four GPUs, one of them in MIG mode), and says which. Prints ratios and percentages; it
+(four GPUs, one in MIG mode with two instances), and says which. Prints ratios and percentages; it
 asserts nothing (the tests hold the limits).
 """
 
@@ -28,7 +28,7 @@ def choose_backend(force_fake: bool) -> str:
 
     gpu.use_nvml(FakeNvml([l4(0), l4(1), l4(2), a100_mig(3, instances=2)]))
     why = "--fake given" if force_fake else f"real NVML: {real.status}"
-    return f"fake NVML from tests/fake_nvml.py, 4 GPUs + 2 MIG instances ({why})"
+    return f"fake NVML from tests/fake_nvml.py: 4 GPUs, one in MIG mode ({why})"
 
 
 def sampling_cost(seconds: float) -> tuple[float, int, float]:

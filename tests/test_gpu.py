@@ -584,6 +584,8 @@ def test_to_frame_has_a_row_per_gpu_and_mig_instance(use: Callable[..., FakeNvml
     assert list(frame["label"]) == ["GPU 0", "GPU 0 MIG 0", "GPU 0 MIG 1", "GPU 1"]
     assert list(frame["kind"]) == ["gpu", "mig", "mig", "gpu"]
     assert frame.loc[3, "memory_total"] == 23034 * 1024**2
+    assert str(frame["cuda_index"].dtype) == "Int64"  # None stays missing, not a float NaN
+    assert frame["cuda_index"].isna().tolist() == [True, False, True, False]
 
 
 def test_to_frame_of_an_empty_report_keeps_columns() -> None:

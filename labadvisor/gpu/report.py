@@ -184,6 +184,9 @@ class GpuReport:
         frame = pd.DataFrame(rows)
         if frame.empty:
             return pd.DataFrame(columns=columns)
+        # Nullable integers, so a missing reading does not turn a column into floats.
+        for column in _INTEGER_COLUMNS & set(frame.columns):
+            frame[column] = frame[column].astype("Int64")
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
     def __str__(self) -> str:
@@ -233,6 +236,23 @@ class GpuReport:
         parts.extend(f"<br><small>note: {esc(note)}</small>" for note in self.notes)
         parts.append("</div>")
         return "".join(parts)
+
+
+_INTEGER_COLUMNS = frozenset(
+    {
+        "index",
+        "parent_index",
+        "cuda_index",
+        "memory_total",
+        "memory_used",
+        "memory_free",
+        "utilization_gpu",
+        "utilization_memory",
+        "temperature_c",
+        "gpu_instance_id",
+        "compute_instance_id",
+    }
+)
 
 
 def gb(n_bytes: int | None) -> str:
