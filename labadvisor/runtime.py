@@ -29,6 +29,8 @@ class LocalGpu:
     free_gb: float | None
     name: str | None
     why: str
+    # Which device when several are visible: "GPU 1", "GPU 0 MIG 2".
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def advise_runtime(
     needed_gb = size_gb * (1 + fit_rule["headroom_fraction"])
     margin = None if local.free_gb is None else local.free_gb - needed_gb
     gpu_values = {
-        "gpu_name": f" {local.name}" if local.name else "",
+        "gpu_name": _gpu_text(local),
         "free_gb": local.free_gb,
         "needed_gb": needed_gb,
         "headroom_pct": 100 * fit_rule["headroom_fraction"],
@@ -330,7 +332,16 @@ def _detected_gpu() -> LocalGpu:
     if device is None:
         return LocalGpu(False, None, None, f"none detected: {report.message}")
     free = None if device.memory_free is None else device.memory_free / 1e9
-    return LocalGpu(True, free, device.name, f"detected {device.name}")
+    # The label ("GPU 1", "GPU 0 MIG 2") says which device when several are visible.
+    return LocalGpu(
+        True, free, f"{device.name} ({device.label})", f"detected {device.name} ({device.label})"
+    )
+
+
+def _gpu_text(local: LocalGpu) -> str:
+    if not local.name:
+        return ""
+    return f" {local.name} ({local.label})" if local.label else f" {local.name}"
 
 
 def _best_local(local: LocalGpu) -> str:
