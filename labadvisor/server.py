@@ -4,7 +4,8 @@ Routes (all authenticated; writes honour XSRF for cookie sessions):
 
 - ``GET  gpu``                  -> ``labadvisor.gpu.detect().to_dict()``
 - ``GET  contexts``             -> ``{"current": {...}, "contexts": [...]}``
-- ``PUT  contexts/current``     -> body ``{"name": ...}``; switch for the whole server
+- ``PUT  contexts/current``     -> body ``{"name": ...}`` (a context, or the role "local" /
+                                   "offload"); switches config.json, as ``docker context use``
 - ``POST advise/runtime``       -> ``labadvisor.advise_runtime(**body).to_dict()``
 - ``POST advise/deployment``    -> ``labadvisor.advise_deployment(**body).to_dict()``
 - ``GET  advise/options``       -> valid values for the advice forms' text fields
@@ -143,16 +144,20 @@ class CurrentContextHandler(_ContextsBase):
             problem = (
                 f"unknown field(s) {', '.join(unknown)}" if unknown else "missing context name"
             )
-            self.fail(400, f'{problem}; send {{"name": <context>}} with one of: {valid}')
+            self.fail(
+                400,
+                f'{problem}; send {{"name": <context or role>}} with one of: {valid}; '
+                f"or a role: {', '.join(contexts.ROLES)}",
+            )
             return
         try:
-            await _off_loop(contexts.use, name.strip(), scope="global")
+            switched = await _off_loop(contexts.use, name.strip(), scope="global")
         except errors.ContextError as exc:
             self.fail(_context_error_status(exc), str(exc))
             return
         state = await self.state()
         if state is not None:
-            self.reply(state)
+            self.reply({**state, "switch": switched.to_dict(), "summary": switched.summary()})
 
 
 def _context_error_status(exc: Exception) -> int:

@@ -26,7 +26,7 @@ export interface IGpuReport {
 export interface IDockerContext {
   name: string;
   host?: string | null;
-  role: string;
+  role: string | null;
   current?: boolean;
   [key: string]: unknown;
 }
@@ -34,6 +34,8 @@ export interface IDockerContext {
 export interface IContexts {
   current: IDockerContext | null;
   contexts: IDockerContext[];
+  /** After a switch: what `labadvisor.contexts.use()` did, in words. */
+  summary?: string;
 }
 
 /** An error answered by the server, carrying its JSON `message`. */
@@ -81,6 +83,7 @@ export const getGpu = (): Promise<IGpuReport> => requestAPI<IGpuReport>('gpu');
 export const getContexts = (): Promise<IContexts> =>
   requestAPI<IContexts>('contexts');
 
+/** Switch to a context by name, or by role ("local" / "offload"). */
 export const useContext = (name: string): Promise<IContexts> =>
   requestAPI<IContexts>('contexts/current', {
     method: 'PUT',

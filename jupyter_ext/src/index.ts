@@ -9,7 +9,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 
-import { getContexts, getGpu, IContexts, useContext } from './api';
+import { getContexts, getGpu, useContext } from './api';
 import { LabAdvisorPanel } from './panel';
 import { LabAdvisorStatus } from './status';
 
@@ -36,15 +36,6 @@ interface ISettings {
 }
 
 const DEFAULTS: ISettings = { pollInterval: 10, showGpu: true, showContext: true };
-
-/** Pick the context to switch to for a role, preferring the current one. */
-function contextForRole(contexts: IContexts, role: string): string | null {
-  if (contexts.current?.role === role) {
-    return contexts.current.name;
-  }
-  const match = contexts.contexts.find(c => c.role === role);
-  return match ? match.name : null;
-}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -106,20 +97,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
+    // The server resolves the role ("local" / "offload") to a context and checks its engine.
     const switchTo = async (role: 'local' | 'offload', label: string) => {
       try {
-        const contexts = await getContexts();
-        const name = contextForRole(contexts, role);
-        if (name === null) {
-          const known = contexts.contexts.map(c => `${c.name} (${c.role})`).join(', ');
-          throw new Error(
-            `No ${role} Docker context found` + (known ? `; known: ${known}` : '')
-          );
-        }
-        const result = await useContext(name);
+        const result = await useContext(role);
         status.showContexts(result);
-        Notification.success(`Docker work now goes to ${label}: ${name}`, {
-          autoClose: 3000
+        Notification.success(result.summary ?? `Docker work now goes to ${label}`, {
+          autoClose: 5000
         });
       } catch (error) {
         Notification.error(`Could not switch to ${label}: ${(error as Error).message}`, {

@@ -28,7 +28,10 @@ export function gpuText(report: IGpuReport): string {
 
 export function contextText(contexts: IContexts): string {
   const current = contexts.current;
-  return current ? `${current.name} (${current.role})` : 'no Docker context';
+  if (!current) {
+    return 'no Docker context';
+  }
+  return `${current.name} (${current.role ?? 'missing'})`;
 }
 
 export class LabAdvisorStatus extends Widget {
@@ -66,8 +69,14 @@ export class LabAdvisorStatus extends Widget {
   showContexts(contexts: IContexts): void {
     this._context.textContent = `Docker: ${contextText(contexts)}`;
     this._context.dataset.role = contexts.current?.role ?? '';
-    this._context.title = contexts.current?.host
-      ? `Docker engine: ${contexts.current.host}`
+    const current = contexts.current;
+    this._context.title = current
+      ? [
+          `Docker engine: ${current.host ?? 'none'}`,
+          typeof current.reason === 'string' ? `Decided by: ${current.reason}` : ''
+        ]
+          .filter(line => line)
+          .join('\n')
       : 'Docker context';
   }
 

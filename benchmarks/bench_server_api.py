@@ -1,0 +1,212 @@
+"""Latency of labadvisor's status-bar routes next to jupyter-resource-usage's, on one server.
+
+Starts one Jupyter server with the labadvisor and jupyter-resource-usage extensions, then
+sends GET requests from 20 concurrent keep-alive clients to
+
+    /labadvisor/api/gpu   /labadvisor/api/contexts   /api/metrics/v1 (jupyter-resource-usage)
+
+and prints p50 / p99 latency of each and the ratio to the metrics endpoint, from one run.
+The endpoints take turns in several rounds so drift on a shared machine hits all alike.
+The Docker context store is a temporary one with three contexts (no engine is contacted).
+
+    .venv/bin/python benchmarks/bench_server_api.py [--clients 20] [--requests 40] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROUTES = {
+    "labadvisor gpu": "/labadvisor/api/gpu",
+    "labadvisor contexts": "/labadvisor/api/contexts",
+    "resource-usage metrics": "/api/metrics/v1",
+}
+BASELINE = "resource-usage metrics"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_docker_config(root: Path) -> Path:
+    """A DOCKER_CONFIG with a local, an offload and a remote context, in Docker's own layout."""
+    config = root / "docker"
+    contexts = {
+        "desktop-linux": "unix:///var/run/docker.sock",
+        "docker-cloud": "tcp://127.0.0.1:1",
+        "build-box": "ssh://builder@build-box",
+    }
+    for name, host in contexts.items():
+        meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+        meta.mkdir(parents=True)
+        (meta / "meta.json").write_text(
+            json.dumps({"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host}}})
+        )
+    (config / "config.json").write_text(json.dumps({"currentContext": "desktop-linux"}))
+    return config
+
+
+def start_server(root: Path, port: int, token: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        DOCKER_CONFIG=str(write_docker_config(root)),
+        JUPYTER_CONFIG_DIR=str(root / "config"),
+        JUPYTER_DATA_DIR=str(root / "data"),
+        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+    )
+    env.pop("DOCKER_CONTEXT", None)
+    env.pop("DOCKER_HOST", None)
+    extensions = json.dumps({"labadvisor": True, "jupyter_resource_usage": True})
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.jpserver_extensions={extensions}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.log_level=WARN",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log = (root / "server.log").open("wb")
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_up(port: int, token: str, server: subprocess.Popen[bytes], root: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"server exited:\n{(root / 'server.log').read_text()}")
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit("server did not start within 60 s")
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection, one request at a time (like a browser tab)."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.token = token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> float:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Authorization: token {self.token}\r\nConnection: keep-alive\r\n\r\n"
+        ).encode()
+        started = time.perf_counter()
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = await self.reader.readexactly(length)
+        elapsed = time.perf_counter() - started
+        status = int(head.split(b" ", 2)[1])
+        if status != 200:
+            raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
+        return elapsed
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def load(clients: list[Client], path: str, requests: int) -> list[float]:
+    """Every client sends ``requests`` GETs back to back, all clients at once."""
+
+    async def one(client: Client) -> list[float]:
+        return [await client.get(path) for _ in range(requests)]
+
+    results = await asyncio.gather(*(one(c) for c in clients))
+    return [t for result in results for t in result]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def measure(port: int, token: str, n_clients: int, requests: int, rounds: int) -> None:
+    clients = [Client(port, token) for _ in range(n_clients)]
+    try:
+        for path in ROUTES.values():  # warm-up: connections, imports, GPU probe, caches
+            await load(clients, path, 3)
+        samples: dict[str, list[float]] = {name: [] for name in ROUTES}
+        names = list(ROUTES)
+        for round_ in range(rounds):
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in order:
+                samples[name] += await load(clients, ROUTES[name], requests)
+    finally:
+        for client in clients:
+            client.close()
+
+    base50 = percentile(samples[BASELINE], 50)
+    base99 = percentile(samples[BASELINE], 99)
+    print(f"{n_clients} concurrent clients, {requests} requests each, {rounds} rounds")
+    print(
+        f"{'endpoint':<24} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}"
+    )
+    for name, values in samples.items():
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        print(
+            f"{name:<24} {len(values):>6} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f}"
+            f" {p50 / base50:>10.2f} {p99 / base99:>10.2f}"
+        )
+    print(f"(ratio = latency / {BASELINE} latency; at most 1.00 means no slower)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=40, help="per client and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    token = os.urandom(16).hex()
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="labadvisor-bench-") as tmp:
+        root = Path(tmp)
+        server = start_server(root, port, token)
+        try:
+            wait_until_up(port, token, server, root)
+            asyncio.run(measure(port, token, args.clients, args.requests, args.rounds))
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    main()
