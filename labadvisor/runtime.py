@@ -332,10 +332,8 @@ def _detected_gpu() -> LocalGpu:
     if device is None:
         return LocalGpu(False, None, None, f"none detected: {report.message}")
     free = None if device.memory_free is None else device.memory_free / 1e9
-    # The label ("GPU 1", "GPU 0 MIG 2") says which device when several are visible.
-    return LocalGpu(
-        True, free, f"{device.name} ({device.label})", f"detected {device.name} ({device.label})"
-    )
+    why = f"detected {device.name} ({device.label})"
+    return LocalGpu(True, free, device.name, why, device.label)
 
 
 def _gpu_text(local: LocalGpu) -> str:
