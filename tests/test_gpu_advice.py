@@ -75,6 +75,9 @@ def test_the_gpu_with_most_free_memory_is_checked(machine: Callable[..., FakeNvm
     assert advice.gpu is not None and advice.gpu.name == "NVIDIA L4"
     assert advice.choice == "local-gpu"
     assert any("NVIDIA L4" in t and "7.0 GB" in t for t in by_rule(advice, "gpu.fits"))
+    # With two GPUs visible the reason says which one was meant.
+    assert advice.gpu.label == "GPU 1"
+    assert any("NVIDIA L4 (GPU 1)" in t for t in by_rule(advice, "gpu.fits"))
 
 
 def test_a_mig_instance_is_named(machine: Callable[..., FakeNvml]) -> None:
