@@ -1,0 +1,176 @@
+"""State of the GPU panel: what detection found, in plain words, and live readings.
+
+Live readings come from a daemon thread started by :meth:`GpuState.start`. It ends on
+:meth:`GpuState.stop`, when the panel is closed, when the state is garbage-collected and at
+interpreter exit (a kernel shutting down), so no sampler thread outlives its panel.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from collections import deque
+from typing import Any
+
+from labadvisor import gpu
+from labadvisor.gpu import GpuReport, GpuSample
+from labadvisor.widgets._state import Observable
+
+THREAD_NAME = "labadvisor-gpu-sampler"
+
+# What each detection status means for the person reading the panel.
+PLAIN_STATUS = {
+    "ok": "This kernel can use {count} GPU unit(s).",
+    "no-devices": (
+        "The NVIDIA driver is running, but this kernel sees no GPU: none is installed, or "
+        "CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES hides them. Work runs on the CPU "
+        "here; large models belong on Docker Offload."
+    ),
+    "driver-not-loaded": (
+        "There is an NVIDIA library but no running driver, so no GPU can be used here. "
+        "Work runs on the CPU; large models belong on Docker Offload."
+    ),
+    "library-not-found": (
+        "No NVIDIA GPU driver is installed (or it is not mounted into this container), so "
+        "this kernel has no local GPU. Work runs on the CPU; large models belong on "
+        "Docker Offload."
+    ),
+    "error": "GPU detection failed, so labadvisor treats this kernel as having no GPU.",
+}
+
+_live: weakref.WeakSet[GpuState] = weakref.WeakSet()
+
+
+class GpuState(Observable):
+    """Detection report, device rows, and an optional live sampler.
+
+    Observers hear "report" after :meth:`refresh`, "sample" on every live reading, and
+    "live" when sampling starts or stops.
+    """
+
+    def __init__(self, *, interval: float = 1.0, history: int = 60) -> None:
+        super().__init__()
+        self.interval = _check_interval(interval)
+        self.report: GpuReport = gpu.detect()
+        self.samples: deque[GpuSample] = deque(maxlen=history)
+        self.live_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # detection
+    def refresh(self) -> None:
+        self.report = gpu.detect(refresh=True)
+        self._notify("report")
+
+    @property
+    def status_text(self) -> str:
+        template = PLAIN_STATUS.get(self.report.status, PLAIN_STATUS["error"])
+        return template.format(count=len(self.report.units()))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per usable unit (a GPU, or a MIG instance in MIG mode)."""
+        rows = []
+        for unit in self.report.units():
+            total, used = unit.memory_total, unit.memory_used
+            rows.append(
+                {
+                    "label": unit.label,
+                    "name": unit.name,
+                    "memory_total_gb": None if total is None else total / 1e9,
+                    "memory_used_gb": None if used is None else used / 1e9,
+                    "memory_free_gb": None if unit.memory_free is None else unit.memory_free / 1e9,
+                    "memory_fraction": used / total if total and used is not None else None,
+                    "utilization_gpu": getattr(unit, "utilization_gpu", None),
+                }
+            )
+        return rows
+
+    # live readings
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def last_sample(self) -> GpuSample | None:
+        return self.samples[-1] if self.samples else None
+
+    def start(self, interval: float | None = None) -> None:
+        """Sample every ``interval`` seconds in a daemon thread until :meth:`stop`."""
+        with self._lock:
+            if self.running:
+                return
+            if interval is not None:
+                self.interval = _check_interval(interval)
+            self.live_error = None
+            self._stop = threading.Event()
+            # The thread holds only a weak reference, so a forgotten panel can still be
+            # collected, and collecting it ends the thread.
+            self._thread = threading.Thread(
+                target=_sample_loop,
+                args=(weakref.ref(self), self._stop, self.interval),
+                name=THREAD_NAME,
+                daemon=True,
+            )
+            _live.add(self)
+            self._thread.start()
+        self._notify("live")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop sampling and wait for the thread to end."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is None:
+            return
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        _live.discard(self)
+        self._notify("live")
+
+    def sample_once(self) -> GpuSample:
+        """Take one reading now, on this thread (what the live loop does each tick)."""
+        reading = gpu.sample(interval=0)
+        self.samples.append(reading)
+        self._notify("sample")
+        return reading
+
+    def __del__(self) -> None:
+        stop = self.__dict__.get("_stop")
+        if stop is not None:
+            stop.set()
+
+
+def _sample_loop(ref: weakref.ref[GpuState], stop: threading.Event, interval: float) -> None:
+    while not stop.is_set():
+        state = ref()
+        if state is None:
+            return
+        try:
+            state.sample_once()
+        except Exception as exc:  # a broken reading must end the loop visibly, not silently
+            state.live_error = f"live readings stopped: {type(exc).__name__}: {exc}"
+            state._thread = None
+            state._notify("live")
+            return
+        del state  # do not keep the panel alive while waiting
+        stop.wait(interval)
+
+
+@atexit.register
+def stop_all() -> None:
+    """Stop every live sampler (runs at interpreter exit, e.g. when a kernel shuts down)."""
+    for state in list(_live):
+        state.stop(timeout=2.0)
+
+
+def _check_interval(interval: object) -> float:
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not (0.05 <= interval <= 3600)
+    ):
+        raise ValueError(f"interval must be between 0.05 and 3600 seconds, got {interval!r}")
+    return float(interval)
