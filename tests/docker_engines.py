@@ -37,15 +37,20 @@ process such as a Jupyter server.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
+import http.server
 import json
 import os
 import shutil
 import signal
 import socket
+import socketserver
+import ssl
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -346,3 +351,195 @@ def _unmount_under(root: Path) -> None:
     points = [line.split()[4].encode().decode("unicode_escape") for line in lines]
     for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+# --- Helpers for tests that need no engine --------------------------------------------------
+
+DOCKER_VARIABLES = (
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS",
+)
+
+
+def isolate_docker_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    """Point HOME and DOCKER_CONFIG at ``home``, clear the other DOCKER_* variables (restored
+    after the test) and forget any DOCKER_HOST that labadvisor set aside. Returns DOCKER_CONFIG."""
+    from labadvisor.contexts import kernel_env
+
+    for name in DOCKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    config_dir = home / ".docker"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    monkeypatch.setattr(kernel_env, "_set_aside", {})
+    return config_dir
+
+
+def write_context(config_dir: Path, name: str, host: str, description: str | None = None) -> Path:
+    """Store a context exactly as ``docker context create NAME --docker host=HOST`` does."""
+    metadata = {"Description": description} if description else {}
+    meta = {
+        "Name": name,
+        "Metadata": metadata,
+        "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}},
+    }
+    directory = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "meta.json"
+    path.write_text(json.dumps(meta, separators=(",", ":")))
+    return path
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port with nothing listening (connections are refused)."""
+    return _free_port()
+
+
+class FakeEngine:
+    """A stand-in engine answering /_ping, /version and /info, on a unix socket or TCP (+TLS).
+
+    With ``hang=True`` it accepts connections and never answers, to exercise timeouts.
+    """
+
+    def __init__(
+        self,
+        *,
+        unix_path: Path | None = None,
+        info: dict[str, Any] | None = None,
+        tls: ssl.SSLContext | None = None,
+        hang: bool = False,
+    ) -> None:
+        self.info = info or {"ID": "FAKE:ENGINE", "NCPU": 4, "MemTotal": 8 * 1024**3}
+        self.version = {"Version": "99.0.0-fake", "ApiVersion": "1.41", "MinAPIVersion": "1.12"}
+        self._hang = hang
+        self._held: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self._server: socketserver.BaseServer | None = None
+        handler = self._handler()
+        if hang:
+            family = socket.AF_UNIX if unix_path else socket.AF_INET
+            listener = socket.socket(family, socket.SOCK_STREAM)
+            listener.bind(str(unix_path) if unix_path else ("127.0.0.1", 0))
+            listener.listen(8)  # never accepted: connect succeeds, no answer ever comes
+            self._listener = listener
+            self.host = f"unix://{unix_path}" if unix_path else _tcp_host(listener)
+            return
+        if unix_path is not None:
+            server: socketserver.BaseServer = _UnixHTTPServer(str(unix_path), handler)
+            self.host = f"unix://{unix_path}"
+        else:
+            server = _TCPHTTPServer(("127.0.0.1", 0), handler)
+            if tls is not None:
+                server.socket = tls.wrap_socket(server.socket, server_side=True)
+            self.host = f"tcp://127.0.0.1:{server.server_address[1]}"
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        engine = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                if path == "_ping":
+                    body, kind = b"OK", "text/plain"
+                elif path in ("version", "info"):
+                    payload = engine.version if path == "version" else engine.info
+                    body, kind = json.dumps(payload).encode(), "application/json"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Api-Version", "1.41")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._listener is not None:
+            self._listener.close()
+
+    def __enter__(self) -> FakeEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        request, _ = super().get_request()
+        return request, ("local", 0)  # BaseHTTPRequestHandler wants a (host, port) address
+
+
+class _TCPHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def _tcp_host(listener: socket.socket) -> str:
+    return f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@dataclass(frozen=True)
+class TLSMaterial:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
+
+    directory: Path
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.server_cert, self.server_key)
+        context.load_verify_locations(self.ca)
+        context.verify_mode = ssl.CERT_REQUIRED  # like dockerd --tlsverify
+        return context
+
+
+def make_tls_material(directory: Path) -> TLSMaterial:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is missing (Debian package openssl)")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    run("req", "-x509", *ec, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=labadvisor test CA")  # fmt: skip
+    (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for who in ("server", "client"):
+        run("req", "-new", *ec, "-keyout", f"{who}-key.pem", "-out", f"{who}.csr",
+            "-subj", f"/CN={who}")  # fmt: skip
+        run("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-out", f"{who}-cert.pem", "-days", "2",
+            "-extfile", f"{who}.ext")  # fmt: skip
+    return TLSMaterial(
+        directory=directory,
+        ca=directory / "ca.pem",
+        server_cert=directory / "server-cert.pem",
+        server_key=directory / "server-key.pem",
+        client_cert=directory / "client-cert.pem",
+        client_key=directory / "client-key.pem",
+    )

@@ -75,6 +75,8 @@ def set_current_context(name: str | None, directory: Path) -> bool:
     path = directory / "config.json"
     # Like the CLI, write through a symlink (dotfile managers link config.json elsewhere).
     target = Path(os.path.realpath(path))
+    if name is None and not target.exists():
+        return False  # "default" is the absence of the key: nothing to record
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:

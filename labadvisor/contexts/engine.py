@@ -227,11 +227,51 @@ def _client_for(stored: store.StoredContext, *, timeout: float | None) -> docker
     kwargs: dict[str, Any] = {"base_url": stored.host, "tls": tls}
     if timeout is not None:
         kwargs["timeout"] = timeout
+    # Ask the engine for its API version ourselves: docker-py's own probe runs inside the
+    # constructor, before _pin_tls_settings could take effect.
+    kwargs["version"] = _api_version(stored, DEFAULT_TIMEOUT if timeout is None else timeout)
     try:
-        # version=None makes docker-py ask the engine, so one client works for any engine age.
-        return docker.DockerClient(**kwargs)
+        docker_client = docker.DockerClient(**kwargs)
     except docker.errors.DockerException as exc:
         raise _unreachable(stored, str(exc)) from exc
+    if stored.tls:
+        _pin_tls_settings(docker_client.api)
+    return docker_client
+
+
+def _api_version(stored: store.StoredContext, timeout: float) -> str | None:
+    """The engine's API version, or None to let docker-py probe (schemes we do not speak)."""
+    from labadvisor.contexts import transport
+
+    try:
+        version = transport.get(transport.Endpoint.of(stored), "/version", timeout=timeout)
+        return str(version.json()["ApiVersion"])
+    except transport.UnsupportedHostError:
+        return None
+    except transport.EngineRequestError as exc:
+        raise _unreachable(stored, str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _unreachable(stored, f"unexpected answer to /version: {exc}") from exc
+
+
+def _pin_tls_settings(session: Any) -> None:
+    """Keep the context's CA (or SkipTLSVerify) when REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE is set.
+
+    requests lets those variables replace a session's ``verify`` on every request
+    (psf/requests#3829), which would make the client ignore the store's ca.pem.
+    """
+    pinned = session.verify
+    merge = session.merge_environment_settings
+
+    def merge_keeping_verify(
+        url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        settings = merge(url, proxies, stream, verify, cert)
+        if verify is None:  # an explicit per-request choice still wins
+            settings["verify"] = pinned
+        return dict(settings)
+
+    session.merge_environment_settings = merge_keeping_verify
 
 
 def _ping_with_docker_py(stored: store.StoredContext, timeout: float) -> float:
