@@ -101,7 +101,7 @@ def handle_context_list(args: argparse.Namespace) -> int:
 
 def handle_context_use(args: argparse.Namespace) -> int:
     scope = "global" if args.global_scope else "kernel"
-    watched = (CONTEXT_VARIABLE, *HOST_VARIABLES)
+    watched = (*HOST_VARIABLES, CONTEXT_VARIABLE)
     before = {name: os.environ.get(name) for name in watched}
     try:
         result = use(args.target, scope=scope, check=args.check, timeout=args.timeout)

@@ -69,6 +69,9 @@ def stop(*, docker: str = "docker", timeout: float = 120.0) -> OffloadStatus:
 
 
 def _checked(docker: str, arguments: list[str], timeout: float) -> None:
+    # Probe with a flagless command first: without the plugin, the CLI would read a flag such
+    # as --gpu as its own and fail with "unknown flag" instead of naming the missing command.
+    _run(docker, ["version"], min(timeout, 30.0))
     result = _run(docker, arguments, timeout)
     if result.returncode:
         output = (result.stdout + result.stderr).strip()

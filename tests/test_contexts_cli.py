@@ -1,0 +1,157 @@
+"""`labadvisor context` and `labadvisor context use`: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from docker_engines import FakeEngine, closed_port, isolate_docker_env, write_context
+
+from labadvisor.cli_context import add_context_parser, handle_context_list, handle_context_use
+
+
+@pytest.fixture
+def config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    directory = isolate_docker_env(monkeypatch, tmp_path)
+    write_context(directory, "docker-cloud", "tcp://127.0.0.1:2999", "Docker Offload")
+    return directory
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="labadvisor")
+    add_context_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_handlers_are_wired_by_set_defaults(capsys):
+    parser = argparse.ArgumentParser(prog="labadvisor")
+    add_context_parser(parser.add_subparsers(dest="command", required=True))
+    assert parser.parse_args(["context"]).func is handle_context_list
+    assert parser.parse_args(["context", "ls"]).func is handle_context_list
+    assert parser.parse_args(["context", "use", "offload"]).func is handle_context_use
+
+
+def test_list_prints_a_table_and_what_decided(config_dir: Path, capsys):
+    (config_dir / "config.json").write_text('{"currentContext": "docker-cloud"}')
+    code, out, err = run(capsys, "context")
+    lines = out.splitlines()
+    assert code == 0 and err == ""
+    assert lines[0].split() == ["CONTEXT", "ROLE", "TLS", "ENDPOINT", "DESCRIPTION"]
+    assert lines[1].split()[:4] == ["default", "local", "no", "unix:///var/run/docker.sock"]
+    assert lines[2].split() == [
+        "docker-cloud", "*", "offload", "no", "tcp://127.0.0.1:2999", "Docker", "Offload",
+    ]  # fmt: skip
+    assert lines[3] == f"current: docker-cloud (currentContext in {config_dir / 'config.json'})"
+
+
+@pytest.mark.parametrize(
+    "argv", [("context", "--json"), ("context", "ls", "--json"), ("context", "--json", "list")]
+)
+def test_list_json(config_dir: Path, capsys, argv: tuple[str, ...]):
+    code, out, _ = run(capsys, *argv)
+    payload = json.loads(out)
+    assert code == 0
+    assert [c["name"] for c in payload["contexts"]] == ["default", "docker-cloud"]
+    assert payload["current"]["name"] == "default" and payload["current"]["source"] == "default"
+
+
+def test_use_without_global_prints_shell_lines(config_dir: Path, capsys):
+    os.environ["DOCKER_HOST"] = "tcp://10.0.0.5:2375"
+    code, out, err = run(capsys, "context", "use", "offload", "--no-check")
+    assert code == 0
+    assert out.splitlines() == ["unset DOCKER_HOST", "export DOCKER_CONTEXT=docker-cloud"]
+    assert 'eval "$(labadvisor context use offload)"' in err
+    assert not (config_dir / "config.json").exists()
+
+
+def test_eval_of_the_output_switches_a_real_shell(config_dir: Path):
+    """End to end through `python -m labadvisor`, a bash `eval`, and the docker CLI."""
+    docker_cli = "/usr/bin/docker"
+    if not os.access(docker_cli, os.X_OK):
+        pytest.skip("no /usr/bin/docker (Debian package docker.io)")
+    script = (
+        f'eval "$({sys.executable} -m labadvisor context use offload --no-check)" && '
+        f'echo "host=${{DOCKER_HOST:-unset}}" && '
+        f"{docker_cli} context ls --format '{{{{if .Current}}}}{{{{.Name}}}}{{{{end}}}}'"
+    )
+    env = {**os.environ, "DOCKER_HOST": "tcp://10.0.0.5:2375"}
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if line] == ["host=unset", "docker-cloud"]
+
+
+def test_use_global_writes_config_json(config_dir: Path, capsys):
+    code, out, err = run(capsys, "context", "use", "docker-cloud", "--global", "--no-check")
+    assert code == 0 and err == ""
+    assert out.startswith("Switched docker-cloud (offload, tcp://127.0.0.1:2999) for all")
+    assert json.loads((config_dir / "config.json").read_text())["currentContext"] == "docker-cloud"
+    code, out, _ = run(capsys, "context", "use", "local", "--global", "--json", "--no-check")
+    assert code == 0
+    payload = json.loads(out)
+    assert (payload["context"], payload["scope"], payload["previous"]) == (
+        "default",
+        "global",
+        "docker-cloud",
+    )
+
+
+def test_use_with_a_check_that_succeeds(config_dir: Path, tmp_path: Path, capsys):
+    with FakeEngine(unix_path=tmp_path / "e.sock") as fake:
+        write_context(config_dir, "lab", fake.host)
+        code, out, _ = run(capsys, "context", "use", "lab", "--json")
+    assert code == 0 and json.loads(out)["checked"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [
+        (("use", "nope"), 2, ["'nope'", "valid contexts: default, docker-cloud"]),
+        (("use", "bad name"), 2, ["'bad name'", "must match"]),
+        (("use", "docker-cloud", "--timeout", "0"), 2, ["timeout"]),
+        (("use", "docker-cloud", "--timeout", "0.3"), 1, ["'docker-cloud'", "tcp://127.0.0.1"]),
+    ],
+)
+def test_errors_are_one_line_with_an_exit_code(
+    config_dir: Path, capsys, argv: tuple[str, ...], code: int, words: list[str]
+):
+    write_context(config_dir, "docker-cloud", f"tcp://127.0.0.1:{closed_port()}")
+    got, out, err = run(capsys, "context", *argv)
+    assert got == code and out == ""
+    assert err.count("\n") == 1 and err.startswith("labadvisor context use: error: ")
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+def test_ambiguous_role_is_bad_input(config_dir: Path, capsys):
+    (config_dir / "contexts").rename(config_dir / "old-contexts")
+    write_context(config_dir, "cloud-a", "unix:///home/u/.docker/cloud/a.sock")
+    write_context(config_dir, "cloud-b", "unix:///home/u/.docker/cloud/b.sock")
+    code, _, err = run(capsys, "context", "use", "offload", "--no-check")
+    assert code == 2 and "cloud-a, cloud-b" in err
+
+
+def test_broken_store_or_config_exit_1(config_dir: Path, capsys):
+    (config_dir / "config.json").write_text("{")
+    code, _, err = run(capsys, "context", "use", "docker-cloud", "--no-check", "--global")
+    assert code == 1 and "not valid JSON" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "context")
+    assert code == 1 and err.startswith("labadvisor context: error: ")
+
+
+def test_main_entry_point_dispatches_to_the_handlers(config_dir: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "labadvisor", "context", "use", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("labadvisor context use: error: no Docker context named 'nope'")
