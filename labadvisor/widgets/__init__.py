@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from labadvisor.widgets.context_view import ContextPanel
-    from labadvisor.widgets.dashboard import Dashboard
+    from labadvisor.widgets.dashboard_view import Dashboard
     from labadvisor.widgets.deployment_view import DeploymentPanel
     from labadvisor.widgets.gpu_view import GpuPanel
     from labadvisor.widgets.runtime_view import RuntimePanel
 
 _LAZY: dict[str, str] = {
-    "Dashboard": "labadvisor.widgets.dashboard",
+    "Dashboard": "labadvisor.widgets.dashboard_view",
     "RuntimePanel": "labadvisor.widgets.runtime_view",
     "DeploymentPanel": "labadvisor.widgets.deployment_view",
     "GpuPanel": "labadvisor.widgets.gpu_view",
@@ -50,7 +50,7 @@ def dashboard(**options: Any) -> Dashboard:
     ``options`` go to :class:`~labadvisor.widgets.dashboard.Dashboard`, e.g. ``gpu=None`` to
     advise as if this kernel had no GPU.
     """
-    from labadvisor.widgets.dashboard import Dashboard
+    from labadvisor.widgets.dashboard_view import Dashboard
 
     return Dashboard(**options)
 

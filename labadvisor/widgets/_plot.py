@@ -49,6 +49,10 @@ class PlotRenderer:
         self._worker: threading.Thread | None = None
         self._idle = threading.Event()
         self._idle.set()
+        if render is render_breakeven_png:
+            # Import matplotlib here, on the caller's thread: an import racing in the worker
+            # exposes half-initialised numpy/matplotlib modules to code on the main thread.
+            import labadvisor.plots  # noqa: F401
 
     def cached(self, params: dict[str, Any]) -> bytes | None:
         with self._lock:
@@ -64,8 +68,10 @@ class PlotRenderer:
             self._pending = (key, dict(params))
             self._idle.clear()
             if self._worker is None:
+                # Not a daemon: interpreter exit waits for the render in progress (well under
+                # a second) instead of killing matplotlib's C++ code mid-draw.
                 self._worker = threading.Thread(
-                    target=self._run, name="labadvisor-plot", daemon=True
+                    target=self._run, name="labadvisor-plot", daemon=False
                 )
                 self._worker.start()
         return None

@@ -83,6 +83,9 @@ class DeploymentState(Observable):
         try:
             self.advice = advise_deployment(**self.inputs)
             self.error = None
+            # Keep the canonical spelling ("compose" → "docker-compose") so views can show it.
+            for name in ("current", "gpu_sharing"):
+                self.inputs[name] = self.advice.inputs[name]
         except ValueError as exc:
             self.advice, self.error = None, str(exc)
 

@@ -1,0 +1,198 @@
+"""Fixtures for the notebook panels and the magic: a sandboxed Docker context store, tiny fake
+Docker engines on unix sockets, a fake ``docker`` CLI with or without the offload plugin, and
+a fake NVIDIA L4. None of them needs root, a GPU or a real engine; the machine's ~/.docker and
+/var/run/docker.sock are never read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socketserver
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from docker_engines import write_context
+
+OFFLOAD_CONTEXT = "docker-cloud"
+
+# A `docker` stand-in. Only `docker offload status|start|stop` are known; anything else (and
+# every offload command when the plugin is "missing") fails as the real CLI does.
+_FAKE_DOCKER = """#!/bin/sh
+here=$(dirname "$0")
+if [ ! -f "$here/offload-plugin" ] || [ "$1" != offload ]; then
+  echo "docker: '$1' is not a docker command." >&2
+  echo "See 'docker --help'" >&2
+  exit 1
+fi
+sleep "$(cat "$here/offload-delay" 2>/dev/null || echo 0)"
+case "$2" in
+  status) echo "State: $(cat "$here/offload-state" 2>/dev/null || echo stopped)"
+          [ -f "$here/offload-state" ] && echo "GPU: NVIDIA L4" ;;
+  start)  echo running > "$here/offload-state"; echo "$*" >> "$here/offload-calls" ;;
+  stop)   rm -f "$here/offload-state"; echo "$*" >> "$here/offload-calls" ;;
+  *)      echo "unknown offload command $2" >&2; exit 1 ;;
+esac
+"""
+
+
+class _EngineHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _EngineServer
+
+    def do_GET(self) -> None:
+        engine = self.server.engine
+        engine.requests.append(self.path)
+        time.sleep(engine.delay)
+        path = self.path.split("?")[0].rsplit("/", 1)[-1]  # "/v1.43/_ping" -> "_ping"
+        bodies = {
+            "_ping": b"OK",
+            "version": json.dumps({"Version": "27.0.0-fake", "ApiVersion": "1.46"}).encode(),
+            "info": json.dumps(
+                {
+                    "OperatingSystem": "FakeOS",
+                    "OSType": "linux",
+                    "Architecture": "x86_64",
+                    "NCPU": 4,
+                    "MemTotal": 16 * 1024**3,
+                    "ID": engine.name,
+                    "Name": engine.name,
+                    "Runtimes": {"runc": {}, **({"nvidia": {}} if engine.gpu else {})},
+                }
+            ).encode(),
+        }
+        body = bodies.get(path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "text/plain" if path == "_ping" else "application/json")
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        pass
+
+
+class _EngineServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    engine: FakeEngine
+
+
+@dataclass
+class FakeEngine:
+    """Answers /_ping, /version and /info on a unix socket; ``delay`` slows every answer."""
+
+    name: str
+    socket_path: Path
+    gpu: bool = False
+    delay: float = 0.0
+    requests: list[str] = field(default_factory=list)
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket_path}"
+
+
+@dataclass
+class DockerSandbox:
+    config_dir: Path
+    socket_dir: Path
+    bin_dir: Path
+    _servers: list[_EngineServer] = field(default_factory=list)
+
+    @property
+    def missing_host(self) -> str:
+        """A unix:// host where nothing listens."""
+        return f"unix://{self.socket_dir / 'no-engine.sock'}"
+
+    def add_context(self, name: str, host: str, description: str | None = None) -> None:
+        write_context(self.config_dir, name, host, description)
+
+    def engine(self, name: str, *, gpu: bool = False, delay: float = 0.0) -> FakeEngine:
+        engine = FakeEngine(name, self.socket_dir / f"{name}.sock", gpu=gpu, delay=delay)
+        server = _EngineServer(str(engine.socket_path), _EngineHandler)
+        server.engine = engine
+        threading.Thread(
+            target=server.serve_forever, name=f"fake-engine-{name}", daemon=True
+        ).start()
+        self._servers.append(server)
+        return engine
+
+    def offload_plugin(self, *, installed: bool = True, delay: float = 0.0) -> None:
+        plugin = self.bin_dir / "offload-plugin"
+        if installed:
+            plugin.touch()
+            (self.bin_dir / "offload-delay").write_text(str(delay))
+        else:
+            plugin.unlink(missing_ok=True)
+
+    @property
+    def offload_calls(self) -> list[str]:
+        calls = self.bin_dir / "offload-calls"
+        return calls.read_text().splitlines() if calls.exists() else []
+
+    def config_json(self) -> dict[str, object] | None:
+        path = self.config_dir / "config.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def docker_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DockerSandbox]:
+    """A private DOCKER_CONFIG with a ``docker-cloud`` context whose engine does not exist,
+    DOCKER_HOST pointing at a socket nobody listens on, and a fake ``docker`` first on PATH
+    (offload plugin missing until ``offload_plugin()``). Kernel-scope switches made by the
+    test are undone afterwards."""
+    from labadvisor.contexts import kernel_env
+
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    # unix socket paths must stay under 108 bytes; tmp_path can be longer.
+    socket_dir = Path(tempfile.mkdtemp(prefix="la-nb-", dir="/tmp"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(_FAKE_DOCKER)
+    docker.chmod(docker.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    for name in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    sandbox = DockerSandbox(config, socket_dir, bin_dir)
+    monkeypatch.setenv("DOCKER_HOST", sandbox.missing_host)
+    sandbox.add_context(OFFLOAD_CONTEXT, f"unix://{socket_dir / 'cloud.sock'}", "Docker Offload")
+    saved = kernel_env.snapshot()
+    try:
+        yield sandbox
+    finally:
+        kernel_env.restore(saved)
+        sandbox.close()
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def fake_l4() -> Iterator[object]:
+    """Detection and sampling see one NVIDIA L4 (tests/fake_nvml.py); real NVML afterwards."""
+    from fake_nvml import FakeGpu, FakeNvml
+
+    from labadvisor import gpu
+
+    fake = FakeNvml([FakeGpu()])
+    gpu.use_nvml(fake)
+    try:
+        yield fake
+    finally:
+        gpu.use_nvml(None)

@@ -1,0 +1,527 @@
+"""The notebook panels, driven as a user would: set widget values, click buttons, then read
+the state objects and the rendered HTML. No browser and no kernel are needed."""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from labadvisor import advise_deployment, advise_runtime
+from labadvisor.widgets import dashboard
+from labadvisor.widgets.context_state import THREAD_NAME as CONTEXT_THREAD
+from labadvisor.widgets.context_view import ContextPanel
+from labadvisor.widgets.deployment_state import DeploymentState
+from labadvisor.widgets.deployment_view import DeploymentPanel
+from labadvisor.widgets.gpu_state import THREAD_NAME as GPU_THREAD
+from labadvisor.widgets.gpu_state import GpuState, stop_all
+from labadvisor.widgets.gpu_view import GpuPanel
+from labadvisor.widgets.runtime_state import RuntimeState
+from labadvisor.widgets.runtime_view import RuntimePanel
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def thread_names() -> list[str]:
+    return [t.name for t in threading.enumerate()]
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+# ------------------------------------------------------------------ state modules
+
+
+def test_state_modules_do_not_import_ipywidgets():
+    code = (
+        "import sys\n"
+        "import labadvisor.widgets\n"
+        "from labadvisor.widgets import runtime_state, deployment_state, gpu_state, "
+        "context_state\n"
+        "heavy = [m for m in ('ipywidgets', 'matplotlib', 'pandas', 'docker') "
+        "if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ runtime panel
+
+
+def test_runtime_state_matches_the_api_and_tells_observers():
+    state = RuntimeState(gpu=None, plot=False, size_gb=13, workload="code-generation")
+    heard: list[str] = []
+    state.observe(heard.append)
+    expected = advise_runtime(13, gpu=None, workload="code-generation", hours_per_day=6)
+    assert state.advice.to_dict() == expected.to_dict()
+
+    state.set(size_gb=0.5, workload="testing")
+    assert heard == ["advice"]
+    assert state.advice.choice == "local-cpu"
+    state.set(size_gb=0.5)  # no change, no notification
+    assert heard == ["advice"]
+
+
+def test_runtime_state_keeps_bad_input_and_reports_the_library_message():
+    state = RuntimeState(gpu=None, plot=False)
+    state.set(size_mode="params", params_b=-3)
+    assert state.advice is None
+    assert "params_b" in state.error and "at least 0" in state.error
+    state.set(params_b=3)
+    assert state.error is None and state.advice.size_gb == pytest.approx(6.0)
+    with pytest.raises(ValueError, match="unknown runtime input"):
+        state.set(model="13GB")
+    with pytest.raises(ValueError, match="size_mode must be one of"):
+        state.set(size_mode="weights")
+
+
+def test_runtime_panel_updates_live_from_its_controls():
+    panel = RuntimePanel(gpu=None)
+    c = panel.controls
+    assert "Docker Offload" in panel.choice.value  # 13 GB, no GPU
+
+    c["size_gb"].value = 0.5
+    assert panel.state.advice.choice == "local-cpu"
+    assert "Local CPU" in panel.choice.value
+    # Reasons show the guide section they come from.
+    assert "offload-vs-local.md › Decision Framework › Quick Decision Tree" in panel.reasons.value
+
+    c["workload"].value = "code-generation"
+    assert panel.state.advice.choice == "offload"
+
+    c["sensitive"].value = True
+    assert panel.state.advice.choice == "local-cpu"
+    assert "[sensitive" in panel.reasons.value or "sensitive" in panel.reasons.value.lower()
+
+    c["sensitive"].value = False
+    c["size_gb"].value = 30
+    assert "Warnings" in panel.warnings.value and "23 GB" in panel.warnings.value
+
+    c["hours_per_day"].value = 2
+    c["team_size"].value = 5
+    assert panel.state.advice.cost.team_size == 5
+    assert "Offload $150.00" in panel.costs.value
+
+
+def test_runtime_panel_shows_the_gpu_fit_margin():
+    panel = RuntimePanel(gpu=12.0, size_gb=5)
+    advice = panel.state.advice
+    assert advice.choice == "local-gpu"
+    assert f"{advice.fit_margin_gb:+.1f} GB" in panel.fit.value
+    assert "fits" in panel.fit.value
+
+    panel.controls["size_gb"].value = 11
+    assert panel.state.advice.fit_margin_gb < 0
+    assert "does not fit" in panel.fit.value
+
+    panel.controls["gpu"].value = None
+    assert "not checked" in panel.fit.value and "no local GPU" in panel.fit.value
+
+
+def test_runtime_panel_params_and_presets():
+    panel = RuntimePanel(gpu=None)
+    c = panel.controls
+    c["size_mode"].value = "params"
+    assert c["size_gb"].layout.display == "none" and c["params_b"].layout.display is None
+    c["params_b"].value = 7
+    c["dtype"].value = "int4"
+    assert panel.state.advice.size_gb == pytest.approx(3.5)
+    assert "Inference memory" in panel.fit.value
+
+    c["size_mode"].value = "preset"
+    c["preset"].value = "codellama-34b"
+    c["dtype"].value = "fp16"
+    assert panel.state.advice.size_gb == pytest.approx(67.48, abs=0.01)
+    assert "CodeLlama-34B" in panel.fit.value and "KV cache" in panel.fit.value
+
+    panel.state.set(preset="no-such-model")  # a value the dropdown cannot show
+    assert "unknown preset 'no-such-model'" in panel.error.value.replace("&#x27;", "'")
+    assert panel.choice.value == ""
+    assert c["preset"].value == "codellama-34b"
+
+
+def test_runtime_panel_follows_state_changes_made_in_code():
+    panel = RuntimePanel(gpu=None)
+    panel.state.set(size_gb=2.5, workload="testing", sensitive=True)
+    assert panel.controls["size_gb"].value == 2.5
+    assert panel.controls["workload"].value == "testing"
+    assert panel.controls["sensitive"].value is True
+
+
+def test_breakeven_plot_is_drawn_in_the_background_and_follows_the_inputs():
+    panel = RuntimePanel(gpu=None, hours_per_day=3)
+    assert panel.state.wait_for_plot(30)
+    first = bytes(panel.plot.value)
+    assert first.startswith(PNG_MAGIC)
+    assert panel.plot.layout.display is None
+
+    panel.controls["hours_per_day"].value = 9
+    assert panel.state.plot_pending  # the old plot stays until the new one is drawn
+    assert "drawing the break-even plot" in panel.plot_status.value
+    assert panel.state.wait_for_plot(30)
+    second = bytes(panel.plot.value)
+    assert second.startswith(PNG_MAGIC) and second != first
+    assert panel.plot_status.value == ""
+
+    panel.controls["hours_per_day"].value = 3  # drawn before: straight from the cache
+    assert bytes(panel.plot.value) == first and not panel.state.plot_pending
+    assert wait_until(lambda: "labadvisor-plot" not in thread_names())
+
+
+def test_runtime_update_is_well_under_50_ms():
+    panel = RuntimePanel(gpu=None)
+    times = []
+    for i in range(20):
+        start = time.perf_counter()
+        panel.controls["size_gb"].value = 1 + i % 10
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 0.050
+
+
+# ------------------------------------------------------------------ deployment panel
+
+
+def test_deployment_panel_choice_reasons_and_migration():
+    panel = DeploymentPanel(users=20)
+    assert panel.state.advice.to_dict() == advise_deployment(20).to_dict()
+    assert "Docker Compose" in panel.choice.value
+    assert panel.migration.value == "" and panel.checklist.layout.display == "none"
+
+    panel.controls["users"].value = 80
+    panel.controls["current"].value = "docker-compose"
+    assert "K3s" in panel.choice.value
+    assert "compose-vs-k3s.md" in panel.reasons.value
+    # Steps with their durations, and the guide's total.
+    assert "Backup Everything" in panel.migration.value
+    assert "30 min" in panel.migration.value and "1 h-2 h" in panel.migration.value
+    assert "3-4 hours" in panel.migration.value
+    assert len(panel.checklist.children) == 6
+    assert "0 of 6 done" in panel.checklist_title.value
+
+
+def test_checklist_ticks_live_in_the_state_and_survive_input_changes(tmp_path: Path):
+    store = tmp_path / "checklist.json"
+    panel = DeploymentPanel(DeploymentState(users=80, current="compose", checklist_file=store))
+    panel.checklist_boxes["check.dns"].value = True
+    panel.checklist_boxes["check.window"].value = True
+    assert panel.state.checked == {"check.dns": True, "check.window": True}
+    assert "2 of 6 done" in panel.checklist_title.value
+
+    panel.controls["users"].value = 10  # Compose again: no migration, no checklist
+    assert panel.state.checklist == [] and panel.checklist.layout.display == "none"
+    panel.controls["users"].value = 90  # the migration is back, with the same ticks
+    assert panel.checklist_boxes["check.dns"].value is True
+    assert panel.checklist_boxes["check.stable"].value is False
+
+    # Kept on disk, so a new kernel sees them.
+    assert json.loads(store.read_text()) == {"check.dns": True, "check.window": True}
+    again = DeploymentState(users=80, current="compose", checklist_file=store)
+    assert [i["id"] for i in again.checklist if i["done"]] == ["check.dns", "check.window"]
+    for item in again.checklist:
+        again.check(item["id"])
+    assert again.ready_to_migrate
+
+
+def test_checklist_rejects_unknown_items_and_bad_files(tmp_path: Path):
+    state = DeploymentState(users=80, current="compose")
+    with pytest.raises(ValueError, match=r"unknown checklist item 'check\.nope'.*check\.dns"):
+        state.check("check.nope")
+    no_migration = DeploymentState(users=10)
+    with pytest.raises(ValueError, match="no migration is advised"):
+        no_migration.check("check.dns")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"check.dns": "yes"}')
+    with pytest.raises(ValueError, match="true/false"):
+        DeploymentState(checklist_file=bad)
+
+
+def test_deployment_bad_input_shows_the_message():
+    panel = DeploymentPanel()
+    panel.state.set(gpu_sharing="vgpu")
+    assert "unknown gpu_sharing 'vgpu'" in panel.error.value.replace("&#x27;", "'")
+    assert panel.choice.value == ""
+    panel.state.set(gpu_sharing="mig")
+    assert panel.error.value == "" and "K3s" in panel.choice.value
+
+
+# ------------------------------------------------------------------ GPU panel
+
+
+@pytest.mark.parametrize(
+    ("init_error", "gpus", "words"),
+    [
+        ("DRIVER_NOT_LOADED", 1, "no running driver"),
+        ("LIBRARY_NOT_FOUND", 1, "No NVIDIA GPU driver is installed"),
+        (None, 0, "this kernel sees no GPU"),
+    ],
+)
+def test_gpu_panel_says_in_plain_words_why_there_is_no_gpu(init_error, gpus, words):
+    import pynvml
+    from fake_nvml import FakeGpu, FakeNvml
+
+    from labadvisor import gpu
+
+    error = None if init_error is None else getattr(pynvml, f"NVML_ERROR_{init_error}")
+    gpu.use_nvml(FakeNvml([FakeGpu()] * gpus, init_error=error))
+    try:
+        panel = GpuPanel()
+        assert words in panel.status.value
+        assert panel.devices.value == ""
+        assert panel.live_toggle.disabled
+        assert "No GPU to watch" in panel.live.value
+        panel.close()
+    finally:
+        gpu.use_nvml(None)
+
+
+def test_gpu_panel_table_has_memory_bars(fake_l4):
+    fake_l4.gpus[0].memory_used = fake_l4.gpus[0].memory_total // 2
+    panel = GpuPanel()
+    assert "can use 1 GPU" in panel.status.value
+    assert "NVIDIA L4" in panel.devices.value
+    assert "width:80px" in panel.devices.value  # half of the 160 px bar
+    fake_l4.gpus[0].memory_used = 0
+    panel.refresh_button.click()
+    assert "width:0px" in panel.devices.value
+    panel.close()
+
+
+def test_gpu_live_view_starts_stops_and_leaves_no_thread(fake_l4):
+    panel = GpuPanel(interval=0.05)
+    assert GPU_THREAD not in thread_names()
+    panel.live_toggle.value = True
+    assert panel.state.running and GPU_THREAD in thread_names()
+    assert wait_until(lambda: len(panel.state.samples) >= 2)
+    fake_l4.gpus[0].utilization = (93, 40)
+    assert wait_until(lambda: "util 93%" in panel.live.value)
+    assert "▁" in panel.live.value or "█" in panel.live.value  # the sparkline
+
+    panel.live_toggle.value = False
+    assert not panel.state.running and GPU_THREAD not in thread_names()
+    count = len(panel.state.samples)
+    time.sleep(0.2)
+    assert len(panel.state.samples) == count  # really stopped
+
+    panel.live_toggle.value = True
+    assert wait_until(lambda: panel.state.running)
+    panel.close()  # closing the widget stops the sampler
+    assert GPU_THREAD not in thread_names()
+
+
+def test_gpu_sampler_ends_when_its_state_is_dropped_or_at_exit(fake_l4):
+    state = GpuState(interval=0.05)
+    state.start()
+    assert GPU_THREAD in thread_names()
+    del state
+    gc.collect()
+    assert wait_until(lambda: GPU_THREAD not in thread_names(), timeout=3)
+
+    states = [GpuState(interval=0.05) for _ in range(2)]
+    for s in states:
+        s.start()
+    stop_all()  # what atexit runs when the kernel shuts down
+    assert GPU_THREAD not in thread_names()
+    assert not any(s.running for s in states)
+
+
+def test_a_kernel_that_exits_with_live_readings_on_exits_promptly(tmp_path: Path):
+    script = tmp_path / "kernel.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from fake_nvml import FakeGpu, FakeNvml\n"
+        "from labadvisor import gpu\n"
+        "gpu.use_nvml(FakeNvml([FakeGpu()]))\n"
+        "from labadvisor.widgets.gpu_state import GpuState\n"
+        "state = GpuState(interval=0.05)\n"
+        "state.start()\n"
+        "time.sleep(0.2)\n"
+        "print(len(state.samples) > 0, flush=True)\n"
+    )
+    start = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "True"
+    assert time.monotonic() - start < 30
+
+
+def test_gpu_live_interval_is_validated(fake_l4):
+    with pytest.raises(ValueError, match="interval must be between"):
+        GpuState(interval=0)
+
+
+# ------------------------------------------------------------------ Docker context panel
+
+
+def test_context_panel_lists_contexts_roles_and_why(docker_sandbox):
+    panel = ContextPanel()
+    assert panel.state.wait(10)
+    table = panel.table.value
+    assert "default" in table and "docker-cloud" in table
+    assert "<td>offload</td>" in table and "<td>local</td>" in table
+    assert "default" in panel.current.value and "DOCKER_HOST=" in panel.current.value
+    assert panel.toggle.value == "local"
+    assert "Engine unreachable" in panel.engine.value
+    assert "not installed" in panel.offload.value
+    assert panel.offload_start.layout.display == "none"
+    assert CONTEXT_THREAD not in thread_names()
+
+
+def test_failed_switch_shows_the_error_and_keeps_the_toggle_on_the_context_in_use(
+    docker_sandbox,
+):
+    import os
+
+    panel = ContextPanel(check_offload=False)
+    panel.state.wait(10)
+    panel.toggle.value = "offload"  # docker-cloud's engine does not exist
+    assert panel.state.wait(10)
+    assert "cannot switch to context 'docker-cloud'" in panel.error.value.replace("&#x27;", "'")
+    assert "nothing was changed" in panel.error.value
+    assert panel.toggle.value == "local"
+    assert panel.state.current.name == "default"
+    assert "DOCKER_CONTEXT" not in os.environ
+    assert docker_sandbox.config_json() is None
+
+
+def test_switch_to_a_reachable_engine_for_this_kernel_only(docker_sandbox, monkeypatch):
+    import os
+
+    local = docker_sandbox.engine("local")
+    monkeypatch.setenv("DOCKER_HOST", local.host)
+    cloud = docker_sandbox.engine("cloud", gpu=True)
+    docker_sandbox.add_context("docker-cloud", cloud.host)
+    panel = ContextPanel(check_offload=False)
+    panel.state.wait(10)
+    panel.toggle.value = "offload"
+    assert panel.state.wait(10)
+    assert panel.error.value == ""
+    assert panel.toggle.value == "offload" and panel.other.value == "docker-cloud"
+    assert os.environ["DOCKER_CONTEXT"] == "docker-cloud"
+    assert docker_sandbox.config_json() is None  # kernel scope leaves config.json alone
+    assert "Engine reachable" in panel.engine.value and " ms</b>" in panel.engine.value
+    assert "runtime nvidia" in panel.engine.value
+    assert "/_ping" in "".join(cloud.requests)
+
+    panel.toggle.value = "local"  # back to default, i.e. DOCKER_HOST again
+    assert panel.state.wait(10)
+    assert panel.error.value == ""
+    assert panel.state.current.name == "default" and panel.toggle.value == "local"
+    assert os.environ["DOCKER_HOST"] == local.host
+    assert "/_ping" in "".join(local.requests)
+
+
+def test_apply_to_all_terminals_writes_config_json(docker_sandbox):
+    cloud = docker_sandbox.engine("cloud")
+    docker_sandbox.add_context("docker-cloud", cloud.host)
+    panel = ContextPanel(check_offload=False)
+    panel.state.wait(10)
+    panel.global_scope.value = True
+    panel.other.value = "docker-cloud"
+    assert panel.state.wait(10)
+    assert docker_sandbox.config_json()["currentContext"] == "docker-cloud"
+    # DOCKER_HOST still decides for this kernel, and the panel says so.
+    assert panel.state.current.name == "default"
+    assert "keeps using default because DOCKER_HOST is set" in panel.state.last_switch.note
+
+
+def test_slow_engine_checks_never_block_the_kernel(docker_sandbox):
+    slow = docker_sandbox.engine("slow", delay=0.3)
+    docker_sandbox.add_context("slowpoke", slow.host)
+    panel = ContextPanel(check_engine=False, check_offload=False)
+    start = time.perf_counter()
+    panel.other.value = "slowpoke"
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.2  # the 0.3 s ping runs in the background
+    assert "switching this kernel to slowpoke" in panel.progress.value
+    assert panel.toggle.disabled and panel.other.disabled
+    assert CONTEXT_THREAD in thread_names()
+    assert panel.state.wait(10)
+    assert panel.progress.value == "" and not panel.toggle.disabled
+    assert panel.state.current.name == "slowpoke"
+    assert wait_until(lambda: CONTEXT_THREAD not in thread_names())
+
+
+def test_offload_start_stop_and_status_with_the_plugin(docker_sandbox):
+    docker_sandbox.offload_plugin(installed=True)
+    panel = ContextPanel(check_engine=False)
+    panel.state.wait(10)
+    assert "Docker Offload</b>: stopped" in panel.offload.value
+    assert panel.offload_start.layout.display is None
+
+    panel.offload_start.click()
+    assert panel.state.wait(10)
+    assert "running" in panel.offload.value and "NVIDIA L4" in panel.offload.value
+    assert docker_sandbox.offload_calls == ["offload start --gpu"]
+
+    panel.offload_stop.click()
+    assert panel.state.wait(10)
+    assert "stopped" in panel.offload.value
+    assert docker_sandbox.offload_calls[-1] == "offload stop"
+
+
+def test_offload_start_without_the_plugin_shows_why(docker_sandbox):
+    panel = ContextPanel(check_engine=False)
+    panel.state.start_offload()
+    assert panel.state.wait(10)
+    assert "Docker Desktop 4.50" in panel.error.value
+    assert panel.state.offload.installed is False
+
+
+@pytest.mark.docker
+def test_context_panel_against_real_engines(docker_store, monkeypatch):
+    panel = ContextPanel(check_offload=False)
+    assert panel.state.wait(30)
+    assert panel.state.current.name == "desktop-linux" or panel.state.role == "local"
+    panel.toggle.value = "offload"
+    assert panel.state.wait(30)
+    assert panel.error.value == ""
+    assert panel.state.current.name == "docker-cloud"
+    assert panel.state.engine.reachable and "runtime nvidia" in panel.engine.value
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+def test_dashboard_has_four_tabs_and_closing_it_stops_everything(docker_sandbox, fake_l4):
+    board = dashboard(gpu=None)
+    assert board.titles == ("Runtime", "Deployment", "GPU", "Docker context")
+    assert [type(p) for p in board.children] == [
+        RuntimePanel,
+        DeploymentPanel,
+        GpuPanel,
+        ContextPanel,
+    ]
+    assert board.runtime.state.inputs["gpu"] is None
+    board.gpu.live_toggle.value = True
+    assert GPU_THREAD in thread_names()
+    board.context.state.wait(10)
+    board.close()
+    assert GPU_THREAD not in thread_names()
+    assert repr(board) == "<labadvisor dashboard: run the notebook to use it>"
+
+
+def test_labadvisor_dashboard_is_the_lazy_entry_point(docker_sandbox):
+    import labadvisor
+
+    board = labadvisor.dashboard(gpu=None)
+    board.context.state.wait(10)
+    board.close()
+    assert labadvisor.dashboard is dashboard
