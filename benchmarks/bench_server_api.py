@@ -70,7 +70,11 @@ def start_server(root: Path, port: int, token: str) -> subprocess.Popen[bytes]:
     )
     env.pop("DOCKER_CONTEXT", None)
     env.pop("DOCKER_HOST", None)
-    extensions = json.dumps({"labadvisor": True, "jupyter_resource_usage": True})
+    (root / "config").mkdir()
+    extensions = {"labadvisor": True, "jupyter_resource_usage": True}
+    (root / "config" / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": extensions}})
+    )
     command = [
         sys.executable,
         "-m",
@@ -79,7 +83,6 @@ def start_server(root: Path, port: int, token: str) -> subprocess.Popen[bytes]:
         "--ip=127.0.0.1",
         "--no-browser",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.jpserver_extensions={extensions}",
         f"--ServerApp.root_dir={root}",
         "--ServerApp.log_level=WARN",
     ]
@@ -89,20 +92,31 @@ def start_server(root: Path, port: int, token: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def get_json(port: int, token: str, path: str) -> object:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def wait_until_up(port: int, token: str, server: subprocess.Popen[bytes], root: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             sys.exit(f"server exited:\n{(root / 'server.log').read_text()}")
         try:
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
-            )
-            with urllib.request.urlopen(request, timeout=2):
-                return
+            get_json(port, token, "/api/status")
+            break
         except OSError:
             time.sleep(0.2)
-    sys.exit("server did not start within 60 s")
+    else:
+        sys.exit("server did not start within 60 s")
+    # Measure real answers, not errors: the store's contexts must all be there.
+    listed = get_json(port, token, ROUTES["labadvisor contexts"])
+    names = sorted(c["name"] for c in listed["contexts"])  # type: ignore[index]
+    if names != ["build-box", "default", "desktop-linux", "docker-cloud"]:
+        sys.exit(f"unexpected contexts answer: {listed}")
 
 
 class Client:

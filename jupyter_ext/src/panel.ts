@@ -9,7 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import { adviseDeployment, adviseRuntime, requestAPI } from './api';
 
-type FieldKind = 'number' | 'integer' | 'text' | 'checkbox';
+type FieldKind = 'number' | 'integer' | 'text' | 'checkbox' | 'tristate';
 
 interface IField {
   name: string;
@@ -17,6 +17,8 @@ interface IField {
   kind: FieldKind;
   value?: string | boolean;
   placeholder?: string;
+  /** Words that mean "none": sent as JSON null. */
+  nullWords?: string[];
 }
 
 const RUNTIME_FIELDS: IField[] = [
@@ -24,7 +26,14 @@ const RUNTIME_FIELDS: IField[] = [
   { name: 'params_b', label: 'or parameters (billions)', kind: 'number', placeholder: 'e.g. 7' },
   { name: 'dtype', label: 'Precision', kind: 'text', value: 'fp16' },
   { name: 'workload', label: 'Workload', kind: 'text', value: 'completion' },
-  { name: 'gpu', label: 'GPU', kind: 'text', value: 'auto' },
+  {
+    name: 'gpu',
+    label: 'GPU',
+    kind: 'text',
+    value: 'auto',
+    placeholder: 'auto, none or free GB',
+    nullWords: ['none', 'no']
+  },
   { name: 'hours_per_day', label: 'Hours per day', kind: 'number' },
   { name: 'team_size', label: 'Team size', kind: 'integer', value: '1' },
   { name: 'sensitive', label: 'Sensitive data', kind: 'checkbox', value: false }
@@ -34,8 +43,8 @@ const DEPLOYMENT_FIELDS: IField[] = [
   { name: 'users', label: 'Users', kind: 'integer', value: '10' },
   { name: 'nodes', label: 'Nodes', kind: 'integer', value: '1' },
   { name: 'high_availability', label: 'High availability', kind: 'checkbox', value: false },
-  { name: 'gpu_sharing', label: 'GPU sharing', kind: 'text' },
-  { name: 'kubernetes_experience', label: 'Kubernetes experience', kind: 'text' },
+  { name: 'gpu_sharing', label: 'GPU sharing', kind: 'text', placeholder: 'none' },
+  { name: 'kubernetes_experience', label: 'Kubernetes experience', kind: 'tristate' },
   { name: 'current', label: 'Current deployment', kind: 'text' }
 ];
 
@@ -59,6 +68,23 @@ function makeForm(
     const label = document.createElement('label');
     const caption = document.createElement('span');
     caption.textContent = field.label;
+    if (field.kind === 'tristate') {
+      const select = document.createElement('select');
+      select.name = field.name;
+      for (const [value, text] of [
+        ['', 'not said'],
+        ['true', 'yes'],
+        ['false', 'no']
+      ]) {
+        const option = document.createElement('option');
+        option.value = value;
+        option.textContent = text;
+        select.append(option);
+      }
+      label.append(caption, select);
+      form.append(label);
+      continue;
+    }
     const input = document.createElement('input');
     input.name = field.name;
     if (field.kind === 'checkbox') {
@@ -87,11 +113,15 @@ function makeForm(
     const body: Record<string, unknown> = {};
     for (const field of fields) {
       const input = form.elements.namedItem(field.name) as HTMLInputElement;
+      const value = input.value.trim();
       if (field.kind === 'checkbox') {
         body[field.name] = input.checked;
-      } else if (input.value.trim() !== '') {
-        body[field.name] =
-          field.kind === 'text' ? input.value.trim() : Number(input.value);
+      } else if (field.kind === 'tristate') {
+        body[field.name] = value === '' ? null : value === 'true';
+      } else if (field.nullWords?.includes(value.toLowerCase())) {
+        body[field.name] = null;
+      } else if (value !== '') {
+        body[field.name] = field.kind === 'text' ? value : Number(value);
       }
     }
     button.disabled = true;
@@ -116,7 +146,8 @@ function makeForm(
 function renderAdvice(output: HTMLElement, advice: Record<string, unknown>): void {
   const choice = document.createElement('p');
   choice.className = 'jp-labadvisor-choice';
-  choice.textContent = `${advice.choice_label ?? advice.choice} (${advice.choice})`;
+  choice.textContent = String(advice.choice_label ?? advice.choice);
+  choice.dataset.choice = String(advice.choice);
   output.append(choice);
   const reasons = (advice.reasons ?? []) as { text: string; source: string }[];
   if (reasons.length > 0) {
@@ -151,7 +182,10 @@ export class LabAdvisorPanel extends Widget {
     this.id = 'labadvisor-panel';
     this.addClass('jp-labadvisor-panel');
     this.title.caption = 'Lab Advisor';
+    const header = document.createElement('h2');
+    header.textContent = 'Lab Advisor';
     this.node.append(
+      header,
       makeForm('Where should this run?', 'runtime', RUNTIME_FIELDS, adviseRuntime),
       makeForm('How should the lab be deployed?', 'deployment', DEPLOYMENT_FIELDS, adviseDeployment)
     );
