@@ -122,8 +122,8 @@ class LabAdvisorMagics(Magics):
         if args is None:
             return None
         command = args.command or "dashboard"
-        _check_options(args, command)
         try:
+            _check_options(args, command)
             return _RUN[command](args)
         except UsageError as exc:
             raise UsageError(f"{exc}\n\nusage:\n  {USAGE[command]}") from None
