@@ -30,8 +30,8 @@ Use::
         monkeypatch.setenv("DOCKER_CONFIG", str(config))
         monkeypatch.setenv("DOCKER_HOST", docker_engines.local_host)  # "default" = local engine
 
-``docker_engines.env()`` gives those variables (with the shared, read-only store) for a child
-process such as a Jupyter server.
+``docker_engines.env(config)`` gives those variables for a child process such as a Jupyter
+server; without an argument it names the shared store, which must then stay unwritten.
 """
 
 from __future__ import annotations
@@ -83,13 +83,16 @@ class DockerEngines:
     docker_cli: str = DOCKER_CLI
     offload_context: str = OFFLOAD_CONTEXT
 
-    def env(self) -> dict[str, str]:
-        """Variables that make "default" the local engine and the fixture's store the store."""
-        return {"DOCKER_CONFIG": str(self.config_dir), "DOCKER_HOST": self.local_host}
+    def env(self, config_dir: Path | None = None) -> dict[str, str]:
+        """Variables that make "default" the local engine and ``config_dir`` (default: the
+        shared store) the context store. A test that may write config.json (a global switch)
+        should pass its own ``copy_config()``, so other tests see the shared store unchanged."""
+        store = self.config_dir if config_dir is None else config_dir
+        return {"DOCKER_CONFIG": str(store), "DOCKER_HOST": self.local_host}
 
     def copy_config(self, destination: Path) -> Path:
-        """A private copy of the store (contexts, no config.json) for a test that writes."""
-        shutil.copytree(self.config_dir, destination, dirs_exist_ok=True)
+        """A private copy of the context store (contexts only, never a config.json)."""
+        shutil.copytree(self.config_dir / "contexts", destination / "contexts", dirs_exist_ok=True)
         return destination
 
     def engine_id(self, host: str) -> str:

@@ -31,7 +31,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_handlers_are_wired_by_set_defaults(capsys):
+def test_handlers_are_wired_by_set_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="labadvisor")
     add_context_parser(parser.add_subparsers(dest="command", required=True))
     assert parser.parse_args(["context"]).func is handle_context_list
@@ -39,7 +39,9 @@ def test_handlers_are_wired_by_set_defaults(capsys):
     assert parser.parse_args(["context", "use", "offload"]).func is handle_context_use
 
 
-def test_list_prints_a_table_and_what_decided(config_dir: Path, capsys):
+def test_list_prints_a_table_and_what_decided(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (config_dir / "config.json").write_text('{"currentContext": "docker-cloud"}')
     code, out, err = run(capsys, "context")
     lines = out.splitlines()
@@ -55,7 +57,9 @@ def test_list_prints_a_table_and_what_decided(config_dir: Path, capsys):
 @pytest.mark.parametrize(
     "argv", [("context", "--json"), ("context", "ls", "--json"), ("context", "--json", "list")]
 )
-def test_list_json(config_dir: Path, capsys, argv: tuple[str, ...]):
+def test_list_json(
+    config_dir: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
     code, out, _ = run(capsys, *argv)
     payload = json.loads(out)
     assert code == 0
@@ -63,7 +67,9 @@ def test_list_json(config_dir: Path, capsys, argv: tuple[str, ...]):
     assert payload["current"]["name"] == "default" and payload["current"]["source"] == "default"
 
 
-def test_use_without_global_prints_shell_lines(config_dir: Path, capsys):
+def test_use_without_global_prints_shell_lines(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     os.environ["DOCKER_HOST"] = "tcp://10.0.0.5:2375"
     code, out, err = run(capsys, "context", "use", "offload", "--no-check")
     assert code == 0
@@ -72,7 +78,7 @@ def test_use_without_global_prints_shell_lines(config_dir: Path, capsys):
     assert not (config_dir / "config.json").exists()
 
 
-def test_eval_of_the_output_switches_a_real_shell(config_dir: Path):
+def test_eval_of_the_output_switches_a_real_shell(config_dir: Path) -> None:
     """End to end through `python -m labadvisor`, a bash `eval`, and the docker CLI."""
     docker_cli = "/usr/bin/docker"
     if not os.access(docker_cli, os.X_OK):
@@ -88,7 +94,9 @@ def test_eval_of_the_output_switches_a_real_shell(config_dir: Path):
     assert [line for line in result.stdout.splitlines() if line] == ["host=unset", "docker-cloud"]
 
 
-def test_use_global_writes_config_json(config_dir: Path, capsys):
+def test_use_global_writes_config_json(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(capsys, "context", "use", "docker-cloud", "--global", "--no-check")
     assert code == 0 and err == ""
     assert out.startswith("Switched docker-cloud (offload, tcp://127.0.0.1:2999) for all")
@@ -103,7 +111,9 @@ def test_use_global_writes_config_json(config_dir: Path, capsys):
     )
 
 
-def test_use_with_a_check_that_succeeds(config_dir: Path, tmp_path: Path, capsys):
+def test_use_with_a_check_that_succeeds(
+    config_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeEngine(unix_path=tmp_path / "e.sock") as fake:
         write_context(config_dir, "lab", fake.host)
         code, out, _ = run(capsys, "context", "use", "lab", "--json")
@@ -120,8 +130,12 @@ def test_use_with_a_check_that_succeeds(config_dir: Path, tmp_path: Path, capsys
     ],
 )
 def test_errors_are_one_line_with_an_exit_code(
-    config_dir: Path, capsys, argv: tuple[str, ...], code: int, words: list[str]
-):
+    config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: tuple[str, ...],
+    code: int,
+    words: list[str],
+) -> None:
     write_context(config_dir, "docker-cloud", f"tcp://127.0.0.1:{closed_port()}")
     got, out, err = run(capsys, "context", *argv)
     assert got == code and out == ""
@@ -131,7 +145,7 @@ def test_errors_are_one_line_with_an_exit_code(
         assert word in err
 
 
-def test_ambiguous_role_is_bad_input(config_dir: Path, capsys):
+def test_ambiguous_role_is_bad_input(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (config_dir / "contexts").rename(config_dir / "old-contexts")
     write_context(config_dir, "cloud-a", "unix:///home/u/.docker/cloud/a.sock")
     write_context(config_dir, "cloud-b", "unix:///home/u/.docker/cloud/b.sock")
@@ -139,7 +153,9 @@ def test_ambiguous_role_is_bad_input(config_dir: Path, capsys):
     assert code == 2 and "cloud-a, cloud-b" in err
 
 
-def test_broken_store_or_config_exit_1(config_dir: Path, capsys):
+def test_broken_store_or_config_exit_1(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (config_dir / "config.json").write_text("{")
     code, _, err = run(capsys, "context", "use", "docker-cloud", "--no-check", "--global")
     assert code == 1 and "not valid JSON" in err and err.count("\n") == 1
@@ -147,7 +163,7 @@ def test_broken_store_or_config_exit_1(config_dir: Path, capsys):
     assert code == 1 and err.startswith("labadvisor context: error: ")
 
 
-def test_main_entry_point_dispatches_to_the_handlers(config_dir: Path):
+def test_main_entry_point_dispatches_to_the_handlers(config_dir: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "labadvisor", "context", "use", "nope"],
         capture_output=True,

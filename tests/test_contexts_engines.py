@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from docker_engines import DockerEngines
+from docker_engines import DockerEngines, isolate_docker_env
 
 from labadvisor import contexts
 from labadvisor.contexts import kernel_env
@@ -35,15 +35,12 @@ def tab_json(data: object) -> bytes:
 
 
 @pytest.fixture
-def lab(docker_engines: DockerEngines, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def lab(
+    docker_engines: DockerEngines, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> DockerEngines:
     """A kernel-like process environment: a private copy of the store, "default" = local."""
-    for name in [n for n in os.environ if n.startswith("DOCKER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)  # restored to "unset" after the test
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("DOCKER_CONFIG", str(docker_engines.copy_config(tmp_path / "docker")))
+    docker_engines.copy_config(isolate_docker_env(monkeypatch, tmp_path))
     monkeypatch.setenv("DOCKER_HOST", docker_engines.local_host)
-    monkeypatch.setattr(kernel_env, "_set_aside", {})
     return docker_engines
 
 
@@ -63,7 +60,9 @@ def cli(engines: DockerEngines, *args: str, env: dict[str, str] | None = None) -
     return result.stdout.strip()
 
 
-def test_engine_info_tells_the_engines_apart_and_finds_the_nvidia_runtime(lab: DockerEngines):
+def test_engine_info_tells_the_engines_apart_and_finds_the_nvidia_runtime(
+    lab: DockerEngines,
+) -> None:
     local = contexts.engine_info("local")
     offload = contexts.engine_info("offload")
     assert (local.context, local.role, local.host) == ("default", "local", lab.local_host)
@@ -84,7 +83,7 @@ def test_engine_info_tells_the_engines_apart_and_finds_the_nvidia_runtime(lab: D
     assert "runtime nvidia" in offload._repr_html_()
 
 
-def test_kernel_switch_moves_client_cli_and_docker_py_but_not_config(lab: DockerEngines):
+def test_kernel_switch_moves_client_cli_and_docker_py_but_not_config(lab: DockerEngines) -> None:
     config_path().write_bytes(tab_json(REALISTIC_CONFIG))
     before_bytes, before_mtime = config_path().read_bytes(), config_path().stat().st_mtime_ns
     assert contexts.client().info()["ID"] == lab.local_id
@@ -154,7 +153,7 @@ def _clis(engines_cli: str) -> list[str]:
 @pytest.mark.parametrize("which", ["engines' docker", "docker on PATH"])
 def test_global_switch_leaves_the_same_config_as_docker_context_use(
     lab: DockerEngines, tmp_path: Path, which: str
-):
+) -> None:
     clis = _clis(lab.docker_cli)
     if which == "docker on PATH" and len(clis) < 2:
         pytest.skip("no second docker CLI on PATH")
@@ -187,14 +186,14 @@ def test_global_switch_leaves_the_same_config_as_docker_context_use(
     assert sorted(p.name for p in ours.iterdir()) == ["config.json", "config.json.lock", "contexts"]
 
 
-def test_global_switch_notes_that_this_kernel_is_overridden(lab: DockerEngines):
+def test_global_switch_notes_that_this_kernel_is_overridden(lab: DockerEngines) -> None:
     result = contexts.use("offload", scope="global")
     assert result.note and "DOCKER_HOST" in result.note
     assert contexts.current().name == "default"  # DOCKER_HOST still decides for this kernel
     assert contexts.engine_info().engine_id == lab.local_id
 
 
-def test_using_restores_kernel_and_global_state_on_error(lab: DockerEngines):
+def test_using_restores_kernel_and_global_state_on_error(lab: DockerEngines) -> None:
     config_path().write_bytes(tab_json(REALISTIC_CONFIG))
     original = config_path().read_bytes()
     env_before = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")}
@@ -216,7 +215,7 @@ def test_using_restores_kernel_and_global_state_on_error(lab: DockerEngines):
     assert config_path().read_bytes() == original
 
 
-def test_eight_processes_switching_globally_at_once(lab: DockerEngines):
+def test_eight_processes_switching_globally_at_once(lab: DockerEngines) -> None:
     config_path().write_bytes(tab_json(REALISTIC_CONFIG))
     targets = [f"lab-{i}" for i in range(8)]
     for i, name in enumerate(targets):

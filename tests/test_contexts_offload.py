@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -48,7 +47,9 @@ esac
 
 
 @pytest.fixture(params=CLIS or ["(none)"])
-def docker_on_path(request, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def docker_on_path(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Path:
     """PATH whose `docker` is one real CLI; returns DOCKER_CONFIG."""
     config_dir = isolate_docker_env(monkeypatch, tmp_path)
     bin_dir = tmp_path / "bin"
@@ -71,7 +72,7 @@ def install_fake_plugin(config_dir: Path) -> Path:
     return plugins
 
 
-def test_not_installed_is_a_status_not_an_error(docker_on_path: Path):
+def test_not_installed_is_a_status_not_an_error(docker_on_path: Path) -> None:
     status = offload.status()
     assert (status.installed, status.state, status.gpu) == (False, "not installed", None)
     assert "Docker Desktop 4.50" in status.message
@@ -81,7 +82,7 @@ def test_not_installed_is_a_status_not_an_error(docker_on_path: Path):
             action()
 
 
-def test_no_docker_command_at_all(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def test_no_docker_command_at_all(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate_docker_env(monkeypatch, tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert offload.status().state == "not installed"
@@ -89,7 +90,7 @@ def test_no_docker_command_at_all(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         offload.start()
 
 
-def test_status_start_stop_through_the_plugin(docker_on_path: Path):
+def test_status_start_stop_through_the_plugin(docker_on_path: Path) -> None:
     plugins = install_fake_plugin(docker_on_path)
     status = offload.status()
     assert (status.installed, status.state, status.gpu) == (True, "stopped", "none")
@@ -105,13 +106,9 @@ def test_status_start_stop_through_the_plugin(docker_on_path: Path):
     ]  # fmt: skip
 
 
-def test_failed_start_reports_the_plugin_output(docker_on_path: Path):
+def test_failed_start_reports_the_plugin_output(docker_on_path: Path) -> None:
     plugins = install_fake_plugin(docker_on_path)
     (plugins / "fail").write_text("")
     with pytest.raises(OffloadError, match=r"start --gpu` failed \(exit 3\): not signed in"):
         offload.start()
     assert offload.status().state == "stopped"
-
-
-def test_module_docstring_points_to_use():
-    assert 'use("offload")' in textwrap.dedent(offload.__doc__ or "")

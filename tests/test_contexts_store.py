@@ -74,7 +74,9 @@ def docker_env() -> dict[str, str]:
 
 @needs_cli
 @cli_params
-def test_contexts_written_by_the_cli_read_back_with_every_field(config_dir: Path, docker_cli: str):
+def test_contexts_written_by_the_cli_read_back_with_every_field(
+    config_dir: Path, docker_cli: str
+) -> None:
     run_cli(docker_cli, "context", "create", "docker-cloud", "--description", "Docker Offload",
             "--docker", "host=tcp://127.0.0.1:2999")  # fmt: skip
     run_cli(docker_cli, "context", "create", "plain", "--docker", "host=unix:///tmp/x.sock")
@@ -101,7 +103,7 @@ def test_contexts_written_by_the_cli_read_back_with_every_field(config_dir: Path
 @pytest.mark.parametrize(
     "situation", ["nothing set", "DOCKER_CONTEXT", "currentContext", "DOCKER_HOST", "both vars"]
 )
-def test_list_matches_docker_context_ls(config_dir: Path, docker_cli: str, situation: str):
+def test_list_matches_docker_context_ls(config_dir: Path, docker_cli: str, situation: str) -> None:
     write_context(config_dir, "docker-cloud", "tcp://127.0.0.1:2999", "Docker Offload")
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     write_context(config_dir, "far", "ssh://me@far.example.com")
@@ -137,7 +139,7 @@ def test_list_matches_docker_context_ls(config_dir: Path, docker_cli: str, situa
 )
 def test_precedence_matches_the_cli(
     config_dir: Path, docker_cli: str, flags: tuple[str, ...], env: dict, config_current: str
-):
+) -> None:
     write_context(config_dir, "docker-cloud", "tcp://127.0.0.1:2999")
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     if config_current:
@@ -178,7 +180,7 @@ def cli_current_context(docker_cli: str, flags: tuple[str, ...]) -> str:
     return listing.stdout.strip()
 
 
-def test_current_explains_each_source(config_dir: Path):
+def test_current_explains_each_source(config_dir: Path) -> None:
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     now = contexts.current()
     assert (now.name, now.source, now.host) == ("default", "default", store.DEFAULT_HOST)
@@ -208,11 +210,11 @@ def test_current_explains_each_source(config_dir: Path):
         ("kube-only", None, "remote"),
     ],
 )
-def test_roles(name: str, host: str | None, role: str):
+def test_roles(name: str, host: str | None, role: str) -> None:
     assert role_of(name, host) == role
 
 
-def test_tls_material_in_the_store_is_found(config_dir: Path):
+def test_tls_material_in_the_store_is_found(config_dir: Path) -> None:
     write_context(config_dir, "secure", "tcp://10.0.0.1:2376")
     tls_dir = config_dir / "contexts" / "tls" / store.context_id("secure") / "docker"
     tls_dir.mkdir(parents=True)
@@ -255,7 +257,7 @@ SHUFFLED = {
 )
 def test_global_write_is_byte_identical_to_docker_context_use(
     config_dir: Path, tmp_path: Path, docker_cli: str, start: bytes | None
-):
+) -> None:
     theirs = tmp_path / "theirs"
     for directory in (config_dir, theirs):
         write_context(directory, "docker-cloud", "tcp://127.0.0.1:2999")
@@ -272,7 +274,7 @@ def test_global_write_is_byte_identical_to_docker_context_use(
         assert stat.S_IMODE(ours_path.stat().st_mode) == stat.S_IMODE(theirs_path.stat().st_mode)
 
 
-def test_unknown_keys_are_kept_where_the_cli_would_drop_them(config_dir: Path):
+def test_unknown_keys_are_kept_where_the_cli_would_drop_them(config_dir: Path) -> None:
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     original = {"auths": {}, "myTool": {"keep": [1, 2.5, None, True]}, "credsStore": "pass"}
     (config_dir / "config.json").write_text(json.dumps(original))
@@ -283,7 +285,7 @@ def test_unknown_keys_are_kept_where_the_cli_would_drop_them(config_dir: Path):
     assert text.startswith('{\n\t"auths": {},\n\t"credsStore": "pass",\n\t"currentContext"')
 
 
-def test_global_write_keeps_mode_and_follows_a_symlink(config_dir: Path, tmp_path: Path):
+def test_global_write_keeps_mode_and_follows_a_symlink(config_dir: Path, tmp_path: Path) -> None:
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     real = tmp_path / "dotfiles" / "docker-config.json"
     real.parent.mkdir()
@@ -300,7 +302,7 @@ def test_global_write_keeps_mode_and_follows_a_symlink(config_dir: Path, tmp_pat
     ]
 
 
-def test_selecting_what_is_already_selected_does_not_rewrite(config_dir: Path):
+def test_selecting_what_is_already_selected_does_not_rewrite(config_dir: Path) -> None:
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     (config_dir / "config.json").write_text('{"currentContext": "plain"}')
     mtime = (config_dir / "config.json").stat().st_mtime_ns
@@ -314,14 +316,14 @@ def test_selecting_what_is_already_selected_does_not_rewrite(config_dir: Path):
     assert not empty.exists()  # no directory or file created just to record "default"
 
 
-def test_go_escaping():
+def test_go_escaping() -> None:
     value = {"a": '<&>\u2028\u2029é\n"', "b": [], "c": {}}
     assert gojson.dumps(value) == (
         '{\n\t"a": "\\u003c\\u0026\\u003e\\u2028\\u2029é\\n\\"",\n\t"b": [],\n\t"c": {}\n}'
     )
 
 
-def test_cli_layout_orders_known_keys_and_sorts_maps():
+def test_cli_layout_orders_known_keys_and_sorts_maps() -> None:
     laid_out = configfile.cli_layout(SHUFFLED)
     assert list(laid_out)[:4] == ["auths", "HttpHeaders", "psFormat", "credHelpers"]
     assert list(laid_out["auths"]) == ["a.io", "b.io"]
@@ -331,7 +333,7 @@ def test_cli_layout_orders_known_keys_and_sorts_maps():
     assert laid_out["cliPluginsExtraDirs"] == ["/b", "/a"]  # lists keep their order
 
 
-def test_writers_wait_for_the_lock(config_dir: Path):
+def test_writers_wait_for_the_lock(config_dir: Path) -> None:
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     (config_dir / "config.json").write_text("{}")
     lock_fd = os.open(config_dir / "config.json.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -350,7 +352,7 @@ def test_writers_wait_for_the_lock(config_dir: Path):
 
 def test_a_failed_write_leaves_no_temp_file_and_the_old_file(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     write_context(config_dir, "plain", "unix:///tmp/x.sock")
     (config_dir / "config.json").write_text('{"auths": {}}')
     before = snapshot(config_dir)

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
+def engine(tmp_path: Path) -> Iterator[FakeEngine]:
     with FakeEngine(unix_path=tmp_path / "engine.sock") as fake:
         yield fake
 
@@ -53,7 +54,9 @@ def state(config_dir: Path) -> tuple[dict[str, str], dict[str, str], dict[str, b
 # --- kernel scope -------------------------------------------------------------------------------
 
 
-def test_kernel_switch_sets_aside_docker_host_and_restores_it(config_dir: Path, engine: FakeEngine):
+def test_kernel_switch_sets_aside_docker_host_and_restores_it(
+    config_dir: Path, engine: FakeEngine
+) -> None:
     write_context(config_dir, "docker-cloud", engine.host)
     os.environ.update(
         DOCKER_HOST="tcp://10.9.9.9:2376", DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH="/certs"
@@ -74,7 +77,7 @@ def test_kernel_switch_sets_aside_docker_host_and_restores_it(config_dir: Path, 
     assert "DOCKER_CONTEXT" not in os.environ and kernel_env.set_aside() == {}
 
 
-def test_kernel_default_overrides_current_context_in_config(config_dir: Path):
+def test_kernel_default_overrides_current_context_in_config(config_dir: Path) -> None:
     write_context(config_dir, "docker-cloud", "tcp://127.0.0.1:2999")
     (config_dir / "config.json").write_text('{"currentContext": "docker-cloud"}')
     assert contexts.current().name == "docker-cloud"
@@ -85,7 +88,7 @@ def test_kernel_default_overrides_current_context_in_config(config_dir: Path):
     assert (config_dir / "config.json").read_text() == '{"currentContext": "docker-cloud"}'
 
 
-def test_using_restores_everything_even_on_error(config_dir: Path, engine: FakeEngine):
+def test_using_restores_everything_even_on_error(config_dir: Path, engine: FakeEngine) -> None:
     write_context(config_dir, "docker-cloud", engine.host)
     write_context(config_dir, "desktop-linux", engine.host)
     os.environ["DOCKER_HOST"] = "tcp://10.9.9.9:2375"
@@ -103,7 +106,7 @@ def test_using_restores_everything_even_on_error(config_dir: Path, engine: FakeE
     assert state(config_dir) == before
 
 
-def test_kernel_switch_does_not_import_docker_py(config_dir: Path, engine: FakeEngine):
+def test_kernel_switch_does_not_import_docker_py(config_dir: Path, engine: FakeEngine) -> None:
     write_context(config_dir, "docker-cloud", engine.host)
     code = textwrap.dedent(
         """
@@ -145,7 +148,7 @@ def test_kernel_switch_does_not_import_docker_py(config_dir: Path, engine: FakeE
 )
 def test_bad_targets_name_the_value_and_the_valid_ones(
     config_dir: Path, scope: str, target: object, error: type, words: list[str]
-):
+) -> None:
     write_context(config_dir, "docker-cloud", "tcp://127.0.0.1:2999")
     (config_dir / "config.json").write_text('{"auths": {}}')
     before = state(config_dir)
@@ -156,7 +159,7 @@ def test_bad_targets_name_the_value_and_the_valid_ones(
     assert state(config_dir) == before
 
 
-def test_missing_offload_context_explains_how_to_get_one(config_dir: Path):
+def test_missing_offload_context_explains_how_to_get_one(config_dir: Path) -> None:
     with pytest.raises(contexts.ContextNotFoundError, match=r"Docker Desktop 4\.50") as caught:
         contexts.use("offload", check=False)
     assert "docker offload start" in str(caught.value)
@@ -164,7 +167,7 @@ def test_missing_offload_context_explains_how_to_get_one(config_dir: Path):
         contexts.use("docker-cloud", check=False)
 
 
-def test_offload_role_with_several_candidates(config_dir: Path):
+def test_offload_role_with_several_candidates(config_dir: Path) -> None:
     write_context(config_dir, "cloud-a", "unix:///home/u/.docker/cloud/a.sock")
     assert contexts.use("offload", check=False).context == "cloud-a"
     write_context(config_dir, "cloud-b", "unix:///home/u/.docker/cloud/b.sock")
@@ -178,7 +181,9 @@ def test_offload_role_with_several_candidates(config_dir: Path):
 @pytest.mark.parametrize(
     "content", [b"{", b'{"auths": {}, }', b"[]", b'{"currentContext": 7}', b"\xff\xfe"]
 )
-def test_corrupted_config_json_stops_the_switch(config_dir: Path, scope: str, content: bytes):
+def test_corrupted_config_json_stops_the_switch(
+    config_dir: Path, scope: str, content: bytes
+) -> None:
     write_context(config_dir, "docker-cloud", "tcp://127.0.0.1:2999")
     (config_dir / "config.json").write_bytes(content)
     before = state(config_dir)
@@ -223,7 +228,9 @@ def _entry_in_the_wrong_directory(config_dir: Path) -> None:
         (_entry_in_the_wrong_directory, ["not the sha256", "docker-cloud"]),
     ],
 )
-def test_unreadable_store_stops_the_switch(config_dir: Path, scope: str, breakage, words):
+def test_unreadable_store_stops_the_switch(
+    config_dir: Path, scope: str, breakage: Callable[[Path], None], words: list[str]
+) -> None:
     breakage(config_dir)
     (config_dir / "config.json").write_text('{"auths": {}}')
     before = state(config_dir)
@@ -238,7 +245,7 @@ def test_unreadable_store_stops_the_switch(config_dir: Path, scope: str, breakag
         contexts.list_contexts()
 
 
-def test_store_without_read_permission(config_dir: Path):
+def test_store_without_read_permission(config_dir: Path) -> None:
     """A real permission error. Root reads anything, so as root the check runs in a child that
     drops to nobody, with a copy of the package and a store it can reach."""
     package = Path(contexts.__file__).parent.parent
@@ -299,7 +306,7 @@ def test_store_without_read_permission(config_dir: Path):
 @pytest.mark.parametrize("kind", ["refused", "no socket", "silent"])
 def test_unreachable_target_names_context_endpoint_and_cause(
     config_dir: Path, tmp_path: Path, scope: str, kind: str
-):
+) -> None:
     silent = None
     if kind == "refused":
         host, cause = f"tcp://127.0.0.1:{closed_port()}", "connection refused"
@@ -332,7 +339,7 @@ def test_unreachable_target_names_context_endpoint_and_cause(
     assert json.loads(json.dumps(info.to_dict()))["reachable"] is False
 
 
-def test_bad_arguments(config_dir: Path):
+def test_bad_arguments(config_dir: Path) -> None:
     with pytest.raises(ValueError, match="scope must be one of 'kernel', 'global'"):
         contexts.use("default", scope="process")
     for timeout in (0, -1, float("nan"), "3"):
@@ -343,7 +350,7 @@ def test_bad_arguments(config_dir: Path):
 # --- engine_info and TLS ------------------------------------------------------------------------
 
 
-def test_engine_info_reports_cdi_gpus_and_resources(config_dir: Path, tmp_path: Path):
+def test_engine_info_reports_cdi_gpus_and_resources(config_dir: Path, tmp_path: Path) -> None:
     info = {
         "ID": "ABCD:EFGH",
         "Name": "cloud-engine",
@@ -370,7 +377,7 @@ def test_engine_info_reports_cdi_gpus_and_resources(config_dir: Path, tmp_path: 
     assert "8 CPUs, 32.0 GiB" in repr(found) and "<table>" in found._repr_html_()
 
 
-def test_gpu_capability_sources():
+def test_gpu_capability_sources() -> None:
     assert gpu_capability({}) == ()
     assert gpu_capability({"Runtimes": {"runc": {}, "nvidia": {}}}) == ("runtime nvidia",)
     devices = [
@@ -382,7 +389,7 @@ def test_gpu_capability_sources():
 
 def test_tls_material_from_the_store_is_used(
     config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     tls = make_tls_material(tmp_path / "tls")
     # A process-wide CA bundle (common behind corporate proxies) must not replace the context's.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.server_cert))
