@@ -262,6 +262,68 @@ def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
     screenshot(page, "labadvisor-panel.png")
 
 
+@pytest.fixture
+def fast_poll_without_gpu(lab: Lab) -> Iterator[None]:
+    """User settings (as the Settings Editor saves them): poll every second, hide the GPU."""
+    _put_settings(lab, {"pollInterval": 1, "showGpu": False})
+    yield
+    _put_settings(lab, {})
+
+
+def _put_settings(lab: Lab, values: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{lab.url}lab/api/settings/labadvisor:plugin",
+        data=json.dumps({"raw": json.dumps(values)}).encode(),
+        method="PUT",
+        headers={"Authorization": f"token {lab.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 204, response.status
+
+
+HIDE_PAGE = """hidden => {
+    Object.defineProperty(document, 'visibilityState', {
+        configurable: true, get: () => (hidden ? 'hidden' : 'visible')
+    });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_settings_and_polling_that_pauses_while_hidden(
+    fast_poll_without_gpu: None, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    gpu = page.locator("#labadvisor-status .jp-labadvisor-status-gpu")
+    context = page.locator("#labadvisor-status .jp-labadvisor-status-context")
+    expect(context).to_contain_text("Docker: ")
+    expect(gpu).to_be_hidden()
+
+    requests: dict[str, list[float]] = {"gpu": [], "contexts": []}
+
+    def record(request: Any) -> None:
+        for route, times in requests.items():
+            if request.url.split("?")[0].endswith(f"/labadvisor/api/{route}"):
+                times.append(time.monotonic())
+
+    page.on("request", record)
+    page.wait_for_timeout(3500)
+    visible = len(requests["contexts"])
+    assert visible >= 2, f"{visible} polls in 3.5 s with pollInterval 1 s"
+    assert requests["gpu"] == [], "showGpu is false but the GPU is still polled"
+
+    page.evaluate(HIDE_PAGE, True)
+    page.wait_for_timeout(2500)  # the poll lingers one tick, then stands by
+    paused_at = len(requests["contexts"])
+    page.wait_for_timeout(3500)
+    assert len(requests["contexts"]) == paused_at, "polling went on while the page was hidden"
+
+    page.evaluate(HIDE_PAGE, False)
+    page.wait_for_timeout(3500)
+    assert len(requests["contexts"]) >= paused_at + 2, "polling did not resume when shown"
+
+
 def _post(lab: Lab, route: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
         f"{lab.url}labadvisor/api/{route}",

@@ -68,6 +68,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       } else if (contexts.status === 'rejected') {
         status.showError('context', String((contexts.reason as Error).message));
       }
+      if (gpu.status === 'rejected' && contexts.status === 'rejected') {
+        throw gpu.reason; // the server is unreachable: let the poll back off
+      }
     };
 
     // Poll.standby 'when-hidden' pauses polling while the page is hidden.
