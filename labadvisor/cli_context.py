@@ -25,6 +25,7 @@ from labadvisor.contexts import (
     use,
 )
 from labadvisor.contexts.kernel_env import CONTEXT_VARIABLE, HOST_VARIABLES
+from labadvisor.contexts.switch import Scope
 
 _BAD_INPUT = (InvalidContextNameError, ContextNotFoundError, AmbiguousContextError, ValueError)
 
@@ -100,7 +101,7 @@ def handle_context_list(args: argparse.Namespace) -> int:
 
 
 def handle_context_use(args: argparse.Namespace) -> int:
-    scope = "global" if args.global_scope else "kernel"
+    scope: Scope = "global" if args.global_scope else "kernel"
     watched = (*HOST_VARIABLES, CONTEXT_VARIABLE)
     before = {name: os.environ.get(name) for name in watched}
     try:

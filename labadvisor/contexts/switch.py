@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from labadvisor.contexts import configfile, kernel_env, store
 from labadvisor.contexts.display import html_table
@@ -17,7 +17,8 @@ from labadvisor.contexts.resolve import resolve
 from labadvisor.contexts.targets import find
 from labadvisor.units import check_finite_number
 
-SCOPES = ("kernel", "global")
+Scope = Literal["kernel", "global"]
+SCOPES: tuple[Scope, ...] = ("kernel", "global")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class SwitchResult:
 def use(
     target: str,
     *,
-    scope: str = "kernel",
+    scope: Scope = "kernel",
     check: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> SwitchResult:
@@ -140,7 +141,7 @@ def use(
 def using(
     target: str,
     *,
-    scope: str = "kernel",
+    scope: Scope = "kernel",
     check: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Iterator[SwitchResult]:
@@ -161,17 +162,13 @@ def using(
     try:
         yield result
     finally:
-        _restore_global(previous, directory)
+        configfile.set_current_context(previous, directory)
 
 
-def _restore_global(previous: str | None, directory: Path) -> None:
-    configfile.set_current_context(previous, directory)
-
-
-def _check_scope(scope: object) -> str:
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(map(repr, SCOPES))}, got {scope!r}")
-    return str(scope)
+def _check_scope(scope: object) -> Scope:
+    if scope == "kernel" or scope == "global":
+        return scope
+    raise ValueError(f"scope must be one of {', '.join(map(repr, SCOPES))}, got {scope!r}")
 
 
 def _kernel_override_note(name: str, directory: Path) -> str | None:
