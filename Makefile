@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
-APT_PACKAGES := docker.io chromium
+APT_PACKAGES := docker.io chromium busybox-static openssl
 # pip warns about every missing local mirror directory this machine's pip config names.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 export YARN_CACHE_FOLDER := $(CURDIR)/.yarn-cache
@@ -17,20 +17,38 @@ lab: install
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/01-quickstart.ipynb
 
-test: system-deps install lint
+# Under `make test` a missing engine or browser is a failure, not a skip.
+test: export LABADVISOR_REQUIRE_DOCKER := 1
+test: export LABADVISOR_REQUIRE_BROWSER := 1
+test: system-deps install lint unit notebooks binder-replay
+
+# Unit and integration tests: real dockerd engines, jupyter_server, headless Chromium.
+unit: install
 	$(BIN)/python -m pytest -p no:cacheprovider tests
-	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax notebooks
+
+# The demo notebooks, in a throw-away HOME and Docker config with no engine behind them, so
+# they never read ~/.docker or reach /var/run/docker.sock.
+notebooks: install
+	sandbox=$$(mktemp -d -t labadvisor-nb.XXXXXX); trap 'rm -rf "$$sandbox"' EXIT; \
+	HOME=$$sandbox DOCKER_CONFIG=$$sandbox/.docker DOCKER_HOST=unix://$$sandbox/no-engine.sock \
+	  $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax notebooks
+
+binder-replay:
 	bash binder/replay.sh
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(wildcard jupyter_ext/package.json jupyter_ext/src/*.ts jupyter_ext/schema/*.json)
+	@# Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "installing Debian package python3-venv"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	$(BIN)/python -m pip install -q -e '.[test,dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	touch $@
 
-# Debian packages the tests need: a real dockerd and a headless Chromium.
+# Debian packages the tests need: a real dockerd, a static busybox for the tiny test image,
+# openssl for the TLS context tests, and a headless Chromium.
 system-deps:
 	@missing=""; \
 	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -64,7 +64,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} missing (Debian package chromium; `make test` installs it)")
+        reason = f"{CHROMIUM} missing (Debian package chromium; `make test` installs it)"
+        if os.environ.get("LABADVISOR_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LABADVISOR_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
     root = tmp_path_factory.mktemp("lab")
     store = make_store(docker_engines, root / "docker-config")
     config = root / "jupyter-config"
