@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Replays a Binder (repo2docker) build without Docker, then runs the demo notebooks there.
 #
-# Like Binder it starts from a clean copy of the repository (what git tracks, plus files it
-# does not ignore: no build output, no .venv), a fresh virtual environment, an empty home
+# Like Binder it starts from a clean copy of the repository (the files git tracks, as they
+# are in the working tree: no build output, no .venv, nothing not yet added), a fresh virtual environment, an empty home
 # directory and no Docker context store; it installs binder/requirements.txt, runs
 # binder/postBuild, and executes every notebook with nbconvert, which JupyterLab already
 # brings, so nothing outside binder/ is installed. A notebook that raises fails the replay.
@@ -28,7 +28,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 step "copying the repository as git sees it to $work/repo"
 rm -rf "$work/repo" && mkdir -p "$work/repo"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard) |
+(cd "$repo" && git ls-files -z --cached) |
   (cd "$repo" && xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' _) |
   tar -C "$repo" --null -T - -cf - | tar -C "$work/repo" -xf -
 
