@@ -11,7 +11,7 @@ APT_PACKAGES := docker.io chromium busybox-static openssl
 PIP_NOISE := is ignored: it is neither a file nor a directory
 export YARN_CACHE_FOLDER := $(CURDIR)/.yarn-cache
 
-.PHONY: lab test install system-deps lint format unit notebooks binder-replay clean
+.PHONY: lab test install system-deps lint format unit notebooks binder-replay refresh-notebooks clean
 
 lab: install
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks \
@@ -35,6 +35,10 @@ notebooks: install
 
 binder-replay:
 	bash binder/replay.sh
+
+# Re-execute the demo notebooks in place after a change to what they print.
+refresh-notebooks: install
+	$(BIN)/python scripts/refresh_notebooks.py
 
 install: $(STAMP)
 

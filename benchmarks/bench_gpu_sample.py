@@ -61,7 +61,7 @@ def detect_cost() -> tuple[float, float]:
     return fresh, cached
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the 1 Hz run")
     parser.add_argument("--fake", action="store_true", help="use the fake NVML even with a GPU")
@@ -87,7 +87,10 @@ def main() -> None:
         f"detect() through the real nvidia-ml-py here ({status}): fresh {real_fresh * 1e6:.1f} µs, "
         f"cached {real_cached * 1e6:.2f} µs ({real_cached / real_fresh:.2%} of fresh)"
     )
+    met = share < 0.01 and max(cached, real_cached) < 1e-3
+    print("targets met" if met else "TARGET MISSED: sampling >= 1% of a core or cached >= 1 ms")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -170,7 +170,8 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def measure(port: int, token: str, n_clients: int, requests: int, rounds: int) -> None:
+async def measure(port: int, token: str, n_clients: int, requests: int, rounds: int) -> bool:
+    """Print the table; True when every labadvisor route is no slower than the baseline."""
     clients = [Client(port, token) for _ in range(n_clients)]
     try:
         for path in ROUTES.values():  # warm-up: connections, imports, GPU probe, caches
@@ -198,9 +199,23 @@ async def measure(port: int, token: str, n_clients: int, requests: int, rounds: 
             f" {p50 / base50:>10.2f} {p99 / base99:>10.2f}"
         )
     print(f"(ratio = latency / {BASELINE} latency; at most 1.00 means no slower)")
+    slower = [
+        f"{name} {label} {ratio:.2f}"
+        for name, values in samples.items()
+        if name != BASELINE
+        for label, ratio in (
+            ("p50", percentile(values, 50) / base50),
+            ("p99", percentile(values, 99) / base99),
+        )
+        if ratio > 1.0
+    ]
+    print("target met: no slower than the baseline" if not slower else "TARGET MISSED:")
+    for line in slower:
+        print(f"  {line}")
+    return not slower
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=40, help="per client and round")
@@ -213,14 +228,15 @@ def main() -> None:
         server = start_server(root, port, token)
         try:
             wait_until_up(port, token, server, root)
-            asyncio.run(measure(port, token, args.clients, args.requests, args.rounds))
+            met = asyncio.run(measure(port, token, args.clients, args.requests, args.rounds))
         finally:
             server.terminate()
             try:
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.kill()
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

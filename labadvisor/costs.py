@@ -59,7 +59,7 @@ def cost_defaults() -> dict[str, Any]:
 
 def _resolve(
     local_monthly: float | None, offload_rate: float | None, days: int | None
-) -> tuple[float, float, int]:
+) -> tuple[float, float, int | float]:
     defaults = cost_defaults()
     local_monthly = check_finite_number(
         defaults["local_monthly"] if local_monthly is None else local_monthly,
@@ -71,14 +71,19 @@ def _resolve(
         "offload_rate",
         minimum=0,
     )
-    days_value = check_finite_number(
-        defaults["days"] if days is None else days,
+    return local_monthly, offload_rate, resolve_days(days)
+
+
+def resolve_days(days: float | None) -> int | float:
+    """Days of use per month: the guide's default when None, else more than 0 and at most 31."""
+    value = check_finite_number(
+        cost_defaults()["days"] if days is None else days,
         "days",
         minimum=0,
         maximum=31,
         strict_minimum=True,
     )
-    return local_monthly, offload_rate, int(days_value) if days_value.is_integer() else days_value
+    return int(value) if value.is_integer() else value
 
 
 def check_team_size(team_size: object) -> int:

@@ -114,7 +114,8 @@ def advise_runtime(
     warnings: list[str] = []
     tier = size_tier(size_gb)
     offload_gpu = data["offload_gpu"]
-    fit_rule = data["rules"]["gpu-fits"]
+    rules = data["rules"]
+    fit_rule = rules["gpu-fits"]
     needed_gb = size_gb * (1 + fit_rule["headroom_fraction"])
     margin = None if local.free_gb is None else local.free_gb - needed_gb
     gpu_values = {
@@ -138,26 +139,26 @@ def advise_runtime(
             offload_gpu=f"{offload_gpu['name']} with {offload_gpu['memory_gb']:g} GB",
         )
     )
-    if choice == "local-gpu":
-        if not local.available:
-            choice = tier["choice_without_gpu"]
-            reasons.append(fire(data["rules"]["gpu-none"], guide, effect=choice, why=local.why))
-        elif margin is None:
-            reasons.append(fire(data["rules"]["gpu-present"], guide, effect=choice, why=local.why))
-        elif margin >= 0:
-            reasons.append(fire(fit_rule, guide, effect=choice, **gpu_values))
-        else:
-            choice = tier["choice_without_gpu"]
-            reasons.append(fire(data["rules"]["gpu-too-small"], guide, effect=choice, **gpu_values))
-    elif choice == "offload" and margin is not None:
-        if margin >= 0:
-            choice = "local-gpu"
-            reasons.append(fire(fit_rule, guide, effect=choice, **gpu_values))
-            reasons.append(
-                fire(fit_rule, guide, template="beyond_guide_text", effect=choice, **gpu_values)
-            )
-        else:
-            reasons.append(fire(data["rules"]["gpu-too-small"], guide, **gpu_values))
+    # Every answer says what was found locally; the GPU changes the choice only for medium
+    # models (the guide's "Have local GPU?") and for large ones that fit it (labadvisor's rule).
+    if not local.available:
+        gpu_rule, gpu_fits = rules["gpu-none"], False
+    elif margin is None:
+        gpu_rule, gpu_fits = rules["gpu-present"], True
+    elif margin >= 0:
+        gpu_rule, gpu_fits = fit_rule, True
+    else:
+        gpu_rule, gpu_fits = rules["gpu-too-small"], False
+    gpu_effect = None
+    beyond_guide = False
+    if choice == "local-gpu" and not gpu_fits:
+        choice = gpu_effect = tier["choice_without_gpu"]
+    elif choice == "local-gpu":
+        gpu_effect = choice
+    elif choice == "offload" and margin is not None and margin >= 0:
+        choice = gpu_effect = "local-gpu"
+        beyond_guide = True
+    reasons.append(fire(gpu_rule, guide, effect=gpu_effect, **gpu_values))
 
     complexity = _complexity(work.complexity)
     push = complexity["push"]
@@ -169,7 +170,7 @@ def advise_runtime(
 
     if sensitive:
         local_choice = choice if choice != "offload" else _best_local(local)
-        rule = data["rules"]["sensitive"]
+        rule = rules["sensitive"]
         reasons.append(
             fire(
                 rule,
@@ -182,6 +183,9 @@ def advise_runtime(
             warnings.append(fill(rule, "warning", size_gb=size_gb, why=local.why))
         choice = local_choice
 
+    if beyond_guide and choice == "local-gpu":
+        reasons.append(fire(rules["gpu-beyond-guide"], guide, effect=choice, **gpu_values))
+
     if size_gb > offload_gpu["memory_gb"]:
         warnings.append(fill(offload_gpu, "warning", size_gb=size_gb))
 
@@ -191,7 +195,7 @@ def advise_runtime(
             Reason(
                 rule=audience["id"],
                 text=fill(
-                    data["rules"]["team"],
+                    rules["team"],
                     "text",
                     team_size=team_size,
                     audience=audience["audience"],
@@ -207,7 +211,7 @@ def advise_runtime(
         team = f" for {team_size} people" if team_size > 1 else ""
         reasons.append(
             fire(
-                data["rules"]["cost"],
+                rules["cost"],
                 guide,
                 hours=hours,
                 team=team,
@@ -306,22 +310,19 @@ def _model_size_gb(model_size_gb: object, params_b: object, dtype: str) -> float
 
 def _resolve_gpu(gpu: Any) -> LocalGpu:
     if gpu is None or gpu is False:
-        return LocalGpu(False, None, None, "no local GPU (gpu=False)")
+        return LocalGpu(False, None, None, f"none, as told by gpu={gpu!r}")
     if gpu is True:
         return LocalGpu(True, None, None, "a local GPU (gpu=True), free memory unknown")
     if isinstance(gpu, str) and gpu.strip().lower() == "auto":
         return _detected_gpu()
+    valid = "'auto', None/False, True or the free GPU memory in GB (a finite number, at least 0)"
     if isinstance(gpu, (int, float, str)):
         try:
             free = parse_size_gb(gpu, "gpu free memory")
         except ValueError:
-            raise ValueError(
-                f"gpu must be 'auto', None/False, True or the free GPU memory in GB; got {gpu!r}"
-            ) from None
+            raise ValueError(f"gpu must be {valid}; got {gpu!r}") from None
         return LocalGpu(True, free, None, f"a local GPU with {free:.1f} GB free (given)")
-    raise ValueError(
-        f"gpu must be 'auto', None/False, True or the free GPU memory in GB; got {gpu!r}"
-    )
+    raise ValueError(f"gpu must be {valid}; got {gpu!r}")
 
 
 def _detected_gpu() -> LocalGpu:

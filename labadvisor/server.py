@@ -71,6 +71,9 @@ async def _off_loop(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
+_FLAGS = {"0": False, "1": True, "false": False, "true": True, "no": False, "yes": True}
+
+
 def _gpu_report(refresh: bool) -> dict[str, Any]:
     from labadvisor import gpu
 
@@ -81,7 +84,12 @@ class GpuHandler(_BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        refresh = self.get_argument("refresh", "0").lower() in ("1", "true", "yes")
+        text = self.get_argument("refresh", "0")
+        refresh = _FLAGS.get(text.lower())
+        if refresh is None:
+            valid = ", ".join(_FLAGS)
+            self.fail(400, f"refresh must be one of {valid}, not {text!r}")
+            return
         self.reply(await _off_loop(_gpu_report, refresh))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labadvisor.costs import cost_defaults
+from labadvisor.costs import cost_defaults, resolve_days
 from labadvisor.guides import offload_data
 from labadvisor.runtime import RUNTIME_CHOICES, _complexity, _resolve_gpu, resolve_workload
 
@@ -58,7 +58,7 @@ def sweep(
     ``gpu`` is as in advise_runtime (None/False, True, free GB or a sequence of free GB).
     """
     defaults = cost_defaults()
-    days = defaults["days"] if days is None else days
+    days = resolve_days(days)
     axes: dict[str, np.ndarray] = {
         "hours_per_day": _numeric(_axis(hours_per_day, "hours_per_day"), "hours_per_day", 0, 24),
         "offload_rate": _numeric(

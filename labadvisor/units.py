@@ -6,7 +6,7 @@ import math
 import re
 
 _SIZE_PATTERN = re.compile(
-    r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE
+    r"^\s*([+-]?[0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE
 )
 _UNIT_TO_GB = {
     "b": 1e-9,
@@ -50,6 +50,8 @@ def check_finite_number(
 
 def _describe_range(minimum: float | None, maximum: float | None, strict_minimum: bool) -> str:
     if minimum is not None and maximum is not None:
+        if strict_minimum:
+            return f"greater than {minimum:g} and at most {maximum:g}"
         return f"between {minimum:g} and {maximum:g}"
     if minimum is not None:
         return f"greater than {minimum:g}" if strict_minimum else f"at least {minimum:g}"
@@ -70,6 +72,8 @@ def parse_size_gb(value: object, what: str = "model size") -> float:
         number, unit = float(match.group(1)), (match.group(2) or "gb").lower()
         if not unit.endswith("b"):
             unit += "b"
+        if number < 0:  # named as written ("-5GB"), not as the GB figure it converts to
+            raise ValueError(f"{what} must be at least 0, got {value!r}")
         return check_finite_number(number * _UNIT_TO_GB[unit], what, minimum=0)
     return check_finite_number(value, what, minimum=0)
 

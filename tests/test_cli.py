@@ -57,6 +57,7 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback() -> None:
         (("deploy", "--users", "0"), "users must be a whole number"),
         (("deploy", "--users", "5", "--sharing", "vgpu"), "valid values: None, mig, time-slicing"),
         (("runtime", "--model", "huge"), "'huge' is not a size"),
+        (("runtime", "--model=-5GB"), "model_size_gb must be at least 0, got '-5GB'"),
     ]:
         out = run(*args)
         assert out.returncode == 2, args

@@ -91,6 +91,9 @@ def test_sweep_handles_a_million_scenarios() -> None:
         ({"model_size_gb": [np.nan]}, "model_size_gb"),
         ({"model_size_gb": 1, "workload": ["poetry"]}, "unknown workload"),
         ({"hours_per_day": []}, "non-empty"),
+        ({"days": -3}, "days must be greater than 0 and at most 31, got -3"),
+        ({"days": 0}, "days must be greater than 0 and at most 31, got 0"),
+        ({"days": float("nan")}, "days must be a finite number"),
     ],
 )
 def test_sweep_bad_input(kwargs: dict, message: str) -> None:

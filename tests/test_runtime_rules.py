@@ -55,9 +55,42 @@ def test_known_free_memory_must_fit_with_headroom() -> None:
 def test_big_local_gpu_beats_the_7gb_line_and_says_so() -> None:
     advice = advise_runtime(13, gpu=24, workload="completion")
     assert advice.choice == "local-gpu"
-    assert rules(advice).count("gpu.fits") == 2
-    assert any("assumes a typical workstation GPU" in r.text for r in advice.reasons)
+    assert rules(advice).count("gpu.fits") == 1
+    (beyond,) = [r for r in advice.reasons if r.rule == "gpu.beyond-guide"]
+    assert "assumes a typical workstation GPU" in beyond.text
+    assert beyond.effect == "local-gpu"
     assert advice.fit_margin_gb == pytest.approx(24 - 13 * 1.2)
+
+
+def test_a_big_gpu_does_not_claim_the_model_when_the_workload_sends_it_to_offload() -> None:
+    advice = advise_runtime(13, gpu=24, workload="code-review")
+    assert advice.choice == "offload"
+    assert "gpu.beyond-guide" not in rules(advice)
+    assert not any("the local GPU is used" in r.text for r in advice.reasons)
+    # the fit is still reported, and the workload rule is the one that decided
+    assert "gpu.fits" in rules(advice)
+    assert advice.reasons[-1].rule == "complexity.complex"
+    assert advice.reasons[-1].effect == "offload"
+
+
+@pytest.mark.parametrize(
+    ("size_gb", "gpu", "gpu_rule"),
+    [
+        (0.5, None, "gpu.none"),
+        (0.5, 24.0, "gpu.fits"),
+        (0.5, True, "gpu.present"),
+        (13, None, "gpu.none"),
+        (13, True, "gpu.present"),
+        (40, 24.0, "gpu.too-small"),
+    ],
+)
+def test_every_answer_says_what_gpu_was_found_even_when_the_size_decides(
+    size_gb: float, gpu: object, gpu_rule: str
+) -> None:
+    advice = advise_runtime(size_gb, gpu=gpu)
+    (reason,) = [r for r in advice.reasons if r.rule.startswith("gpu.")]
+    assert reason.rule == gpu_rule
+    assert reason.effect is None  # the size tier decided, not the GPU
 
 
 @pytest.mark.parametrize(

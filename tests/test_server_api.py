@@ -109,6 +109,15 @@ async def test_gpu_refresh_asks_again(jp_fetch: Any, nvml: Callable[[Any], None]
     assert fresh["devices"][0]["memory_free"] == 14 * GiB
 
 
+@pytest.mark.parametrize("value", ["banana", "", "2"])
+async def test_gpu_refresh_must_be_a_flag(jp_fetch: Any, value: str) -> None:
+    status, data = await fetch_json(jp_fetch, "gpu", params={"refresh": value})
+    assert status == 400
+    assert repr(value) in data["message"]
+    for valid in ("0", "1", "true", "false", "yes", "no"):
+        assert valid in data["message"]
+
+
 async def test_slow_gpu_probe_does_not_block_the_server(
     jp_fetch: Any, nvml: Callable[[Any], None]
 ) -> None:
@@ -352,6 +361,7 @@ async def test_advice_options_are_accepted_by_the_advisers(jp_fetch: Any) -> Non
 ROUTES = [
     ("GET", ("gpu",), None),
     ("GET", ("contexts",), None),
+    ("GET", ("contexts", "current"), None),
     ("PUT", ("contexts", "current"), {"name": "default"}),
     ("POST", ("advise", "runtime"), {"model_size_gb": 7}),
     ("POST", ("advise", "deployment"), {"users": 5}),
@@ -425,3 +435,23 @@ async def test_cookie_session_writes_need_the_xsrf_header(jp_fetch: Any, jp_serv
     response = await jp_fetch(*API, "advise", "deployment", method="POST", body=body, headers=right)
     assert response.code == 200
     assert json.loads(response.body)["choice"] == "docker-compose"
+
+
+@pytest.mark.docker
+async def test_cookie_session_context_switch_needs_the_xsrf_header(
+    jp_fetch: Any, jp_serverapp: Any, docker_store: DockerStore
+) -> None:
+    cookies = await _cookie_session(jp_fetch, jp_serverapp)
+    headers = {"Authorization": "", "Cookie": _cookie_header(cookies)}
+    body = json.dumps({"name": "docker-cloud"})
+    before = docker_store.current_in_config()
+
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch(*API, "contexts", "current", method="PUT", body=body, headers=headers)
+    assert err.value.code == 403
+    assert docker_store.current_in_config() == before  # refused, so nothing switched
+
+    right = {**headers, "X-XSRFToken": cookies["_xsrf"]}
+    response = await jp_fetch(*API, "contexts", "current", method="PUT", body=body, headers=right)
+    assert response.code == 200
+    assert docker_store.current_in_config() == "docker-cloud"
