@@ -133,23 +133,18 @@ def usage_scenarios() -> pd.DataFrame:
 
 def cost_breakeven() -> pd.DataFrame:
     """The break-even table, computed from the cost model at the default rates."""
+    costs = offload_data()["costs"]
+    verdicts = costs["breakeven_verdicts"]
     rows = []
-    for row in offload_data()["costs"]["breakeven_rows"]:
+    for row in costs["breakeven_rows"]:
         team = row["team_size"]
         if "hours_per_day" in row:
-            cost = monthly_costs(row["hours_per_day"], team_size=team)
-            offload_low = offload_high = cost.offload
-            verdict = {"local": "Local wins", "offload": "Offload wins"}.get(cost.cheaper, "Equal")
-            local = cost.local
+            low = high = monthly_costs(row["hours_per_day"], team_size=team)
         else:
             low = monthly_costs(row["hours_per_day_low"], team_size=team)
             high = monthly_costs(row["hours_per_day_high"], team_size=team)
-            offload_low, offload_high, local = low.offload, high.offload, low.local
-            verdict = (
-                "Depends on usage"
-                if low.cheaper != high.cheaper
-                else ("Local wins" if low.cheaper == "local" else "Offload wins")
-            )
+        offload_low, offload_high, local = low.offload, high.offload, low.local
+        verdict = verdicts["mixed"] if low.cheaper != high.cheaper else verdicts[low.cheaper]
         rows.append(
             {
                 "Usage Level": row["usage_level"],
