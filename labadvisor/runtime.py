@@ -310,7 +310,7 @@ def _model_size_gb(model_size_gb: object, params_b: object, dtype: str) -> float
 
 def _resolve_gpu(gpu: Any) -> LocalGpu:
     if gpu is None or gpu is False:
-        return LocalGpu(False, None, None, f"none, as told by gpu={gpu!r}")
+        return LocalGpu(False, None, None, f"no local GPU (gpu={gpu!r})")
     if gpu is True:
         return LocalGpu(True, None, None, "a local GPU (gpu=True), free memory unknown")
     if isinstance(gpu, str) and gpu.strip().lower() == "auto":
