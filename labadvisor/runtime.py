@@ -142,16 +142,16 @@ def advise_runtime(
     # Every answer says what was found locally; the GPU changes the choice only for medium
     # models (the guide's "Have local GPU?") and for large ones that fit it (labadvisor's rule).
     if not local.available:
-        gpu_rule, gpu_fits = rules["gpu-none"], False
+        gpu_rule, gpu_usable = rules["gpu-none"], False
     elif margin is None:
-        gpu_rule, gpu_fits = rules["gpu-present"], True
+        gpu_rule, gpu_usable = rules["gpu-present"], True
     elif margin >= 0:
-        gpu_rule, gpu_fits = fit_rule, True
+        gpu_rule, gpu_usable = fit_rule, True
     else:
-        gpu_rule, gpu_fits = rules["gpu-too-small"], False
+        gpu_rule, gpu_usable = rules["gpu-too-small"], False
     gpu_effect = None
     beyond_guide = False
-    if choice == "local-gpu" and not gpu_fits:
+    if choice == "local-gpu" and not gpu_usable:
         choice = gpu_effect = tier["choice_without_gpu"]
     elif choice == "local-gpu":
         gpu_effect = choice
