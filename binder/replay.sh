@@ -2,10 +2,11 @@
 # Replays a Binder (repo2docker) build without Docker, then runs the demo notebooks there.
 #
 # Like Binder it starts from a clean copy of the repository (the files git tracks, as they
-# are in the working tree: no build output, no .venv, nothing not yet added), a fresh virtual environment, an empty home
-# directory and no Docker context store; it installs binder/requirements.txt, runs
-# binder/postBuild, and executes every notebook with nbconvert, which JupyterLab already
-# brings, so nothing outside binder/ is installed. A notebook that raises fails the replay.
+# are in the working tree: no build output, no .venv, nothing not yet added), a fresh
+# virtual environment, an empty home directory and no Docker context store; it installs
+# binder/requirements.txt, runs binder/postBuild, and executes every notebook with
+# nbconvert, which JupyterLab already brings, so nothing outside binder/ is installed. A
+# notebook that raises fails the replay.
 #
 # Usage: bash binder/replay.sh [WORKDIR]   (default: a new temp dir, removed afterwards)
 set -euo pipefail
