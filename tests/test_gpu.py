@@ -11,45 +11,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pynvml
 import pytest
-from fake_nvml import FakeGpu, FakeMig, FakeNvml, GiB, a100_mig, l4
+from fake_nvml import FakeMig, FakeNvml, GiB, a100_mig, l4
+from gpu_fixtures import InstallFake
 
 from labadvisor import gpu
-from labadvisor.gpu import GpuDevice, GpuReport, MigDevice, detect, use_nvml
+from labadvisor.gpu import GpuDevice, GpuReport, MigDevice, detect
 from labadvisor.gpu.visibility import GpuSlot, MigSlot, select
 
-VARS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
-
-
-@pytest.fixture(autouse=True)
-def clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in VARS:
-        monkeypatch.delenv(var, raising=False)
-    use_nvml(None)
-    yield
-    use_nvml(None)
-
-
-@pytest.fixture
-def use(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeNvml]:
-    """use(gpus, env={...}, **fake options) -> the injected FakeNvml."""
-
-    def install(gpus: list[FakeGpu] | None = None, env: dict[str, str] | None = None, **kw):
-        for key, value in (env or {}).items():
-            monkeypatch.setenv(key, value)
-        fake = FakeNvml(gpus, **kw)
-        use_nvml(fake)
-        return fake
-
-    return install
-
-
-def names(report: GpuReport) -> list[tuple[int, str]]:
-    return [(d.index, d.name) for d in report.devices]
+# Every test starts from the real pynvml, nothing cached and no visibility variable set.
+pytestmark = pytest.mark.usefixtures("real_nvml")
 
 
 # --- the fake itself must not drift from pynvml ------------------------------------------
@@ -67,8 +41,8 @@ def test_fake_implements_only_real_pynvml_functions_with_their_parameters() -> N
 # --- one device, every field -----------------------------------------------------------------
 
 
-def test_single_l4_reports_every_field(use: Callable[..., FakeNvml]) -> None:
-    use([l4()])
+def test_single_l4_reports_every_field(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4()])
     report = detect()
     assert report.status == "ok"
     assert report.driver_version == "550.54.15"
@@ -91,16 +65,16 @@ def test_single_l4_reports_every_field(use: Callable[..., FakeNvml]) -> None:
 
 
 def test_best_device_has_most_free_memory_and_first_wins_a_tie(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
-    use([l4(0, memory_used=10 * GiB), l4(1, memory_used=1 * GiB), l4(2, memory_used=1 * GiB)])
+    fake_nvml([l4(0, memory_used=10 * GiB), l4(1, memory_used=1 * GiB), l4(2, memory_used=1 * GiB)])
     best = detect().best_device()
     assert best is not None and best.index == 1
     assert best.memory_free == 23034 * 1024**2 - 1 * GiB
 
 
-def test_no_gpu_at_all_is_no_devices(use: Callable[..., FakeNvml]) -> None:
-    use([])
+def test_no_gpu_at_all_is_no_devices(fake_nvml: InstallFake) -> None:
+    fake_nvml([])
     report = detect()
     assert report.status == "no-devices"
     assert report.devices == () and report.best_device() is None
@@ -110,8 +84,8 @@ def test_no_gpu_at_all_is_no_devices(use: Callable[..., FakeNvml]) -> None:
 # --- MIG -----------------------------------------------------------------------------------
 
 
-def test_mig_instances_are_the_devices_cuda_uses(use: Callable[..., FakeNvml]) -> None:
-    use([a100_mig(0, instances=2), l4(1, memory_used=20 * GiB)])
+def test_mig_instances_are_the_devices_cuda_uses(fake_nvml: InstallFake) -> None:
+    fake_nvml([a100_mig(0, instances=2), l4(1, memory_used=20 * GiB)])
     report = detect()
     assert report.status == "ok"
     a100, small = report.devices
@@ -137,28 +111,28 @@ def test_mig_instances_are_the_devices_cuda_uses(use: Callable[..., FakeNvml]) -
 
 
 def test_best_device_is_the_mig_instance_cuda_enumerates_not_the_emptiest(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
     a100 = a100_mig(0, instances=2)
     a100.mig[0].memory_used = 15 * GiB  # the first instance is busy, the second idle
     a100.mig[1].memory_used = 0
-    use([a100])
+    fake_nvml([a100])
     report = detect()
     assert report.best_device() is report.devices[0].mig_devices[0]
     note = next(n for n in report.notes if "MIG" in n)
     assert "GPU 0 MIG 0" in note and "MIG UUID" in note
 
 
-def test_mig_slots_with_gaps_are_skipped(use: Callable[..., FakeNvml]) -> None:
+def test_mig_slots_with_gaps_are_skipped(fake_nvml: InstallFake) -> None:
     gpu0 = a100_mig(0, instances=0)
     gpu0.mig = [FakeMig("NVIDIA A100-SXM4-40GB MIG 1g.5gb", "MIG-x1", 4864 * 1024**2, slot=3)]
-    use([gpu0])
+    fake_nvml([gpu0])
     (device,) = detect().devices
     assert [m.index for m in device.mig_devices] == [3]
 
 
-def test_mig_mode_without_instances_is_no_usable_device(use: Callable[..., FakeNvml]) -> None:
-    use([a100_mig(0, instances=0)])
+def test_mig_mode_without_instances_is_no_usable_device(fake_nvml: InstallFake) -> None:
+    fake_nvml([a100_mig(0, instances=0)])
     report = detect()
     assert report.status == "no-devices"
     assert "MIG" in report.message
@@ -169,9 +143,9 @@ def test_mig_mode_without_instances_is_no_usable_device(use: Callable[..., FakeN
 
 
 def test_functions_missing_from_an_older_driver_fall_back_or_leave_none(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
-    fake = use(
+    fake = fake_nvml(
         [l4()],
         missing={
             "nvmlSystemGetCudaDriverVersion_v2",
@@ -191,9 +165,9 @@ def test_functions_missing_from_an_older_driver_fall_back_or_leave_none(
 
 
 def test_functions_absent_from_an_old_nvidia_ml_py_leave_none(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
-    use(
+    fake_nvml(
         [l4()],
         absent={
             "nvmlDeviceGetMigMode",
@@ -210,7 +184,7 @@ def test_functions_absent_from_an_old_nvidia_ml_py_leave_none(
 
 
 def test_not_supported_fields_are_none_and_not_retried_with_a_fallback(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
     unsupported = {
         "nvmlDeviceGetPowerUsage",
@@ -218,7 +192,7 @@ def test_not_supported_fields_are_none_and_not_retried_with_a_fallback(
         "nvmlDeviceGetTemperatureV",
         "nvmlDeviceGetUtilizationRates",
     }
-    fake = use([l4(unsupported=unsupported)])
+    fake = fake_nvml([l4(unsupported=unsupported)])
     (device,) = detect().devices
     assert device.power_w is None and device.power_limit_w is None
     assert device.temperature_c is None and device.utilization_gpu is None
@@ -228,9 +202,9 @@ def test_not_supported_fields_are_none_and_not_retried_with_a_fallback(
 
 
 def test_library_mismatch_on_one_call_leaves_that_field_none(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
-    use([l4()], mismatch={"nvmlDeviceGetName"})
+    fake_nvml([l4()], mismatch={"nvmlDeviceGetName"})
     report = detect()
     (device,) = report.devices
     assert report.status == "ok"
@@ -239,15 +213,15 @@ def test_library_mismatch_on_one_call_leaves_that_field_none(
     assert device.memory_total == 23034 * 1024**2
 
 
-def test_bytes_from_an_old_nvidia_ml_py_are_decoded(use: Callable[..., FakeNvml]) -> None:
-    use([l4(name=b"NVIDIA L4")])  # type: ignore[arg-type]
+def test_bytes_from_an_old_nvidia_ml_py_are_decoded(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4(name=b"NVIDIA L4")])  # type: ignore[arg-type]
     assert detect().devices[0].name == "NVIDIA L4"
 
 
 def test_a_lost_gpu_is_marked_invalid_and_the_others_still_count(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
-    use([l4(0, lost=True), l4(1)])
+    fake_nvml([l4(0, lost=True), l4(1)])
     report = detect()
     lost, good = report.devices
     assert report.status == "ok"
@@ -256,15 +230,15 @@ def test_a_lost_gpu_is_marked_invalid_and_the_others_still_count(
     assert "invalid (GPU is lost)" in str(report)
 
 
-def test_only_lost_gpus_is_an_error_report(use: Callable[..., FakeNvml]) -> None:
-    use([l4(0, lost=True)])
+def test_only_lost_gpus_is_an_error_report(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4(0, lost=True)])
     report = detect()
     assert report.status == "error" and "GPU is lost" in report.message
     assert report.best_device() is None
 
 
-def test_a_gpu_without_permission_is_invalid(use: Callable[..., FakeNvml]) -> None:
-    use([l4(0, handle_error=pynvml.NVML_ERROR_NO_PERMISSION), l4(1)])
+def test_a_gpu_without_permission_is_invalid(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4(0, handle_error=pynvml.NVML_ERROR_NO_PERMISSION), l4(1)])
     first, second = detect().devices
     assert not first.valid and "Permission" in (first.error or "")
     assert second.valid
@@ -285,9 +259,9 @@ def test_a_gpu_without_permission_is_invalid(use: Callable[..., FakeNvml]) -> No
     ],
 )
 def test_init_failures_are_reports(
-    use: Callable[..., FakeNvml], error: object, status: str, words: str
+    fake_nvml: InstallFake, error: object, status: str, words: str
 ) -> None:
-    fake = use([l4()], init_error=error)
+    fake = fake_nvml([l4()], init_error=error)
     report = detect()
     assert report.status == status
     assert words in report.message
@@ -295,8 +269,8 @@ def test_init_failures_are_reports(
     assert fake.initialised == 0
 
 
-def test_failing_device_count_is_an_error_report(use: Callable[..., FakeNvml]) -> None:
-    use([l4()], count_error=pynvml.NVML_ERROR_UNKNOWN)
+def test_failing_device_count_is_an_error_report(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4()], count_error=pynvml.NVML_ERROR_UNKNOWN)
     report = detect()
     assert report.status == "error" and "count" in report.message
 
@@ -332,9 +306,9 @@ def test_real_pynvml_path_on_this_machine() -> None:
 
 
 def test_cached_detect_calls_no_nvml_and_takes_under_a_millisecond(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
-    fake = use([l4(), a100_mig(1)])
+    fake = fake_nvml([l4(), a100_mig(1)])
     first = detect()
     calls = sum(fake.calls.values())
     timings = []
@@ -356,8 +330,8 @@ def test_cached_failure_takes_under_a_millisecond() -> None:
     assert (time.perf_counter() - start) / 100 < 1e-3
 
 
-def test_refresh_asks_again_without_initialising_again(use: Callable[..., FakeNvml]) -> None:
-    fake = use([l4()])
+def test_refresh_asks_again_without_initialising_again(fake_nvml: InstallFake) -> None:
+    fake = fake_nvml([l4()])
     detect()
     fake.gpus[0].memory_used = 5 * GiB
     assert detect().devices[0].memory_used == 300 * 1024**2  # cached
@@ -365,8 +339,8 @@ def test_refresh_asks_again_without_initialising_again(use: Callable[..., FakeNv
     assert fake.calls["nvmlInit"] == 1 and fake.initialised == 1
 
 
-def test_a_failed_init_is_retried_on_refresh(use: Callable[..., FakeNvml]) -> None:
-    fake = use([l4()], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+def test_a_failed_init_is_retried_on_refresh(fake_nvml: InstallFake) -> None:
+    fake = fake_nvml([l4()], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
     assert detect().status == "driver-not-loaded"
     detect()
     assert fake.calls["nvmlInit"] == 1
@@ -375,9 +349,9 @@ def test_a_failed_init_is_retried_on_refresh(use: Callable[..., FakeNvml]) -> No
 
 
 def test_changing_a_visibility_variable_makes_the_next_call_look_again(
-    use: Callable[..., FakeNvml], monkeypatch: pytest.MonkeyPatch
+    fake_nvml: InstallFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use([l4(0), l4(1)])
+    fake_nvml([l4(0), l4(1)])
     assert len(detect().devices) == 2
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     assert [d.index for d in detect().devices] == [1]
@@ -386,7 +360,7 @@ def test_changing_a_visibility_variable_makes_the_next_call_look_again(
 def test_nvml_is_initialised_once_and_shut_down_at_exit() -> None:
     script = textwrap.dedent(
         """
-        from fake_nvml import FakeNvml, l4
+        from fake_nvml import FakeNvml, l4, use_backend
         from labadvisor import gpu
 
         class Loud(FakeNvml):
@@ -395,7 +369,7 @@ def test_nvml_is_initialised_once_and_shut_down_at_exit() -> None:
                 print("shutdown", self.initialised, flush=True)
 
         fake = Loud([l4()])
-        gpu.use_nvml(fake)
+        use_backend(fake)
         gpu.detect(); gpu.detect(); gpu.detect(refresh=True); gpu.sample(interval=0)
         print("inits", fake.calls["nvmlInit"], flush=True)
         """
@@ -440,10 +414,8 @@ UUID1 = "GPU-5c4d2a1e-0000-1111-2222-333344445551"
         ("0,1,2", [0, 1, 2]),
     ],
 )
-def test_cuda_visible_devices_lists(
-    use: Callable[..., FakeNvml], value: str, visible: list[int]
-) -> None:
-    use([l4(0), l4(1), l4(2)], env={"CUDA_VISIBLE_DEVICES": value})
+def test_cuda_visible_devices_lists(fake_nvml: InstallFake, value: str, visible: list[int]) -> None:
+    fake_nvml([l4(0), l4(1), l4(2)], env={"CUDA_VISIBLE_DEVICES": value})
     report = detect()
     assert [d.index for d in report.devices] == visible
     assert [d.cuda_index for d in report.devices] == list(range(len(visible)))
@@ -451,8 +423,8 @@ def test_cuda_visible_devices_lists(
 
 
 @pytest.mark.parametrize("value", ["", "-1", "none", "void", "NoDevFiles", "GPU-ffff"])
-def test_cuda_visible_devices_hiding_everything(use: Callable[..., FakeNvml], value: str) -> None:
-    use([l4(0), l4(1)], env={"CUDA_VISIBLE_DEVICES": value})
+def test_cuda_visible_devices_hiding_everything(fake_nvml: InstallFake, value: str) -> None:
+    fake_nvml([l4(0), l4(1)], env={"CUDA_VISIBLE_DEVICES": value})
     report = detect()
     assert report.status == "no-devices"
     assert report.devices == () and report.hidden_count == 2
@@ -460,15 +432,15 @@ def test_cuda_visible_devices_hiding_everything(use: Callable[..., FakeNvml], va
     assert report.notes and "CUDA_VISIBLE_DEVICES" in report.notes[0]
 
 
-def test_an_invalid_entry_is_explained(use: Callable[..., FakeNvml]) -> None:
-    use([l4(0), l4(1)], env={"CUDA_VISIBLE_DEVICES": "1,foo,0"})
+def test_an_invalid_entry_is_explained(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4(0), l4(1)], env={"CUDA_VISIBLE_DEVICES": "1,foo,0"})
     (note,) = detect().notes
     assert "'foo' matches no GPU" in note and "only the devices listed before it" in note
 
 
-def test_mig_uuid_selects_one_instance(use: Callable[..., FakeNvml]) -> None:
+def test_mig_uuid_selects_one_instance(fake_nvml: InstallFake) -> None:
     a100 = a100_mig(0, instances=3)
-    use([a100, l4(1)], env={"CUDA_VISIBLE_DEVICES": a100.mig[1].uuid})
+    fake_nvml([a100, l4(1)], env={"CUDA_VISIBLE_DEVICES": a100.mig[1].uuid})
     report = detect()
     (device,) = report.devices
     assert [m.index for m in device.mig_devices] == [1]
@@ -476,26 +448,28 @@ def test_mig_uuid_selects_one_instance(use: Callable[..., FakeNvml]) -> None:
     assert report.best_device() is device.mig_devices[0]
 
 
-def test_legacy_mig_gpu_uuid_form(use: Callable[..., FakeNvml]) -> None:
+def test_legacy_mig_gpu_uuid_form(fake_nvml: InstallFake) -> None:
     a100 = a100_mig(0, instances=2)
-    use([a100], env={"CUDA_VISIBLE_DEVICES": f"MIG-{a100.uuid}/2/0"})
+    fake_nvml([a100], env={"CUDA_VISIBLE_DEVICES": f"MIG-{a100.uuid}/2/0"})
     (device,) = detect().devices
     assert [m.gpu_instance_id for m in device.mig_devices] == [2]
 
 
 def test_interleaved_mig_and_gpu_entries_number_cuda_devices_in_list_order(
-    use: Callable[..., FakeNvml],
+    fake_nvml: InstallFake,
 ) -> None:
     a100 = a100_mig(0, instances=2)
-    use([a100, l4(1)], env={"CUDA_VISIBLE_DEVICES": f"{a100.mig[1].uuid},1,{a100.mig[0].uuid}"})
+    fake_nvml(
+        [a100, l4(1)], env={"CUDA_VISIBLE_DEVICES": f"{a100.mig[1].uuid},1,{a100.mig[0].uuid}"}
+    )
     mig_gpu, plain = detect().devices
     assert {m.index: m.cuda_index for m in mig_gpu.mig_devices} == {1: 0, 0: None}
     assert plain.cuda_index == 1
 
 
-def test_gpu_uuid_of_a_mig_gpu_selects_all_its_instances(use: Callable[..., FakeNvml]) -> None:
+def test_gpu_uuid_of_a_mig_gpu_selects_all_its_instances(fake_nvml: InstallFake) -> None:
     a100 = a100_mig(0, instances=2)
-    use([l4(1), a100], env={"CUDA_VISIBLE_DEVICES": a100.uuid})
+    fake_nvml([l4(1), a100], env={"CUDA_VISIBLE_DEVICES": a100.uuid})
     (device,) = detect().devices
     assert [m.index for m in device.mig_devices] == [0, 1]
 
@@ -514,15 +488,15 @@ def test_gpu_uuid_of_a_mig_gpu_selects_all_its_instances(use: Callable[..., Fake
         ("", []),
     ],
 )
-def test_nvidia_visible_devices(
-    use: Callable[..., FakeNvml], value: str, visible: list[int]
-) -> None:
-    use([l4(0), l4(1)], env={"NVIDIA_VISIBLE_DEVICES": value})
+def test_nvidia_visible_devices(fake_nvml: InstallFake, value: str, visible: list[int]) -> None:
+    fake_nvml([l4(0), l4(1)], env={"NVIDIA_VISIBLE_DEVICES": value})
     assert [d.index for d in detect().devices] == visible
 
 
-def test_both_variables_together(use: Callable[..., FakeNvml]) -> None:
-    use([l4(0), l4(1), l4(2)], env={"CUDA_VISIBLE_DEVICES": "2,1", "NVIDIA_VISIBLE_DEVICES": UUID1})
+def test_both_variables_together(fake_nvml: InstallFake) -> None:
+    fake_nvml(
+        [l4(0), l4(1), l4(2)], env={"CUDA_VISIBLE_DEVICES": "2,1", "NVIDIA_VISIBLE_DEVICES": UUID1}
+    )
     report = detect()
     assert [d.index for d in report.devices] == [1]
     assert any("NVIDIA_VISIBLE_DEVICES" in n for n in report.notes)
@@ -548,8 +522,8 @@ def test_select_is_pure_and_keeps_unreadable_uuids_out_of_uuid_matches() -> None
 # --- views -----------------------------------------------------------------------------------
 
 
-def test_to_dict_is_json_and_complete(use: Callable[..., FakeNvml]) -> None:
-    use([a100_mig(0), l4(1, memory_used=20 * GiB)])
+def test_to_dict_is_json_and_complete(fake_nvml: InstallFake) -> None:
+    fake_nvml([a100_mig(0), l4(1, memory_used=20 * GiB)])
     data = json.loads(json.dumps(detect().to_dict()))
     assert data["status"] == "ok" and data["best_device"] == "GPU 0 MIG 0"
     a100 = data["devices"][0]
@@ -559,8 +533,8 @@ def test_to_dict_is_json_and_complete(use: Callable[..., FakeNvml]) -> None:
     assert data["visibility"] == {"CUDA_VISIBLE_DEVICES": None, "NVIDIA_VISIBLE_DEVICES": None}
 
 
-def test_text_and_html_reprs(use: Callable[..., FakeNvml]) -> None:
-    use([a100_mig(0), l4(1, name="NVIDIA <L4> & co")])
+def test_text_and_html_reprs(fake_nvml: InstallFake) -> None:
+    fake_nvml([a100_mig(0), l4(1, name="NVIDIA <L4> & co")])
     report = detect()
     text = str(report)
     assert text.startswith("GPU detection: ok")
@@ -578,8 +552,8 @@ def test_failure_reprs_mention_the_status() -> None:
     assert report.status in report._repr_html_()
 
 
-def test_to_frame_has_a_row_per_gpu_and_mig_instance(use: Callable[..., FakeNvml]) -> None:
-    use([a100_mig(0, instances=2), l4(1)])
+def test_to_frame_has_a_row_per_gpu_and_mig_instance(fake_nvml: InstallFake) -> None:
+    fake_nvml([a100_mig(0, instances=2), l4(1)])
     frame = detect().to_frame()
     assert list(frame["label"]) == ["GPU 0", "GPU 0 MIG 0", "GPU 0 MIG 1", "GPU 1"]
     assert list(frame["kind"]) == ["gpu", "mig", "mig", "gpu"]
@@ -593,8 +567,8 @@ def test_to_frame_of_an_empty_report_keeps_columns() -> None:
     assert frame.empty and "memory_free" in frame.columns
 
 
-def test_report_and_device_dataclasses_are_frozen(use: Callable[..., FakeNvml]) -> None:
-    use([l4()])
+def test_report_and_device_dataclasses_are_frozen(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4()])
     device = detect().devices[0]
     assert isinstance(device, GpuDevice)
     with pytest.raises(AttributeError):
@@ -604,8 +578,8 @@ def test_report_and_device_dataclasses_are_frozen(use: Callable[..., FakeNvml]) 
 # --- sampling -------------------------------------------------------------------------------
 
 
-def test_sampler_reads_live_values_reusing_handles(use: Callable[..., FakeNvml]) -> None:
-    fake = use([l4(0), a100_mig(1, instances=1)])
+def test_sampler_reads_live_values_reusing_handles(fake_nvml: InstallFake) -> None:
+    fake = fake_nvml([l4(0), a100_mig(1, instances=1)])
     sampler = gpu.Sampler()
     handles_before = fake.calls["nvmlDeviceGetHandleByIndex"]
     first = sampler.read()
@@ -622,8 +596,8 @@ def test_sampler_reads_live_values_reusing_handles(use: Callable[..., FakeNvml])
     json.dumps(second.to_dict())
 
 
-def test_sampler_skips_what_a_device_does_not_support(use: Callable[..., FakeNvml]) -> None:
-    fake = use([a100_mig(0, instances=1)])
+def test_sampler_skips_what_a_device_does_not_support(fake_nvml: InstallFake) -> None:
+    fake = fake_nvml([a100_mig(0, instances=1)])
     sampler = gpu.Sampler()
     sampler.read()
     asked = fake.calls["nvmlDeviceGetUtilizationRates"]
@@ -634,8 +608,8 @@ def test_sampler_skips_what_a_device_does_not_support(use: Callable[..., FakeNvm
     assert reading.devices[0].memory_total == 19968 * 1024**2
 
 
-def test_sampler_marks_a_gpu_lost_while_sampling(use: Callable[..., FakeNvml]) -> None:
-    fake = use([l4(0), l4(1)])
+def test_sampler_marks_a_gpu_lost_while_sampling(fake_nvml: InstallFake) -> None:
+    fake = fake_nvml([l4(0), l4(1)])
     sampler = gpu.Sampler()
     fake.gpus[0].lost = True
     reading = sampler.read()
@@ -652,16 +626,16 @@ def test_sampler_without_nvml_returns_the_status() -> None:
     assert reading.status == detect().status
 
 
-def test_sampler_follows_a_new_nvml_backend(use: Callable[..., FakeNvml]) -> None:
-    use([l4(0)])
+def test_sampler_follows_a_new_nvml_backend(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4(0)])
     sampler = gpu.Sampler()
     assert len(sampler.read().devices) == 1
-    use([l4(0), l4(1)])
+    fake_nvml([l4(0), l4(1)])
     assert len(sampler.read().devices) == 2
 
 
-def test_sample_shares_one_reading_per_interval(use: Callable[..., FakeNvml]) -> None:
-    fake = use([l4(0)])
+def test_sample_shares_one_reading_per_interval(fake_nvml: InstallFake) -> None:
+    fake = fake_nvml([l4(0)])
     first = gpu.sample(interval=60)
     assert gpu.sample(interval=60) is first
     reads = fake.calls["nvmlDeviceGetMemoryInfo"]
@@ -675,8 +649,8 @@ def test_sample_rejects_bad_intervals(interval: object) -> None:
         gpu.sample(interval=interval)  # type: ignore[arg-type]
 
 
-def test_watch_yields_count_readings_at_the_interval(use: Callable[..., FakeNvml]) -> None:
-    use([l4(0)])
+def test_watch_yields_count_readings_at_the_interval(fake_nvml: InstallFake) -> None:
+    fake_nvml([l4(0)])
     start = time.monotonic()
     readings = list(gpu.Sampler().watch(interval=0.02, count=3))
     elapsed = time.monotonic() - start
