@@ -23,10 +23,9 @@ def choose_backend(force_fake: bool) -> str:
     real = gpu.detect(refresh=True)
     if real.ok and not force_fake:
         return f"real NVML ({len(real.devices)} GPU(s), driver {real.driver_version})"
-    sys.path.insert(0, str(TESTS_DIR))
-    from fake_nvml import FakeNvml, a100_mig, l4
+    from fake_nvml import FakeNvml, a100_mig, l4, use_backend
 
-    gpu.use_nvml(FakeNvml([l4(0), l4(1), l4(2), a100_mig(3, instances=2)]))
+    use_backend(FakeNvml([l4(0), l4(1), l4(2), a100_mig(3, instances=2)]))
     why = "--fake given" if force_fake else f"real NVML: {real.status}"
     return f"fake NVML from tests/fake_nvml.py: 4 GPUs, one in MIG mode ({why})"
 
@@ -66,6 +65,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the 1 Hz run")
     parser.add_argument("--fake", action="store_true", help="use the fake NVML even with a GPU")
     args = parser.parse_args()
+    sys.path.insert(0, str(TESTS_DIR))  # for fake_nvml
+    from fake_nvml import use_backend
 
     print(f"backend: {choose_backend(args.fake)}")
     share, readings, per_read_us = sampling_cost(args.seconds)
@@ -80,7 +81,7 @@ def main() -> int:
         f"{cached / fresh:.2%} of a fresh probe ({fresh / cached:.0f}x faster); "
         f"cached is {cached / 1e-3:.3%} of the 1 ms budget"
     )
-    gpu.use_nvml(None)
+    use_backend(None)  # the real nvidia-ml-py again, nothing cached
     real_fresh, real_cached = detect_cost()
     status = gpu.detect().status
     print(

@@ -126,13 +126,12 @@ def main() -> int:
     )
 
     # --- GPU panel (fake L4)
-    from fake_nvml import FakeGpu, FakeNvml
+    from fake_nvml import FakeGpu, FakeNvml, use_backend
 
-    from labadvisor import gpu
     from labadvisor.widgets.gpu_view import GpuPanel
 
     fake = FakeNvml([FakeGpu()])
-    gpu.use_nvml(fake)
+    use_backend(fake)
     panel = GpuPanel()
 
     def one_sample(i: int) -> Callable[[], None]:
@@ -145,7 +144,7 @@ def main() -> int:
     measure("gpu: one live reading", [one_sample(i) for i in range(60)], rows)
     measure("gpu: detect again", [panel.state.refresh for _ in range(20)], rows)
     panel.close()
-    gpu.use_nvml(None)
+    use_backend(None)
 
     # --- Docker context panel (sandbox store, no engine)
     with tempfile.TemporaryDirectory(prefix="la-bench-") as tmp:

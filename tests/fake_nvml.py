@@ -2,7 +2,8 @@
 an in-memory list of GPUs, so detection can be driven through every case without hardware.
 
 The error classes and constants are pynvml's own (pynvml imports without a GPU), so code
-under test sees exactly the exceptions the real library raises.
+under test sees exactly the exceptions the real library raises. ``use_backend`` installs a
+fake; the fixtures in gpu_fixtures.py call it for tests and undo it afterwards.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pynvml
+
+from labadvisor.gpu import detection
 
 GiB = 1024**3
 
@@ -54,7 +57,7 @@ class FakeHandle:
 
 
 class FakeNvml:
-    """Pass as ``labadvisor.gpu.use_nvml(FakeNvml([...]))``.
+    """Installed by the ``fake_nvml`` fixture (tests/gpu_fixtures.py), or by ``use_backend``.
 
     ``init_error``: an NVML error code or an exception instance nvmlInit raises.
     ``missing``: functions the "driver" lacks (NVMLError_FunctionNotFound).
@@ -98,7 +101,8 @@ class FakeNvml:
             raise AttributeError(f"module 'pynvml' has no attribute {name!r}")
         return object.__getattribute__(self, name)
 
-    def _enter(self, name: str, handle: FakeHandle | None = None) -> FakeGpu | None:
+    def _enter(self, name: str) -> None:
+        """Count the call, and fail as NVML does before nvmlInit or in a driver without it."""
         self.calls[name] += 1
         if name != "nvmlInit" and self.initialised <= 0:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
@@ -106,8 +110,10 @@ class FakeNvml:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
         if name in self.mismatch:
             raise pynvml.NVMLLibraryMismatchError(f"{name}: pyNVML does not match the NVML lib")
-        if handle is None:
-            return None
+
+    def _device(self, name: str, handle: FakeHandle) -> FakeGpu:
+        """``_enter`` for a per-device call: also fails as a lost or limited GPU does."""
+        self._enter(name)
         gpu = self.gpus[handle.gpu]
         if gpu.lost:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
@@ -157,15 +163,15 @@ class FakeNvml:
 
     # --- per device (a MIG handle answers for its instance) ------------------------------
     def nvmlDeviceGetName(self, handle: FakeHandle) -> str:
-        gpu = self._enter("nvmlDeviceGetName", handle)
+        gpu = self._device("nvmlDeviceGetName", handle)
         return self._mig(gpu, handle).name if handle.mig is not None else gpu.name
 
     def nvmlDeviceGetUUID(self, handle: FakeHandle) -> str:
-        gpu = self._enter("nvmlDeviceGetUUID", handle)
+        gpu = self._device("nvmlDeviceGetUUID", handle)
         return self._mig(gpu, handle).uuid if handle.mig is not None else gpu.uuid
 
     def nvmlDeviceGetMemoryInfo(self, handle: FakeHandle, version: Any = None) -> Any:
-        gpu = self._enter("nvmlDeviceGetMemoryInfo", handle)
+        gpu = self._device("nvmlDeviceGetMemoryInfo", handle)
         if handle.mig is not None:
             mig = self._mig(gpu, handle)
             total, used = mig.memory_total, mig.memory_used
@@ -174,55 +180,54 @@ class FakeNvml:
         return SimpleNamespace(total=total, used=used, free=total - used)
 
     def nvmlDeviceGetUtilizationRates(self, handle: FakeHandle) -> Any:
-        gpu = self._enter("nvmlDeviceGetUtilizationRates", handle)
+        gpu = self._device("nvmlDeviceGetUtilizationRates", handle)
         if handle.mig is not None or gpu.mig_mode:  # NVML has no per-instance utilization
             raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
         return SimpleNamespace(gpu=gpu.utilization[0], memory=gpu.utilization[1])
 
     def nvmlDeviceGetCudaComputeCapability(self, handle: FakeHandle) -> tuple[int, int]:
-        gpu = self._enter("nvmlDeviceGetCudaComputeCapability", handle)
+        gpu = self._device("nvmlDeviceGetCudaComputeCapability", handle)
         return gpu.compute_capability
 
     def nvmlDeviceGetTemperatureV(self, handle: FakeHandle, sensor: int, version: int = 0) -> int:
-        gpu = self._enter("nvmlDeviceGetTemperatureV", handle)
+        gpu = self._device("nvmlDeviceGetTemperatureV", handle)
         return gpu.temperature
 
     def nvmlDeviceGetTemperature(self, handle: FakeHandle, sensor: int) -> int:
-        gpu = self._enter("nvmlDeviceGetTemperature", handle)
+        gpu = self._device("nvmlDeviceGetTemperature", handle)
         return gpu.temperature
 
     def nvmlDeviceGetPowerUsage(self, handle: FakeHandle) -> int:
-        return self._enter("nvmlDeviceGetPowerUsage", handle).power_mw
+        return self._device("nvmlDeviceGetPowerUsage", handle).power_mw
 
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: FakeHandle) -> int:
-        return self._enter("nvmlDeviceGetEnforcedPowerLimit", handle).power_limit_mw
+        return self._device("nvmlDeviceGetEnforcedPowerLimit", handle).power_limit_mw
 
     def nvmlDeviceGetMigMode(self, handle: FakeHandle) -> list[int]:
-        gpu = self._enter("nvmlDeviceGetMigMode", handle)
+        gpu = self._device("nvmlDeviceGetMigMode", handle)
         mode = int(gpu.mig_mode)
         return [mode, mode]
 
     def nvmlDeviceGetMaxMigDeviceCount(self, handle: FakeHandle) -> int:
-        gpu = self._enter("nvmlDeviceGetMaxMigDeviceCount", handle)
+        gpu = self._device("nvmlDeviceGetMaxMigDeviceCount", handle)
         return gpu.max_mig if gpu.mig_mode else 0
 
     def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: FakeHandle, index: int) -> FakeHandle:
-        gpu = self._enter("nvmlDeviceGetMigDeviceHandleByIndex", handle)
+        gpu = self._device("nvmlDeviceGetMigDeviceHandleByIndex", handle)
         if not any(m.slot == index for m in gpu.mig):
             raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
         return FakeHandle(handle.gpu, index)
 
     def nvmlDeviceGetGpuInstanceId(self, handle: FakeHandle) -> int:
-        gpu = self._enter("nvmlDeviceGetGpuInstanceId", handle)
+        gpu = self._device("nvmlDeviceGetGpuInstanceId", handle)
         return self._mig(gpu, handle).gpu_instance_id
 
     def nvmlDeviceGetComputeInstanceId(self, handle: FakeHandle) -> int:
-        gpu = self._enter("nvmlDeviceGetComputeInstanceId", handle)
+        gpu = self._device("nvmlDeviceGetComputeInstanceId", handle)
         return self._mig(gpu, handle).compute_instance_id
 
     @staticmethod
-    def _mig(gpu: FakeGpu | None, handle: FakeHandle) -> FakeMig:
-        assert gpu is not None
+    def _mig(gpu: FakeGpu, handle: FakeHandle) -> FakeMig:
         if handle.mig is None:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         return next(m for m in gpu.mig if m.slot == handle.mig)
@@ -230,6 +235,13 @@ class FakeNvml:
     def functions(self) -> list[str]:
         """The pynvml functions this fake implements (checked against pynvml in a test)."""
         return sorted(n for n in dir(type(self)) if n.startswith("nvml"))
+
+
+def use_backend(lib: object | None) -> None:
+    """Make labadvisor.gpu talk to ``lib`` (a FakeNvml, say) from its next call, or to the
+    real pynvml again when None, forgetting what it learnt through the library before. Tests
+    get this through the fixtures in gpu_fixtures.py; scripts and benchmarks call it."""
+    detection._use_backend(lib)
 
 
 def _place_mig(gpu: FakeGpu) -> None:

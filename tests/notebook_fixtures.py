@@ -1,7 +1,7 @@
 """Fixtures for the notebook panels and the magic: a sandboxed Docker context store, tiny fake
-Docker engines on unix sockets, a fake ``docker`` CLI with or without the offload plugin, and
-a fake NVIDIA L4. None of them needs root, a GPU or a real engine; the machine's ~/.docker and
-/var/run/docker.sock are never read or written.
+Docker engines on unix sockets and a fake ``docker`` CLI with or without the offload plugin
+(the fake NVIDIA L4, ``fake_l4``, is in gpu_fixtures.py). None of them needs root or a real
+engine; the machine's ~/.docker and /var/run/docker.sock are never read or written.
 """
 
 from __future__ import annotations
@@ -181,18 +181,3 @@ def docker_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         kernel_env.restore(saved)
         sandbox.close()
         shutil.rmtree(socket_dir, ignore_errors=True)
-
-
-@pytest.fixture
-def fake_l4() -> Iterator[object]:
-    """Detection and sampling see one NVIDIA L4 (tests/fake_nvml.py); real NVML afterwards."""
-    from fake_nvml import FakeGpu, FakeNvml
-
-    from labadvisor import gpu
-
-    fake = FakeNvml([FakeGpu()])
-    gpu.use_nvml(fake)
-    try:
-        yield fake
-    finally:
-        gpu.use_nvml(None)

@@ -3,7 +3,7 @@ reasons name the GPU it found and the fit margin; the Offload side is the guide'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fake_nvml import FakeGpu, FakeNvml, GiB, a100_mig, l4
@@ -14,23 +14,13 @@ from labadvisor.guides import offload_data
 L4_FREE_GB = (23034 - 300) * 1024**2 / 1e9  # the fake L4: 23034 MiB total, 300 MiB used
 
 
-@pytest.fixture(autouse=True)
-def real_nvml_afterwards(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
-        monkeypatch.delenv(var, raising=False)
-    gpu.use_nvml(None)
-    yield
-    gpu.use_nvml(None)
+# No visibility variable, and the real pynvml again after each test (gpu_fixtures.py).
+pytestmark = pytest.mark.usefixtures("real_nvml")
 
 
 @pytest.fixture
-def machine() -> Callable[..., FakeNvml]:
-    def install(gpus: list[FakeGpu], **options: object) -> FakeNvml:
-        fake = FakeNvml(gpus, **options)  # type: ignore[arg-type]
-        gpu.use_nvml(fake)
-        return fake
-
-    return install
+def machine(fake_nvml: Callable[..., FakeNvml]) -> Callable[..., FakeNvml]:
+    return fake_nvml
 
 
 def by_rule(advice: object, rule: str) -> list[str]:

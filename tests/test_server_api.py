@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,9 @@ def post(body: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def nvml() -> Iterator[Callable[[Any], None]]:
+def nvml(nvml_backend: Callable[[Any], None]) -> Callable[[Any], None]:
     """Swap labadvisor.gpu's NVML for a fake one; the real one comes back afterwards."""
-    from labadvisor import gpu
-
-    yield gpu.use_nvml
-    gpu.use_nvml(None)
+    return nvml_backend
 
 
 async def test_gpu_is_the_library_report(jp_fetch: Any) -> None:

@@ -271,23 +271,18 @@ def test_deployment_bad_input_shows_the_message():
         (None, 0, "this kernel sees no GPU"),
     ],
 )
-def test_gpu_panel_says_in_plain_words_why_there_is_no_gpu(init_error, gpus, words):
+def test_gpu_panel_says_in_plain_words_why_there_is_no_gpu(init_error, gpus, words, fake_nvml):
     import pynvml
-    from fake_nvml import FakeGpu, FakeNvml
-
-    from labadvisor import gpu
+    from fake_nvml import FakeGpu
 
     error = None if init_error is None else getattr(pynvml, f"NVML_ERROR_{init_error}")
-    gpu.use_nvml(FakeNvml([FakeGpu()] * gpus, init_error=error))
-    try:
-        panel = GpuPanel()
-        assert words in panel.status.value
-        assert panel.devices.value == ""
-        assert panel.live_toggle.disabled
-        assert "No GPU to watch" in panel.live.value
-        panel.close()
-    finally:
-        gpu.use_nvml(None)
+    fake_nvml([FakeGpu()] * gpus, init_error=error)
+    panel = GpuPanel()
+    assert words in panel.status.value
+    assert panel.devices.value == ""
+    assert panel.live_toggle.disabled
+    assert "No GPU to watch" in panel.live.value
+    panel.close()
 
 
 def test_gpu_panel_table_has_memory_bars(fake_l4):
@@ -345,9 +340,8 @@ def test_a_kernel_that_exits_with_live_readings_on_exits_promptly(tmp_path: Path
     script.write_text(
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from fake_nvml import FakeGpu, FakeNvml\n"
-        "from labadvisor import gpu\n"
-        "gpu.use_nvml(FakeNvml([FakeGpu()]))\n"
+        "from fake_nvml import FakeGpu, FakeNvml, use_backend\n"
+        "use_backend(FakeNvml([FakeGpu()]))\n"
         "from labadvisor.widgets.gpu_state import GpuState\n"
         "state = GpuState(interval=0.05)\n"
         "state.start()\n"

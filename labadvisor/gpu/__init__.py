@@ -9,7 +9,7 @@ in :mod:`labadvisor.gpu.visibility`.
 
 from __future__ import annotations
 
-from labadvisor.gpu.detection import detect, use_nvml
+from labadvisor.gpu.detection import detect
 from labadvisor.gpu.report import STATUSES, GpuDevice, GpuReport, MigDevice
 from labadvisor.gpu.sampling import DeviceSample, GpuSample, Sampler, sample
 
@@ -23,5 +23,4 @@ __all__ = [
     "Sampler",
     "detect",
     "sample",
-    "use_nvml",
 ]

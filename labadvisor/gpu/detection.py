@@ -9,21 +9,23 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from labadvisor.gpu import nvml
-from labadvisor.gpu.report import GpuReport
+from labadvisor.gpu.report import GpuReport, Status
 from labadvisor.gpu.visibility import CUDA_VAR, NVIDIA_VAR, Unit
+
+EnvironKey = tuple[str | None, str | None]  # the values of CUDA_VAR and NVIDIA_VAR
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One probe's result; the sampler holds on to it to know when its handles are stale."""
+    """One probe's result. Later queries of the same units (the sampler's) use ``lib`` and
+    ``handles`` from here, and compare entries to know when the cache was replaced."""
 
     report: GpuReport
-    handles: dict[Unit, Any]
-    environ_key: tuple[str | None, str | None]
-    generation: int
+    lib: nvml.Library | None  # the initialised NVML the handles belong to; None if it failed
+    handles: dict[Unit, nvml.Handle]
+    environ_key: EnvironKey
 
 
 _lock = threading.Lock()
@@ -43,6 +45,8 @@ def detect(refresh: bool = False) -> GpuReport:
 
 
 def current(refresh: bool = False) -> Entry:
+    """The cached entry, probing first when there is none, the visibility variables changed
+    or ``refresh`` asks for it."""
     global _entry
     key = _environ_key()
     entry = _entry
@@ -61,30 +65,34 @@ def peek() -> Entry | None:
     return _entry
 
 
-def use_nvml(lib: Any | None) -> None:
-    """Detect through ``lib``, a pynvml-compatible object (tests, benchmarks), or through
-    the real pynvml again when None. Shuts the current NVML session down and drops the cache."""
+def _use_backend(lib: nvml.Library | None) -> None:
+    """Test seam, not API: detect through ``lib``, a pynvml stand-in, or through pynvml again
+    when None. tests/fake_nvml.py's ``use_backend`` (behind the ``fake_nvml`` fixture) is the
+    only caller. Shuts the current NVML session down and drops the cache, so no handle from
+    one library ever reaches another; Samplers notice the new entry and bind to it."""
     global _entry
     with _lock:
-        nvml.set_library(lib)
+        nvml.shutdown()
+        nvml._backend = lib
         _entry = None
 
 
-def _probe(key: tuple[str | None, str | None]) -> Entry:
+def _probe(key: EnvironKey) -> Entry:
     visibility = {CUDA_VAR: key[0], NVIDIA_VAR: key[1]}
-    handles: dict[Unit, Any] = {}
     try:
-        report, handles = nvml.probe()
+        lib = nvml.session()
+        report, handles = nvml.probe(lib)
     except nvml.NvmlUnavailable as exc:
-        report = _failure(exc.status, exc.message, visibility)
+        return Entry(_failure(exc.status, exc.message, visibility), None, {}, key)
     except Exception as exc:  # a bug or an unforeseen NVML answer must not break a notebook
-        report = _failure("error", f"GPU detection failed: {type(exc).__name__}: {exc}", visibility)
-    return Entry(report, handles, key, nvml.generation)
+        message = f"GPU detection failed: {type(exc).__name__}: {exc}"
+        return Entry(_failure("error", message, visibility), None, {}, key)
+    return Entry(report, lib, handles, key)
 
 
-def _failure(status: Any, message: str, visibility: dict[str, str | None]) -> GpuReport:
+def _failure(status: Status, message: str, visibility: dict[str, str | None]) -> GpuReport:
     return GpuReport(status=status, message=message, visibility=visibility, checked_at=time.time())
 
 
-def _environ_key() -> tuple[str | None, str | None]:
+def _environ_key() -> EnvironKey:
     return os.environ.get(CUDA_VAR), os.environ.get(NVIDIA_VAR)

@@ -2,7 +2,8 @@
 NVML's answers into :mod:`labadvisor.gpu.report` dataclasses.
 
 ``pynvml`` (package nvidia-ml-py) is imported on first use only. Tests and the benchmark
-swap in a pynvml-compatible object with :func:`set_library`.
+talk to a pynvml stand-in instead (tests/fake_nvml.py), installed through the private seam
+``_backend`` by :func:`labadvisor.gpu.detection._use_backend`.
 """
 
 from __future__ import annotations
@@ -13,21 +14,26 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 from labadvisor.gpu.report import GpuDevice, GpuReport, MigDevice, Status, best_of, gb
 from labadvisor.gpu.visibility import CUDA_VAR, NVIDIA_VAR, GpuSlot, MigSlot, Unit, select
 
+# pynvml ships no type information, and its functions are looked up by name (newest first)
+# so that one missing from an older nvidia-ml-py or driver can be told apart: both the
+# library and its handles (opaque ctypes pointers) are typed as what they are, unknown.
+Library = Any
 Handle = Any
 _MIG_ENABLED = 1  # NVML_DEVICE_MIG_ENABLE; a literal so no pynvml import is needed to read it
 _TEMPERATURE_GPU = 0  # NVML_TEMPERATURE_GPU
 
 _lock = threading.RLock()
-_override: Any | None = None
-_active: Any | None = None  # the library object nvmlInit succeeded on, until shutdown
+# A pynvml stand-in used instead of pynvml; None in normal use. A test seam, set only by
+# detection._use_backend, which also drops what was learnt through the previous library.
+_backend: Library | None = None
+_active: Library | None = None  # the library object nvmlInit succeeded on, until shutdown
 _atexit_registered = False
-generation = 0  # bumped at every init and shutdown so holders of handles know they are stale
 
 
 class NvmlUnavailable(Exception):
@@ -54,7 +60,7 @@ class Errors:
     lost: tuple[type[BaseException], ...]
 
     @classmethod
-    def of(cls, lib: Any) -> Errors:
+    def of(cls, lib: Library) -> Errors:
         def cls_named(name: str) -> type[BaseException]:
             found = getattr(lib, name, None)
             return found if isinstance(found, type) else _Never
@@ -77,7 +83,7 @@ class Query:
     """Runs optional NVML calls, each guarded on its own: a failure leaves that one field
     None and records why in ``unavailable``; only a lost GPU stops the device's queries."""
 
-    lib: Any
+    lib: Library
     errors: Errors
     unavailable: dict[str, str] = field(default_factory=dict)
 
@@ -105,17 +111,9 @@ class Query:
         return None
 
 
-def set_library(lib: Any | None) -> None:
-    """Use ``lib`` (a pynvml-compatible object) instead of pynvml; None goes back to pynvml."""
-    global _override
-    with _lock:
-        shutdown()
-        _override = lib
-
-
-def library() -> Any:
-    if _override is not None:
-        return _override
+def library() -> Library:
+    if _backend is not None:
+        return _backend
     try:
         import pynvml
     except ImportError:
@@ -126,9 +124,9 @@ def library() -> Any:
     return pynvml
 
 
-def session() -> Any:
+def session() -> Library:
     """The initialised library; NVML is initialised once per process and shut down at exit."""
-    global _active, _atexit_registered, generation
+    global _active, _atexit_registered
     if _active is not None:
         return _active
     with _lock:
@@ -140,7 +138,6 @@ def session() -> Any:
         except Exception as exc:
             raise NvmlUnavailable(*classify_init_error(lib, exc)) from None
         _active = lib
-        generation += 1
         if not _atexit_registered:
             atexit.register(shutdown)
             _atexit_registered = True
@@ -149,17 +146,16 @@ def session() -> Any:
 
 def shutdown() -> None:
     """Release NVML (registered with atexit; harmless when NVML was never initialised)."""
-    global _active, generation
+    global _active
     with _lock:
         lib, _active = _active, None
         if lib is None:
             return
-        generation += 1
         with contextlib.suppress(Exception):  # at exit nothing useful can be done about it
             lib.nvmlShutdown()
 
 
-def classify_init_error(lib: Any, exc: BaseException) -> tuple[Status, str]:
+def classify_init_error(lib: Library, exc: BaseException) -> tuple[Status, str]:
     def is_a(name: str) -> bool:
         found = getattr(lib, name, None)
         return isinstance(found, type) and isinstance(exc, found)
@@ -200,16 +196,18 @@ class _Probed:
     error: str | None = None
 
 
-def probe(environ: Mapping[str, str] | None = None) -> tuple[GpuReport, dict[Unit, Handle]]:
-    """Ask NVML about every GPU, keep the visible ones, and say what each can do.
+def probe(
+    lib: Library, environ: Mapping[str, str] | None = None
+) -> tuple[GpuReport, dict[Unit, Handle]]:
+    """Ask ``lib`` (initialised by :func:`session`) about every GPU, keep the visible ones,
+    and say what each can do.
 
-    Returns the report and the NVML handle of every visible unit, for the sampler. Raises
-    NvmlUnavailable when NVML itself cannot be used; anything about one device is recorded
-    on that device instead.
+    Returns the report and the NVML handle of every visible unit, for later queries of the
+    same units (the sampler's). Raises NvmlUnavailable when NVML itself cannot be used;
+    anything about one device is recorded on that device instead.
     """
     env = os.environ if environ is None else environ
     visibility = {CUDA_VAR: env.get(CUDA_VAR), NVIDIA_VAR: env.get(NVIDIA_VAR)}
-    lib = session()
     errors = Errors.of(lib)
     top = Query(lib, errors)
     driver = _text(top.get("driver_version", "nvmlSystemGetDriverVersion"))
@@ -279,7 +277,7 @@ def _cuda_numbering(
     return numbered, notes
 
 
-def _inventory(lib: Any, errors: Errors, index: int) -> _Probed:
+def _inventory(lib: Library, errors: Errors, index: int) -> _Probed:
     query = Query(lib, errors)
     try:
         handle = lib.nvmlDeviceGetHandleByIndex(index)
@@ -300,7 +298,7 @@ def _inventory(lib: Any, errors: Errors, index: int) -> _Probed:
     return item
 
 
-def _mig_inventory(lib: Any, errors: Errors, item: _Probed) -> list[MigSlot]:
+def _mig_inventory(lib: Library, errors: Errors, item: _Probed) -> list[MigSlot]:
     count = item.query.get("mig_devices", "nvmlDeviceGetMaxMigDeviceCount", args=(item.handle,))
     slots = []
     for slot in range(int(count or 0)):
@@ -330,16 +328,16 @@ def _mig_inventory(lib: Any, errors: Errors, item: _Probed) -> list[MigSlot]:
 def _describe(item: _Probed, mig_visible: list[int], cuda_index: dict[Unit, int]) -> GpuDevice:
     """The full record of one visible GPU and its visible MIG instances."""
     slot, query = item.slot, item.query
-    base: dict[str, Any] = {
-        "index": slot.index,
-        "name": slot.name or f"NVIDIA GPU {slot.index}",
-        "uuid": slot.uuid,
-        "mig_mode": item.mig_mode,
-        "cuda_index": cuda_index.get((slot.index, None)),
-        "unavailable": query.unavailable,
-    }
+    known = GpuDevice(
+        index=slot.index,
+        name=slot.name or f"NVIDIA GPU {slot.index}",
+        uuid=slot.uuid,
+        mig_mode=item.mig_mode,
+        cuda_index=cuda_index.get((slot.index, None)),
+        unavailable=query.unavailable,
+    )
     if item.error is not None or item.handle is None:
-        return GpuDevice(**base, valid=False, error=item.error or "no handle")
+        return replace(known, valid=False, error=item.error or "no handle")
     handle = item.handle
     try:
         memory = _memory(query, handle)
@@ -354,11 +352,13 @@ def _describe(item: _Probed, mig_visible: list[int], cuda_index: dict[Unit, int]
         power = query.get("power_w", "nvmlDeviceGetPowerUsage", args=(handle,))
         limit = query.get("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit", args=(handle,))
     except DeviceLost as exc:
-        return GpuDevice(**base, valid=False, error=str(exc))
+        return replace(known, valid=False, error=str(exc))
     migs = [_describe_mig(item, mig, cuda_index.get((slot.index, mig))) for mig in mig_visible]
-    return GpuDevice(
-        **base,
-        **memory,
+    return replace(
+        known,
+        memory_total=memory.total,
+        memory_used=memory.used,
+        memory_free=memory.free,
         utilization_gpu=_int_attr(util, "gpu"),
         utilization_memory=_int_attr(util, "memory"),
         compute_capability=(int(cc[0]), int(cc[1])) if cc is not None else None,
@@ -373,31 +373,40 @@ def _describe_mig(item: _Probed, mig_index: int, cuda_index: int | None) -> MigD
     query = item.mig_queries[mig_index]
     slot = next(s for s in item.slot.mig or () if s.index == mig_index)
     handle = item.mig_handles[mig_index]
-    base: dict[str, Any] = {
-        "index": mig_index,
-        "parent_index": item.slot.index,
-        "uuid": slot.uuid,
-        "gpu_instance_id": slot.gpu_instance_id,
-        "compute_instance_id": slot.compute_instance_id,
-        "cuda_index": cuda_index,
-        "cuda_visible": cuda_index is not None,
-        "unavailable": query.unavailable,
-    }
+    known = MigDevice(
+        index=mig_index,
+        parent_index=item.slot.index,
+        name=f"{item.slot.name} MIG {mig_index}",
+        uuid=slot.uuid,
+        gpu_instance_id=slot.gpu_instance_id,
+        compute_instance_id=slot.compute_instance_id,
+        cuda_index=cuda_index,
+        cuda_visible=cuda_index is not None,
+        unavailable=query.unavailable,
+    )
     try:
         name = _text(query.get("name", "nvmlDeviceGetName", args=(handle,)))
         memory = _memory(query, handle)
     except DeviceLost as exc:
-        return MigDevice(**base, name=f"MIG {mig_index}", valid=False, error=str(exc))
-    return MigDevice(**base, name=name or f"{item.slot.name} MIG {mig_index}", **memory)
+        return replace(known, name=f"MIG {mig_index}", valid=False, error=str(exc))
+    return replace(
+        known,
+        name=name or known.name,
+        memory_total=memory.total,
+        memory_used=memory.used,
+        memory_free=memory.free,
+    )
 
 
-def _memory(query: Query, handle: Handle) -> dict[str, int | None]:
+class _Memory(NamedTuple):
+    total: int | None
+    used: int | None
+    free: int | None
+
+
+def _memory(query: Query, handle: Handle) -> _Memory:
     info = query.get("memory", "nvmlDeviceGetMemoryInfo", args=(handle,))
-    return {
-        "memory_total": _int_attr(info, "total"),
-        "memory_used": _int_attr(info, "used"),
-        "memory_free": _int_attr(info, "free"),
-    }
+    return _Memory(_int_attr(info, "total"), _int_attr(info, "used"), _int_attr(info, "free"))
 
 
 def _assemble(

@@ -58,7 +58,7 @@ class _Target:
     mig_index: int | None
     label: str
     name: str
-    handle: Any
+    handle: nvml.Handle
     skip: set[str] = field(default_factory=set)
     lost: str | None = None
 
@@ -71,11 +71,9 @@ class Sampler:
 
     def _bind(self) -> None:
         entry = detection.current()
-        if entry.handles and entry.generation != nvml.generation:
-            entry = detection.current(refresh=True)  # NVML restarted since: handles are stale
         self.entry = entry
-        self._lib: Any = nvml.session() if entry.handles else None
-        self._errors = nvml.Errors.of(self._lib) if entry.handles else None
+        self._lib = entry.lib
+        self._errors = nvml.Errors.of(entry.lib) if entry.lib is not None else None
         self._targets = [
             _Target(
                 index=unit.parent_index if isinstance(unit, MigDevice) else unit.index,
@@ -90,8 +88,8 @@ class Sampler:
 
     def read(self) -> GpuSample:
         """One reading of every unit; never raises."""
-        if detection.peek() is not self.entry or self.entry.generation != nvml.generation:
-            self._bind()  # detection was refreshed or NVML restarted
+        if detection.peek() is not self.entry:
+            self._bind()  # detection was refreshed: its handles replace these
         devices = tuple(self._read_one(target) for target in self._targets)
         return GpuSample(self.entry.report.status, time.time(), devices)
 
@@ -113,20 +111,17 @@ class Sampler:
                 next_at = time.monotonic()  # fell behind (a slow consumer): do not burst
 
     def _read_one(self, target: _Target) -> DeviceSample:
-        base = {
-            "index": target.index,
-            "mig_index": target.mig_index,
-            "label": target.label,
-            "name": target.name,
-        }
         if target.lost is not None:
-            return DeviceSample(**base, valid=False, error=target.lost)
+            return _lost(target)
         memory = self._call(target, "memory", "nvmlDeviceGetMemoryInfo")
         util = self._call(target, "utilization", "nvmlDeviceGetUtilizationRates")
-        if target.lost is not None:
-            return DeviceSample(**base, valid=False, error=target.lost)
+        if target.lost is not None:  # lost during this reading
+            return _lost(target)
         return DeviceSample(
-            **base,
+            target.index,
+            target.mig_index,
+            target.label,
+            target.name,
             memory_total=getattr(memory, "total", None),
             memory_used=getattr(memory, "used", None),
             memory_free=getattr(memory, "free", None),
@@ -162,13 +157,20 @@ def sample(interval: float = 1.0) -> GpuSample:
     _check_interval(interval, strictly_positive=False)
     with _shared_lock:
         now = time.monotonic()
-        fresh = _last is not None and now - _last_at < interval
-        if fresh and _shared is not None and detection.peek() is _shared.entry:
+        current = _shared is not None and detection.peek() is _shared.entry
+        if _last is not None and now - _last_at < interval and current:
             return _last
         if _shared is None:
             _shared = Sampler()
-        _last, _last_at = _shared.read(), now
-        return _last
+        reading = _shared.read()
+        _last, _last_at = reading, now
+        return reading
+
+
+def _lost(target: _Target) -> DeviceSample:
+    return DeviceSample(
+        target.index, target.mig_index, target.label, target.name, valid=False, error=target.lost
+    )
 
 
 def _unit_key(unit: GpuDevice | MigDevice) -> tuple[int, int | None]:

@@ -129,16 +129,16 @@ def _parse_cuda(value: str, inventory: Sequence[GpuSlot], notes: list[str]) -> l
     for position, raw in enumerate(value.split(",")):
         entry = raw.strip()
         found = _resolve_entry(entry, inventory)
-        problem = None
         if found is None:
             problem = f"{entry!r} matches no GPU"
         elif any(unit in units for unit in found):
             problem = f"{entry!r} repeats a device already listed"
-        if problem is not None:
-            kept = "no GPU" if position == 0 else "only the devices listed before it"
-            notes.append(f"{CUDA_VAR}={value!r}: {problem}, so CUDA sees {kept}")
-            break
-        units.extend(found)
+        else:
+            units.extend(found)
+            continue
+        kept = "no GPU" if position == 0 else "only the devices listed before it"
+        notes.append(f"{CUDA_VAR}={value!r}: {problem}, so CUDA sees {kept}")
+        break
     return units
 
 
