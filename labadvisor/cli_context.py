@@ -1,9 +1,13 @@
-"""``labadvisor context``: list Docker contexts, and ``labadvisor context use NAME|local|offload``.
+"""The ``context`` command: list Docker contexts; ``context [use] NAME|local|offload`` switches.
 
-A command cannot change the environment of the shell that started it, so without --global
-``use`` checks the target and prints the shell lines that switch (``eval "$(labadvisor context
-use offload)"``). With --global it writes currentContext to config.json like ``docker context
-use``. Exit codes: 0 done, 1 the engine or the store failed, 2 bad input.
+Its grammar (added to the shared parser by :mod:`labadvisor.commands`), its handlers (which
+the magic returns the results of) and how a terminal shows them.
+
+A command cannot change the environment of the shell that started it, so in a terminal
+``use`` without --global checks the target and prints the shell lines that switch
+(``eval "$(labadvisor context use offload)"``). With --global it writes currentContext to
+config.json like ``docker context use``. Exit codes: 0 done, 1 the engine or the store failed,
+2 bad input.
 """
 
 from __future__ import annotations
@@ -13,65 +17,136 @@ import json
 import os
 import shlex
 import sys
-from typing import Any
+from typing import Any, Literal
 
+from labadvisor.commands import USAGE_INDENT, CommandLineError
 from labadvisor.contexts import (
     AmbiguousContextError,
     ContextError,
     ContextNotFoundError,
     InvalidContextNameError,
+    SwitchResult,
     current,
     list_contexts,
     use,
 )
-from labadvisor.contexts.kernel_env import CONTEXT_VARIABLE, HOST_VARIABLES
-from labadvisor.contexts.switch import Scope
 
 _BAD_INPUT = (InvalidContextNameError, ContextNotFoundError, AmbiguousContextError, ValueError)
 
 
-def add_context_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``context`` (and its ``ls``/``use`` sub-commands) to the ``labadvisor`` parser."""
-    parser = subparsers.add_parser(
+def add_context_parser(
+    subparsers: Any, surface: Literal["cli", "magic"] = "cli"
+) -> argparse.ArgumentParser:
+    """Add ``context`` (and its ``ls``/``use`` sub-commands) to a ``labadvisor`` parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "context",
         help="list Docker contexts; switch between local and Docker Offload",
-        description="List Docker contexts with their role (local, offload, remote), or switch.",
+        description="List Docker contexts with their role (local, offload, remote), or switch: "
+        "check that the target's engine answers, then switch.",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(func=handle_context_list)
+    show = _add_show_flag(parser, surface)
+    # Also here, so `context --global NAME` reads as it would after `use`, and `context
+    # --global` alone is refused by name. SUPPRESS keeps `use` from resetting them.
+    _add_switch_flags(parser)
+    parser.set_defaults(func=handle_context_list, result=list_context_results)
     commands = parser.add_subparsers(dest="context_command", metavar="{ls,use}")
 
     listing = commands.add_parser("ls", aliases=["list"], help="list contexts (the default)")
-    # SUPPRESS keeps `context --json ls` from being reset to False by the sub-parser.
-    listing.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    listing.set_defaults(func=handle_context_list)
+    if surface == "cli":
+        listing.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON"
+        )
+    listing.set_defaults(func=handle_context_list, result=list_context_results)
 
     switch = commands.add_parser(
         "use",
-        help="switch to a context or role",
+        help="switch to a context or role ('use' may be left out)",
         description="Check that the target's engine answers, then switch. Without --global, "
-        'print the shell lines that switch this shell: eval "$(labadvisor context use offload)"',
+        + (
+            'print the shell lines that switch this shell: eval "$(labadvisor context use offload)"'
+            if surface == "cli"
+            else "only this kernel switches."
+        ),
     )
     switch.add_argument("target", metavar="NAME|local|offload")
-    switch.add_argument(
-        "--global",
-        dest="global_scope",
-        action="store_true",
-        help="write currentContext to config.json (every new docker command), like "
-        "`docker context use`",
-    )
-    switch.add_argument(
-        "--no-check", dest="check", action="store_false", help="do not ping the engine first"
-    )
+    _add_switch_flags(switch)
     switch.add_argument(
         "--timeout", type=float, default=3.0, metavar="SECONDS", help="ping timeout (3)"
     )
-    switch.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    switch.set_defaults(func=handle_context_use)
+    if surface == "cli":
+        switch.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON"
+        )
+    switch.set_defaults(func=handle_context_use, result=switch_context)
+    # Set after add_subparsers, which derives the sub-commands' names from the usage.
+    parser.usage = (
+        f"%(prog)s [ls]{show}\n{USAGE_INDENT}%(prog)s [use] NAME|local|offload [--global] "
+        f"[--no-check] [--timeout SECONDS]{' [--json]' if surface == 'cli' else ''}"
+    )
     return parser
 
 
+def _add_show_flag(parser: argparse.ArgumentParser, surface: str) -> str:
+    if surface == "cli":
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        return " [--json]"
+    parser.add_argument("--panel", action="store_true", help="the context panel instead")
+    return " [--panel]"
+
+
+def _add_switch_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--global",
+        dest="global_scope",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="write currentContext to config.json (every new docker command), like "
+        "`docker context use`",
+    )
+    parser.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="do not ping the engine first",
+    )
+
+
+# Handlers: the library's objects, which the magic returns.
+
+
+def list_context_results(args: argparse.Namespace) -> Any:
+    """The contexts, after displaying the one in effect and why; or with --panel the panel."""
+    _refuse_switch_flags(args)
+    if getattr(args, "panel", False):
+        from labadvisor.widgets.context_view import ContextPanel
+
+        return ContextPanel()
+    from IPython.display import display
+
+    display(current())
+    return list_contexts()
+
+
+def switch_context(args: argparse.Namespace) -> SwitchResult:
+    scope: Literal["kernel", "global"] = (
+        "global" if getattr(args, "global_scope", False) else "kernel"
+    )
+    return use(args.target, scope=scope, check=getattr(args, "check", True), timeout=args.timeout)
+
+
+def _refuse_switch_flags(args: argparse.Namespace) -> None:
+    if hasattr(args, "global_scope") or hasattr(args, "check"):
+        raise CommandLineError(
+            "--global and --no-check need a target: local, offload or a context name"
+        )
+
+
+# How a terminal shows them.
+
+
 def handle_context_list(args: argparse.Namespace) -> int:
+    _refuse_switch_flags(args)
     try:
         contexts = list_contexts()
         in_effect = current()
@@ -101,25 +176,25 @@ def handle_context_list(args: argparse.Namespace) -> int:
 
 
 def handle_context_use(args: argparse.Namespace) -> int:
-    scope: Scope = "global" if args.global_scope else "kernel"
-    watched = (*HOST_VARIABLES, CONTEXT_VARIABLE)
-    before = {name: os.environ.get(name) for name in watched}
+    before = dict(os.environ)
     try:
-        result = use(args.target, scope=scope, check=args.check, timeout=args.timeout)
+        result = switch_context(args)
     except (ContextError, ValueError) as exc:
         return _fail("context use", exc)
     if getattr(args, "json", False):
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    if scope == "global":
+    if result.scope == "global":
         print(result.summary())
         return 0
-    # This process switched; the same change, as shell lines, switches the calling shell.
-    for name in watched:
-        value = os.environ.get(name)
-        if value == before[name]:
-            continue
-        print(f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}")
+    # This process switched; the same change to its environment, as shell lines, switches
+    # the calling shell.
+    for name in before:
+        if name not in os.environ:
+            print(f"unset {name}")
+    for name, value in os.environ.items():
+        if before.get(name) != value:
+            print(f"export {name}={shlex.quote(value)}")
     again = f"labadvisor context use {shlex.quote(args.target)}"
     print(f"# {result.summary()}", file=sys.stderr)
     print(

@@ -6,6 +6,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+import labadvisor
+from labadvisor import advise_runtime, gpu
+from labadvisor.cli import main
+from labadvisor.commands import Surface, build_parser
+from labadvisor.options import deployment_options, runtime_options
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -65,3 +73,79 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback() -> None:
         assert "Traceback" not in out.stderr
     usage = run("runtime")
     assert usage.returncode == 2 and "usage:" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_version_prints_the_package_version() -> None:
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"labadvisor {labadvisor.__version__}"
+
+
+def test_gpu_command_reports_detection_as_text_or_json() -> None:
+    text = run("gpu", "--refresh")
+    assert text.returncode == 0 and text.stdout.startswith("GPU detection")
+    data = json.loads(run("gpu", "--json").stdout)
+    assert data["status"] == gpu.detect().status  # this machine, as the library sees it
+
+
+def test_preset_and_shell_quoted_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runtime", "--preset", "llama-2-13b", "--gpu", "none", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["size_gb"] == pytest.approx(26.0, abs=0.1)
+    quoted = ["runtime", "--model", "13 GB", "--workload", "code generation", "--gpu", "none"]
+    assert main([*quoted, "--json"]) == 0
+    expected = advise_runtime("13 GB", workload="code generation", gpu=None).to_dict()
+    assert json.loads(capsys.readouterr().out) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["runtime", "--model", "2GB", "--users", "3"], "--users does not apply to labadvisor "),
+        (["runtime", "--model", "2GB", "--params", "3"], "got --model, --params"),
+        (["deploy"], "needs --users N"),
+        (["gpu", "local"], "only `labadvisor context` takes a target"),
+        (["costs", "--hours", "2", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_usage_errors_print_the_command_usage_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    usage, error = err.rstrip("\n").rsplit("\n", 1)
+    assert out == "" and usage.startswith("usage:") and "labadvisor" in usage
+    assert error.startswith("labadvisor") and ": error: " in error and message in error
+
+
+def test_help_lists_the_choices_the_advisers_accept(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runtime", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("preset", "dtype", "workload"):
+        for _, value in runtime_options()[name]:
+            assert value in text, value
+    assert main(["deploy", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("gpu_sharing", "current"):
+        for label, value in deployment_options()[name]:
+            assert (value or label) in text
+
+
+@pytest.mark.parametrize("surface", ["cli", "magic"])
+def test_each_usage_line_names_every_option_of_its_command(surface: Surface) -> None:
+    parser = build_parser(surface)
+    commands = dict.fromkeys(parser.subcommands.values())
+    nested = [sub for command in commands for sub in command.subcommands.values()]
+    for command in [*commands, *nested]:
+        usage = command.format_usage()
+        missing = [name for name in command.own_options() if name not in usage]
+        assert not missing, f"{command.prog}: {missing} not in {usage}"
+
+
+def test_the_cli_and_the_magic_share_one_grammar() -> None:
+    cli, magic = build_parser("cli"), build_parser("magic")
+    assert set(magic.subcommands) == {*cli.subcommands, "dashboard"}
+    for name, command in cli.subcommands.items():
+        surface_only = {"--json", "--panel"}
+        assert set(command.own_options()) - surface_only == (
+            set(magic.subcommands[name].own_options()) - surface_only
+        ), name

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from docker_engines import FakeEngine, closed_port, isolate_docker_env, write_context
 
+from labadvisor.cli import main
 from labadvisor.cli_context import add_context_parser, handle_context_list, handle_context_use
 
 
@@ -171,3 +172,22 @@ def test_main_entry_point_dispatches_to_the_handlers(config_dir: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("labadvisor context use: error: no Docker context named 'nope'")
+
+
+def test_use_may_be_left_out(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    os.environ["DOCKER_HOST"] = "tcp://10.0.0.5:2375"
+    assert main(["context", "offload", "--no-check"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines() == ["unset DOCKER_HOST", "export DOCKER_CONTEXT=docker-cloud"]
+    assert main(["context", "--global", "docker-cloud", "--no-check"]) == 0
+    assert json.loads((config_dir / "config.json").read_text())["currentContext"] == "docker-cloud"
+
+
+def test_switch_options_without_a_target_are_a_usage_error(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["context", "--global"]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("usage: labadvisor context")
+    assert "labadvisor context: error: --global and --no-check need a target" in err
+    assert not (config_dir / "config.json").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -238,3 +239,32 @@ def test_auto_load_through_the_extensions_setting(tmp_path):
         check=True,
     )
     assert "offload=90.0" in out.stdout
+
+
+def test_the_line_is_split_as_a_shell_would(ip):
+    advice = magic(ip, 'runtime --model "13 GB" --workload "code generation" --gpu none')
+    expected = advise_runtime(13, workload="code-generation", gpu=None)
+    assert advice.size_gb == expected.size_gb and advice.reasons == expected.reasons
+
+
+def test_version_and_command_help_print_and_return_none(ip, capsys):
+    assert magic(ip, "--version") is None
+    assert capsys.readouterr().out.strip() == f"%labadvisor {labadvisor.__version__}"
+    assert magic(ip, "runtime --help") is None
+    out = capsys.readouterr().out
+    assert out.startswith("usage: %labadvisor runtime") and "--preset NAME" in out
+
+
+def test_the_magic_and_the_cli_give_the_same_answer(ip, capsys):
+    from labadvisor.cli import main
+
+    line = "deploy --users 60 --current compose --k8s-experience no --sharing mig"
+    assert main([*line.split(), "--json"]) == 0
+    assert magic(ip, line).to_dict() == json.loads(capsys.readouterr().out)
+
+
+def test_context_use_reads_as_in_the_cli(ip, docker_sandbox):
+    result = magic(ip, "context use offload --no-check --timeout 1")
+    assert result.context == "docker-cloud" and result.scope == "kernel"
+    with pytest.raises(UsageError, match="--panel does not apply to %labadvisor context use"):
+        magic(ip, "context offload --panel")

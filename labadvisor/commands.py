@@ -1,0 +1,429 @@
+"""The command grammar shared by ``labadvisor`` (the CLI) and ``%labadvisor`` (the magic).
+
+One argparse parser with sub-commands serves both. Each sub-command's defaults carry its
+handlers: ``result(args)`` gives the library's own object (the magic returns it) and
+``func(args)`` shows that object in a terminal and gives the exit status (the CLI). The two
+surfaces differ only where a terminal and a notebook do: the program name, ``--json`` in the
+CLI, ``--panel`` and the ``dashboard`` command (the default) in the magic.
+
+Enumerated values (dtype, workload, preset, GPU sharing, platform) are listed in the help from
+:mod:`labadvisor.options` but checked by the advisers themselves, which accept forgiving
+spellings and aliases ("code generation", "compose") and name the valid values when refusing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, NoReturn
+
+from labadvisor.options import Option, deployment_options, runtime_options
+
+Surface = Literal["cli", "magic"]
+Subcommands = argparse._SubParsersAction
+
+PROG: dict[Surface, str] = {"cli": "labadvisor", "magic": "%labadvisor"}
+# The magic's command when a line names none (empty, or starting with an option).
+DEFAULT_MAGIC_COMMAND = "dashboard"
+# `context NAME` is short for `context use NAME`; these words are not names.
+_CONTEXT_WORDS = ("ls", "list", "use")
+_TOP_LEVEL_FLAGS = ("-h", "--help", "--version")
+# A command's usage lines: another form of it starts under "usage: ", a long one wraps further in.
+USAGE_INDENT = " " * len("usage: ")
+_WRAP = "\n" + USAGE_INDENT + "    "
+
+
+class CommandLineError(Exception):
+    """A command line that does not parse, or options that do not go together.
+
+    ``parser`` is the (sub-)command whose usage applies; handlers raise it without one and
+    the surface fills in the command that ran.
+    """
+
+    def __init__(self, message: str, parser: argparse.ArgumentParser | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parser = parser
+
+
+class HelpPrinted(Exception):
+    """``--help`` or ``--version`` printed its text: the CLI exits, the magic returns."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting (a magic must not exit the kernel)
+    and remembers its option strings and sub-commands (for "does not apply" messages)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.option_names: list[str] = []  # set first: the base class adds -h/--help
+        self.subcommands: dict[str, CommandParser] = {}
+        super().__init__(*args, **kwargs)
+        # A sub-command's defaults override its parent's, so after parsing this is the
+        # innermost command that ran.
+        self.set_defaults(command_parser=self)
+
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*name_or_flags, **kwargs)
+        self.option_names += action.option_strings
+        return action
+
+    # The base class's overloads are generic in the parser class; this one is always ours.
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        commands = super().add_subparsers(**kwargs)
+        self.subcommands = commands.choices
+        return commands
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(message, self)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise HelpPrinted(status)
+
+    def own_options(self) -> list[str]:
+        return [name for name in self.option_names if name not in ("-h", "--help")]
+
+
+def build_parser(surface: Surface) -> CommandParser:
+    """The whole grammar, for the terminal (``"cli"``) or the notebook (``"magic"``)."""
+    from labadvisor import __version__
+    from labadvisor.cli_context import add_context_parser
+
+    parser = CommandParser(
+        prog=PROG[surface],
+        description="Where AI/ML work should run (local CPU/GPU or Docker Offload),\n"
+        "and how a multi-user lab is deployed (Docker Compose or K3s).",
+        epilog=_examples(surface),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands: Subcommands[CommandParser] = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True
+    )
+    if surface == "magic":
+        _add_dashboard(commands)
+    _add_runtime(commands, surface)
+    _add_deploy(commands, surface)
+    _add_costs(commands, surface)
+    _add_gpu(commands, surface)
+    add_context_parser(commands, surface)
+    # Usage is %-formatted with the program name, which in the magic starts with "%".
+    parser.usage = "\n" + _command_lines(parser).replace("%", "%%")
+    return parser
+
+
+def parse(parser: CommandParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse ``argv`` as ``parser``'s grammar; raise :class:`CommandLineError` if it does not.
+
+    The magic's default command is filled in, ``context NAME`` becomes ``context use NAME``,
+    and an option of another command is named as such rather than as "unrecognized".
+    """
+    words = list(argv)
+    if DEFAULT_MAGIC_COMMAND in parser.subcommands and (
+        not words or (words[0].startswith("-") and words[0] not in _TOP_LEVEL_FLAGS)
+    ):
+        words.insert(0, DEFAULT_MAGIC_COMMAND)
+    if words and words[0] == "context":
+        first = next((word for word in words[1:] if not word.startswith("-")), None)
+        if first is not None and first not in _CONTEXT_WORDS:
+            words.insert(1, "use")
+    args, extra = parser.parse_known_args(words)
+    if extra:
+        raise CommandLineError(_unrecognized(parser, args, extra), args.command_parser)
+    return args
+
+
+def overview(parser: CommandParser) -> str:
+    """``usage:`` then every command's usage, one after the other."""
+    return "usage:\n" + _command_lines(parser)
+
+
+def _command_lines(parser: CommandParser) -> str:
+    lines = []
+    for command in dict.fromkeys(parser.subcommands.values()):  # once each, not per alias
+        first, *more = command.format_usage().removeprefix("usage: ").rstrip().splitlines()
+        lines += [first, *(line.removeprefix(USAGE_INDENT) for line in more)]
+    lines.append(f"{parser.prog} --version")
+    return "".join(f"  {line}\n" for line in lines)
+
+
+def _unrecognized(parser: CommandParser, args: argparse.Namespace, extra: list[str]) -> str:
+    command: CommandParser = args.command_parser
+    options = [word.split("=", 1)[0] for word in extra if word.startswith("-")]
+    known = {name for sub in _walk(parser) for name in sub.own_options()}
+    if options and all(option in known for option in options):
+        verb = "does" if len(options) == 1 else "do"
+        return (
+            f"{', '.join(options)} {verb} not apply to {command.prog}; its options: "
+            f"{', '.join(command.own_options()) or 'none'}"
+        )
+    if not options and args.command != "context":
+        return (
+            f"unexpected argument {extra[0]!r} for {command.prog}; only `{parser.prog} "
+            "context` takes a target (local, offload or a context name)"
+        )
+    return f"unrecognized arguments: {' '.join(extra)}"
+
+
+def _walk(parser: CommandParser) -> Iterator[CommandParser]:
+    yield parser
+    for sub in dict.fromkeys(parser.subcommands.values()):
+        yield from _walk(sub)
+
+
+# The sub-commands. Usage lines are written out so the one-of choice of a model size reads as
+# such; tests/test_cli.py checks that each names every option its command takes.
+
+
+def _add_dashboard(commands: Subcommands[CommandParser]) -> None:
+    dashboard = commands.add_parser(
+        "dashboard", help="all four panels in tabs (the default)", usage="%(prog)s [--gpu G]"
+    )
+    _add_gpu_option(dashboard)
+    dashboard.set_defaults(result=show_dashboard)
+
+
+def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None:
+    options = runtime_options()
+    runtime = commands.add_parser(
+        "runtime",
+        help="local CPU, local GPU or Docker Offload?",
+        usage="%(prog)s (--model SIZE | --params BILLIONS [--dtype D] | --preset NAME)"
+        + _WRAP
+        + "[--workload W] [--hours H] [--team N] [--gpu G] [--sensitive]"
+        + _json_flag(surface),
+    )
+    runtime.add_argument("--model", metavar="SIZE", help="model size, e.g. 13GB or '500 MB'")
+    runtime.add_argument("--params", type=float, metavar="BILLIONS", help="parameters (billions)")
+    runtime.add_argument(
+        "--preset", metavar="NAME", help=f"a known model: {_values(options['preset'])}"
+    )
+    runtime.add_argument(
+        "--dtype",
+        default="fp16",
+        metavar="D",
+        help=f"with --params or --preset: {_values(options['dtype'])} (default: fp16)",
+    )
+    runtime.add_argument(
+        "--workload",
+        default="completion",
+        metavar="W",
+        help=f"{_values(options['workload'])}, or an alias (default: completion)",
+    )
+    runtime.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (costs)")
+    runtime.add_argument("--team", type=int, default=1, metavar="N", help="team size (default: 1)")
+    _add_gpu_option(runtime)
+    runtime.add_argument("--sensitive", action="store_true", help="code must not leave the machine")
+    _add_json(runtime, surface)
+    runtime.set_defaults(result=advise_runtime_for, func=print_result)
+
+
+def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
+    options = deployment_options()
+    deploy = commands.add_parser(
+        "deploy",
+        help="Docker Compose or K3s?",
+        usage="%(prog)s --users N [--nodes N] [--ha] [--sharing MODE]"
+        + _WRAP
+        + "[--k8s-experience yes|no] [--current PLATFORM]"
+        + _json_flag(surface),
+    )
+    deploy.add_argument("--users", type=int, metavar="N", help="number of lab users (required)")
+    deploy.add_argument("--nodes", type=int, default=1, metavar="N", help="servers (default: 1)")
+    deploy.add_argument("--ha", action="store_true", help="high availability needed")
+    deploy.add_argument(
+        "--sharing", metavar="MODE", help=f"GPU sharing: {_values(options['gpu_sharing'])}"
+    )
+    deploy.add_argument(
+        "--k8s-experience",
+        type=_yes_no,
+        metavar="yes|no",
+        help="does the team know Kubernetes? (default: not stated)",
+    )
+    deploy.add_argument(
+        "--current",
+        metavar="PLATFORM",
+        help=f"platform in use now: {_values(options['current'])}, or an alias such as compose",
+    )
+    _add_json(deploy, surface)
+    deploy.set_defaults(result=advise_deployment_for, func=print_result)
+
+
+def _add_costs(commands: Subcommands[CommandParser], surface: Surface) -> None:
+    costs = commands.add_parser(
+        "costs",
+        help="monthly cost: local vs Docker Offload",
+        usage="%(prog)s --hours H [--rate USD] [--local-monthly USD] [--days D] [--team N]"
+        + _json_flag(surface),
+    )
+    costs.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (required)")
+    costs.add_argument("--rate", type=float, metavar="USD", help="Offload USD per hour")
+    costs.add_argument("--local-monthly", type=float, metavar="USD", help="local USD per month")
+    costs.add_argument("--days", type=int, metavar="D", help="working days per month")
+    costs.add_argument("--team", type=int, default=1, metavar="N", help="team size (default: 1)")
+    _add_json(costs, surface)
+    costs.set_defaults(result=monthly_costs_for, func=print_result)
+
+
+def _add_gpu(commands: Subcommands[CommandParser], surface: Surface) -> None:
+    show = " [--panel]" if surface == "magic" else _json_flag(surface)
+    gpu = commands.add_parser(
+        "gpu", help="this machine's GPUs, or why there is none", usage="%(prog)s [--refresh]" + show
+    )
+    gpu.add_argument("--refresh", action="store_true", help="detect again (not the cached answer)")
+    if surface == "magic":
+        gpu.add_argument("--panel", action="store_true", help="the live panel instead")
+    _add_json(gpu, surface)
+    gpu.set_defaults(result=detect_gpus, func=print_result)
+
+
+def _add_gpu_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gpu",
+        type=gpu_value,
+        default="auto",
+        metavar="G",
+        help="auto (detect; the default), none, yes, or free GPU memory in GB",
+    )
+
+
+def _add_json(parser: argparse.ArgumentParser, surface: Surface) -> None:
+    if surface == "cli":
+        parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _json_flag(surface: Surface) -> str:
+    return " [--json]" if surface == "cli" else ""
+
+
+def _values(options: list[Option]) -> str:
+    return ", ".join(str(value) if value is not None else label for label, value in options)
+
+
+def _examples(surface: Surface) -> str:
+    prog = PROG[surface]
+    lines = [
+        "runtime --model 13GB --workload code-generation --hours 6",
+        'runtime --params 7 --dtype int4 --gpu 8 --workload "code review" --sensitive',
+        "runtime --preset llama-2-7b --gpu none",
+        "deploy --users 80 --nodes 3 --ha --sharing mig --current compose",
+        "costs --hours 6 --rate 0.5",
+    ]
+    if surface == "magic":
+        lines += [
+            "context offload          (this kernel only; --global for all terminals)",
+            "gpu --panel              (live utilization and memory)",
+        ]
+    else:
+        lines += ["context use local --global   (config.json, like `docker context use`)"]
+    examples = [f"{prog} {line}" for line in lines]
+    if surface == "cli":
+        examples.append(f'eval "$({prog} context use offload)"   (switch this shell)')
+    return "examples:\n" + "\n".join("  " + line for line in examples)
+
+
+# Values as a person types them.
+
+
+def gpu_value(text: str) -> Any:
+    """``--gpu``: auto, none/no/false, yes/true, or a number of GB (checked by the adviser)."""
+    named = {"auto": "auto", "none": None, "no": None, "false": None, "yes": True, "true": True}
+    return named.get(text.strip().lower(), text)
+
+
+def _yes_no(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("yes", "true", "y", "1"):
+        return True
+    if lowered in ("no", "false", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
+# Handlers: each gives the library's object for a parsed command line.
+
+
+def advise_runtime_for(args: argparse.Namespace) -> Any:
+    from labadvisor.runtime import advise_runtime
+
+    given = [flag for flag in ("model", "params", "preset") if getattr(args, flag) is not None]
+    if len(given) != 1:
+        raise CommandLineError(
+            "needs exactly one of --model SIZE, --params BILLIONS or --preset NAME "
+            f"(got {', '.join('--' + flag for flag in given) or 'none'})"
+        )
+    params = args.params
+    if args.preset is not None:
+        from labadvisor.memory import find_preset
+
+        params = find_preset(args.preset).params_b
+    return advise_runtime(
+        args.model,
+        params_b=params,
+        dtype=args.dtype,
+        workload=args.workload,
+        gpu=args.gpu,
+        hours_per_day=args.hours,
+        team_size=args.team,
+        sensitive=args.sensitive,
+    )
+
+
+def advise_deployment_for(args: argparse.Namespace) -> Any:
+    from labadvisor.deployment import advise_deployment
+
+    if args.users is None:
+        raise CommandLineError("needs --users N (the number of lab users)")
+    return advise_deployment(
+        args.users,
+        nodes=args.nodes,
+        high_availability=args.ha,
+        gpu_sharing=args.sharing,
+        kubernetes_experience=args.k8s_experience,
+        current=args.current,
+    )
+
+
+def monthly_costs_for(args: argparse.Namespace) -> Any:
+    from labadvisor.costs import monthly_costs
+
+    if args.hours is None:
+        raise CommandLineError("needs --hours H (Offload hours per day)")
+    return monthly_costs(
+        args.hours,
+        days=args.days,
+        local_monthly=args.local_monthly,
+        offload_rate=args.rate,
+        team_size=args.team,
+    )
+
+
+def detect_gpus(args: argparse.Namespace) -> Any:
+    from labadvisor import gpu
+
+    report = gpu.detect(refresh=args.refresh)
+    if getattr(args, "panel", False):
+        from labadvisor.widgets.gpu_view import GpuPanel
+
+        return GpuPanel()  # shows the report just detected
+    return report
+
+
+def show_dashboard(args: argparse.Namespace) -> Any:
+    from labadvisor.widgets import dashboard
+
+    return dashboard(gpu=args.gpu)
+
+
+def print_result(args: argparse.Namespace) -> int:
+    """The CLI's way to show a handler's object: its text, or with ``--json`` its dict."""
+    result = args.result(args)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else str(result))
+    return 0
