@@ -24,8 +24,7 @@ from labadvisor.contexts import (
     list_contexts,
     use,
 )
-from labadvisor.contexts.kernel_env import CONTEXT_VARIABLE, HOST_VARIABLES
-from labadvisor.contexts.switch import Scope
+from labadvisor.contexts.switch import CONTEXT_VARIABLE, HOST_VARIABLES, Scope
 
 _BAD_INPUT = (InvalidContextNameError, ContextNotFoundError, AmbiguousContextError, ValueError)
 
