@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from labadvisor.contexts import store
 from labadvisor.contexts.display import html_table
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 3.0
 # Never hand a zero or negative timeout to a socket: it would mean non-blocking.
 _SHORTEST_WAIT = 0.05
+_Answer = TypeVar("_Answer")
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,6 @@ def ping_stored(stored: store.StoredContext, *, timeout: float) -> float:
 def engine_info(context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> EngineInfo:
     """Reachability, round trip, version, OS, CPUs, memory and GPU capability of an engine."""
     stored = stored_context(context)
-    base: dict[str, Any] = {
-        "context": stored.name,
-        "host": stored.host,
-        "role": role_of(stored.name, stored.host),
-    }
     try:
         with _connected(stored, timeout) as conversation:
             round_trip_ms = conversation.ping()
@@ -144,15 +140,11 @@ def engine_info(context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT)
                 version = conversation.call(lambda api: api.version())
                 info = conversation.call(lambda api: api.info())
             except EngineUnreachableError as exc:
-                return EngineInfo(
-                    **base,
-                    reachable=True,
-                    round_trip_ms=round_trip_ms,
-                    error=f"the engine answered /_ping but not /version or /info: {exc.cause}",
-                )
+                cause = f"the engine answered /_ping but not /version or /info: {exc.cause}"
+                return _engine_info(stored, round_trip_ms, error=cause)
     except EngineUnreachableError as exc:
-        return EngineInfo(**base, reachable=False, error=exc.cause)
-    return _describe(base, round_trip_ms, version, info)
+        return _engine_info(stored, None, error=exc.cause)
+    return _engine_info(stored, round_trip_ms, version=version, info=info)
 
 
 def gpu_capability(info: dict[str, Any]) -> tuple[str, ...]:
@@ -167,13 +159,23 @@ def gpu_capability(info: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sources)
 
 
-def _describe(
-    base: dict[str, Any], round_trip_ms: float, version: dict[str, Any], info: dict[str, Any]
+def _engine_info(
+    stored: store.StoredContext,
+    round_trip_ms: float | None,
+    *,
+    error: str | None = None,
+    version: dict[str, Any] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> EngineInfo:
+    """What was learnt; an engine is reachable when it answered the ping."""
+    version, info = version or {}, info or {}
     gpu_sources = gpu_capability(info)
     return EngineInfo(
-        **base,
-        reachable=True,
+        context=stored.name,
+        host=stored.host,
+        role=role_of(stored.name, stored.host),
+        reachable=round_trip_ms is not None,
+        error=error,
         round_trip_ms=round_trip_ms,
         server_version=version.get("Version"),
         api_version=version.get("ApiVersion"),
@@ -193,13 +195,15 @@ def _describe(
 class _Conversation:
     """Requests to one engine that share one time budget."""
 
-    def __init__(self, stored: store.StoredContext, api: docker.APIClient, timeout: float) -> None:
+    def __init__(
+        self, stored: store.StoredContext, api: docker.APIClient, timeout: float, ends: float
+    ) -> None:
         self.stored = stored
         self.api = api
         self.timeout = timeout
-        self.ends = time.monotonic() + timeout
+        self.ends = ends
 
-    def call(self, request: Any) -> Any:
+    def call(self, request: Callable[[docker.APIClient], _Answer]) -> _Answer:
         """``request(api)`` with the time left; engine errors become EngineUnreachableError."""
         self.api.timeout = max(self.ends - time.monotonic(), _SHORTEST_WAIT)
         try:
@@ -219,7 +223,8 @@ class _Conversation:
 def _connected(stored: store.StoredContext, timeout: float) -> Iterator[_Conversation]:
     """A conversation with ``stored``'s engine that takes at most about ``timeout`` seconds in
     all (each request gets what is left)."""
-    conversation = _Conversation(stored, _api_client(stored, timeout), timeout)
+    ends = time.monotonic() + timeout  # the client's own version probe counts too
+    conversation = _Conversation(stored, _api_client(stored, timeout), timeout, ends)
     try:
         yield conversation
     finally:

@@ -157,7 +157,8 @@ def use(
     scope="kernel" (default) changes only this process: DOCKER_CONTEXT is set (a DOCKER_HOST
     that would override it is set aside until you switch back to "default"), so ``!docker`` in
     the notebook, docker-py's ``from_env()`` and :func:`client` follow; config.json is untouched.
-    scope="global" writes currentContext to config.json exactly as ``docker context use`` does.
+    scope="global" writes currentContext to config.json as ``docker context use`` does (the
+    same JSON; other keys keep their order).
     With check=True the target engine must answer within ``timeout`` seconds first. On any
     error nothing is changed.
     """
