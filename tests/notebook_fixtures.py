@@ -1,7 +1,7 @@
-"""Fixtures for the notebook panels and the magic: a sandboxed Docker context store, the suite's
-fake engine (docker_engines.FakeEngine) on unix sockets, a fake ``docker`` CLI with or without
-the offload plugin, and a fake NVIDIA L4. None of them needs root, a GPU or a real engine; the
-machine's ~/.docker and /var/run/docker.sock are never read or written.
+"""Fixtures for the notebook panels and the magic: a sandboxed Docker context store, tiny fake
+Docker engines on unix sockets, a fake ``docker`` CLI with or without the offload plugin, and
+a fake NVIDIA L4. None of them needs root, a GPU or a real engine; the machine's ~/.docker and
+/var/run/docker.sock are never read or written.
 """
 
 from __future__ import annotations
