@@ -73,7 +73,7 @@ def link_control(state: HasTraits, name: str, control: w.ValueWidget) -> link:
     return link((state, name), (control, "value"), transform=(to_control, to_state))
 
 
-class Panel:
+class Panel(w.Widget):
     """What every panel shares: a short text form (stored notebooks and terminals would
     otherwise print the whole widget tree), and closing that detaches it from its state."""
 
@@ -94,7 +94,7 @@ class Panel:
     def close(self) -> None:
         for undo in self.__dict__.pop("_undo_on_close", []):
             undo()
-        super().close()  # type: ignore[misc]  # the widget class this is mixed into
+        super().close()
 
     def __repr__(self) -> str:
         return f"<{self.panel_title}: run the notebook to use it>"
