@@ -10,6 +10,8 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 
 import { getContexts, getGpu, useContext } from './api';
+// The panel sits in the left sidebar from the start, so activation needs it at once.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { LabAdvisorPanel } from './panel';
 import { LabAdvisorStatus } from './status';
 
@@ -20,6 +22,9 @@ export namespace CommandIDs {
   export const useOffload = 'labadvisor:use-offload';
   export const open = 'labadvisor:open';
 }
+
+/** The commands take no arguments; the command palette and the docs read this. */
+const NO_ARGS = { args: { type: 'object', properties: {} } };
 
 const advisorIcon = new LabIcon({
   name: 'labadvisor:icon',
@@ -35,7 +40,11 @@ interface ISettings {
   showContext: boolean;
 }
 
-const DEFAULTS: ISettings = { pollInterval: 10, showGpu: true, showContext: true };
+const DEFAULTS: ISettings = {
+  pollInterval: 10,
+  showGpu: true,
+  showContext: true
+};
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -77,7 +86,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const poll = new Poll({
       auto: false,
       factory: refresh,
-      frequency: { interval: DEFAULTS.pollInterval * 1000, backoff: true, max: 300 * 1000 },
+      frequency: {
+        interval: DEFAULTS.pollInterval * 1000,
+        backoff: true,
+        max: 300 * 1000
+      },
       name: 'labadvisor:status',
       standby: 'when-hidden'
     });
@@ -105,13 +118,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       try {
         const result = await useContext(role);
         status.showContexts(result);
-        Notification.success(result.summary ?? `Docker work now goes to ${label}`, {
-          autoClose: 5000
-        });
+        Notification.success(
+          result.summary ?? `Docker work now goes to ${label}`,
+          {
+            autoClose: 5000
+          }
+        );
       } catch (error) {
-        Notification.error(`Could not switch to ${label}: ${(error as Error).message}`, {
-          autoClose: false
-        });
+        Notification.error(
+          `Could not switch to ${label}: ${(error as Error).message}`,
+          {
+            autoClose: false
+          }
+        );
       } finally {
         void poll.refresh();
       }
@@ -120,11 +139,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.useLocal, {
       label: 'Use local Docker engine',
       caption: 'Switch the Docker context to the local engine (all kernels)',
+      describedBy: NO_ARGS,
       execute: () => switchTo('local', 'the local engine')
     });
     app.commands.addCommand(CommandIDs.useOffload, {
       label: 'Use Docker Offload',
       caption: 'Switch the Docker context to Docker Offload (all kernels)',
+      describedBy: NO_ARGS,
       execute: () => switchTo('offload', 'Docker Offload')
     });
 
@@ -143,6 +164,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.open, {
       label: 'Open Lab Advisor',
       caption: 'Runtime and deployment advice',
+      describedBy: NO_ARGS,
       execute: () => {
         app.shell.activateById(openPanel().id);
       }
@@ -152,7 +174,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     if (palette) {
       const category = 'Lab Advisor';
-      for (const command of [CommandIDs.useLocal, CommandIDs.useOffload, CommandIDs.open]) {
+      for (const command of [
+        CommandIDs.useLocal,
+        CommandIDs.useOffload,
+        CommandIDs.open
+      ]) {
         palette.addItem({ command, category });
       }
     }
@@ -166,9 +192,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         .load(PLUGIN_ID)
         .then(loaded => {
           const update = () => {
-            settings.pollInterval = loaded.get('pollInterval').composite as number;
+            settings.pollInterval = loaded.get('pollInterval')
+              .composite as number;
             settings.showGpu = loaded.get('showGpu').composite as boolean;
-            settings.showContext = loaded.get('showContext').composite as boolean;
+            settings.showContext = loaded.get('showContext')
+              .composite as boolean;
             applySettings();
           };
           update();

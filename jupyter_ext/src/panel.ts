@@ -22,8 +22,18 @@ interface IField {
 }
 
 const RUNTIME_FIELDS: IField[] = [
-  { name: 'model_size_gb', label: 'Model size (GB)', kind: 'number', placeholder: 'e.g. 14' },
-  { name: 'params_b', label: 'or parameters (billions)', kind: 'number', placeholder: 'e.g. 7' },
+  {
+    name: 'model_size_gb',
+    label: 'Model size (GB)',
+    kind: 'number',
+    placeholder: 'e.g. 14'
+  },
+  {
+    name: 'params_b',
+    label: 'or parameters (billions)',
+    kind: 'number',
+    placeholder: 'e.g. 7'
+  },
   { name: 'dtype', label: 'Precision', kind: 'text', value: 'fp16' },
   { name: 'workload', label: 'Workload', kind: 'text', value: 'completion' },
   {
@@ -42,9 +52,23 @@ const RUNTIME_FIELDS: IField[] = [
 const DEPLOYMENT_FIELDS: IField[] = [
   { name: 'users', label: 'Users', kind: 'integer', value: '10' },
   { name: 'nodes', label: 'Nodes', kind: 'integer', value: '1' },
-  { name: 'high_availability', label: 'High availability', kind: 'checkbox', value: false },
-  { name: 'gpu_sharing', label: 'GPU sharing', kind: 'text', placeholder: 'none' },
-  { name: 'kubernetes_experience', label: 'Kubernetes experience', kind: 'tristate' },
+  {
+    name: 'high_availability',
+    label: 'High availability',
+    kind: 'checkbox',
+    value: false
+  },
+  {
+    name: 'gpu_sharing',
+    label: 'GPU sharing',
+    kind: 'text',
+    placeholder: 'none'
+  },
+  {
+    name: 'kubernetes_experience',
+    label: 'Kubernetes experience',
+    kind: 'tristate'
+  },
   { name: 'current', label: 'Current deployment', kind: 'text' }
 ];
 
@@ -143,7 +167,10 @@ function makeForm(
 }
 
 /** Show an advice's `to_dict()`: the choice, the reasons, the warnings, then all of it. */
-function renderAdvice(output: HTMLElement, advice: Record<string, unknown>): void {
+function renderAdvice(
+  output: HTMLElement,
+  advice: Record<string, unknown>
+): void {
   const choice = document.createElement('p');
   choice.className = 'jp-labadvisor-choice';
   choice.textContent = String(advice.choice_label ?? advice.choice);
@@ -186,8 +213,18 @@ export class LabAdvisorPanel extends Widget {
     header.textContent = 'Lab Advisor';
     this.node.append(
       header,
-      makeForm('Where should this run?', 'runtime', RUNTIME_FIELDS, adviseRuntime),
-      makeForm('How should the lab be deployed?', 'deployment', DEPLOYMENT_FIELDS, adviseDeployment)
+      makeForm(
+        'Where should this run?',
+        'runtime',
+        RUNTIME_FIELDS,
+        adviseRuntime
+      ),
+      makeForm(
+        'How should the lab be deployed?',
+        'deployment',
+        DEPLOYMENT_FIELDS,
+        adviseDeployment
+      )
     );
     void this._loadOptions();
   }

@@ -8,9 +8,7 @@ import { IContexts, IGpuReport } from './api';
 const GIB = 1024 ** 3;
 
 function gib(bytes: number | null | undefined): string {
-  return bytes === null || bytes === undefined
-    ? '?'
-    : (bytes / GIB).toFixed(1);
+  return bytes === null || bytes === undefined ? '?' : (bytes / GIB).toFixed(1);
 }
 
 /** One line for the GPU part, e.g. "NVIDIA H100 · 70.2/79.6 GiB free". */
@@ -19,7 +17,8 @@ export function gpuText(report: IGpuReport): string {
     return 'no GPU';
   }
   const first = report.devices[0];
-  const more = report.devices.length > 1 ? ` +${report.devices.length - 1}` : '';
+  const more =
+    report.devices.length > 1 ? ` +${report.devices.length - 1}` : '';
   return (
     `${first.name}${more} · ` +
     `${gib(first.memory_free)}/${gib(first.memory_total)} GiB free`
@@ -73,7 +72,9 @@ export class LabAdvisorStatus extends Widget {
     this._context.title = current
       ? [
           `Docker engine: ${current.host ?? 'none'}`,
-          typeof current.reason === 'string' ? `Decided by: ${current.reason}` : ''
+          typeof current.reason === 'string'
+            ? `Decided by: ${current.reason}`
+            : ''
         ]
           .filter(line => line)
           .join('\n')
