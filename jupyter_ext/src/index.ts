@@ -9,7 +9,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 
-import { getContexts, getGpu, useContext } from './api';
+import { LabAdvisorClient } from './api';
 // The panel sits in the left sidebar from the start, so activation needs it at once.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { LabAdvisorPanel } from './panel';
@@ -60,12 +60,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null
   ) => {
     const settings: ISettings = { ...DEFAULTS };
+    const client = new LabAdvisorClient(app.serviceManager.serverSettings);
     const status = new LabAdvisorStatus();
 
     const refresh = async (): Promise<void> => {
       const [gpu, contexts] = await Promise.allSettled([
-        settings.showGpu ? getGpu() : Promise.resolve(null),
-        settings.showContext ? getContexts() : Promise.resolve(null)
+        settings.showGpu ? client.gpu() : Promise.resolve(null),
+        settings.showContext ? client.contexts() : Promise.resolve(null)
       ]);
       if (gpu.status === 'fulfilled' && gpu.value) {
         status.showGpu(gpu.value);
@@ -116,7 +117,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // The server resolves the role ("local" / "offload") to a context and checks its engine.
     const switchTo = async (role: 'local' | 'offload', label: string) => {
       try {
-        const result = await useContext(role);
+        const result = await client.useContext(role);
         status.showContexts(result);
         Notification.success(
           result.summary ?? `Docker work now goes to ${label}`,
@@ -152,7 +153,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     let panel: LabAdvisorPanel | null = null;
     const openPanel = (): LabAdvisorPanel => {
       if (!panel || panel.isDisposed) {
-        panel = new LabAdvisorPanel();
+        panel = new LabAdvisorPanel(client);
         panel.title.icon = advisorIcon;
         app.shell.add(panel, 'left', { rank: 900 });
         if (restorer) {

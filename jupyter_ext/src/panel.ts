@@ -7,7 +7,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { adviseDeployment, adviseRuntime, requestAPI } from './api';
+import { AdviceOptions, LabAdvisorClient } from './api';
 
 type FieldKind = 'number' | 'integer' | 'text' | 'checkbox' | 'tristate';
 
@@ -71,9 +71,6 @@ const DEPLOYMENT_FIELDS: IField[] = [
   },
   { name: 'current', label: 'Current deployment', kind: 'text' }
 ];
-
-/** Choices the server offers for text fields, keyed by form then field. */
-type Options = Record<string, Record<string, string[]>>;
 
 function makeForm(
   title: string,
@@ -204,8 +201,9 @@ function renderAdvice(
 }
 
 export class LabAdvisorPanel extends Widget {
-  constructor() {
+  constructor(client: LabAdvisorClient) {
     super();
+    this._client = client;
     this.id = 'labadvisor-panel';
     this.addClass('jp-labadvisor-panel');
     this.title.caption = 'Lab Advisor';
@@ -213,27 +211,25 @@ export class LabAdvisorPanel extends Widget {
     header.textContent = 'Lab Advisor';
     this.node.append(
       header,
-      makeForm(
-        'Where should this run?',
-        'runtime',
-        RUNTIME_FIELDS,
-        adviseRuntime
+      makeForm('Where should this run?', 'runtime', RUNTIME_FIELDS, body =>
+        client.adviseRuntime(body)
       ),
       makeForm(
         'How should the lab be deployed?',
         'deployment',
         DEPLOYMENT_FIELDS,
-        adviseDeployment
+        body => client.adviseDeployment(body)
       )
     );
     void this._loadOptions();
   }
 
-  /** Offer the server's valid values as suggestions on the text fields. */
+  /** Offer the server's valid values, with their labels, as suggestions on the text
+   * fields. A choice whose value is null means "leave the field empty". */
   private async _loadOptions(): Promise<void> {
-    let options: Options;
+    let options: AdviceOptions;
     try {
-      options = await requestAPI<Options>('advise/options');
+      options = await this._client.adviceOptions();
     } catch {
       return;
     }
@@ -242,12 +238,18 @@ export class LabAdvisorPanel extends Widget {
         const list = document.createElement('datalist');
         list.id = `labadvisor-${formName}-${field}`;
         for (const choice of choices) {
+          if (choice.value === null) {
+            continue;
+          }
           const option = document.createElement('option');
-          option.value = choice;
+          option.value = String(choice.value);
+          option.label = choice.label;
           list.append(option);
         }
         this.node.append(list);
       }
     }
   }
+
+  private _client: LabAdvisorClient;
 }
