@@ -284,3 +284,19 @@ def test_real_gpu_detection(real_gpu: None) -> None:
     best = report.best_device()
     assert best is not None and best.memory_free is not None and best.name
     json.dumps(report.to_dict())
+
+
+@pytest.mark.gpu
+def test_real_gpu_readings_are_taken_again_over_the_cached_inventory(real_gpu: None) -> None:
+    probed = detect(refresh=True)
+    start = time.perf_counter()
+    for _ in range(20):
+        again = detect(max_age=0)
+    per_reading = (time.perf_counter() - start) / 20
+    print(f"fresh readings over the cached inventory: {per_reading * 1e6:.0f} µs")
+    assert again.read_at > probed.read_at and again.checked_at == probed.checked_at
+    assert [d.uuid for d in again.devices] == [d.uuid for d in probed.devices]
+    for device in again.devices:
+        assert device.memory_free is not None and device.memory_total
+        assert device.memory_free <= device.memory_total
+    assert per_reading < 5e-3
