@@ -63,7 +63,7 @@ class Table:
         return value
 
     def optional_text(self, key: str) -> str | None:
-        return self.text(key) if key in self.raw else self._skip(key)
+        return None if self._absent(key) else self.text(key)
 
     def texts(self, key: str) -> tuple[str, ...]:
         value = self._value(key)
@@ -101,7 +101,7 @@ class Table:
         return number
 
     def optional_number(self, key: str, **bounds: float) -> float | None:
-        return self.number(key, **bounds) if key in self.raw else self._skip(key)
+        return None if self._absent(key) else self.number(key, **bounds)
 
     def whole(self, key: str, *, minimum: int = 0) -> int:
         """A whole number of at least ``minimum`` (``26.0`` counts as 26)."""
@@ -115,7 +115,7 @@ class Table:
         return value
 
     def optional_whole(self, key: str, *, minimum: int = 0) -> int | None:
-        return self.whole(key, minimum=minimum) if key in self.raw else self._skip(key)
+        return None if self._absent(key) else self.whole(key, minimum=minimum)
 
     def wholes(self, key: str, *, minimum: int = 0) -> tuple[int, ...]:
         value = self._value(key)
@@ -137,7 +137,7 @@ class Table:
         raise ValueError(f"{self.where(key)} must be one of {valid}, got {value!r}")
 
     def optional_one_of(self, key: str, options: tuple[T, ...]) -> T | None:
-        return self.one_of(key, options) if key in self.raw else self._skip(key)
+        return None if self._absent(key) else self.one_of(key, options)
 
     def template(self, key: str, supplied: Mapping[str, Any]) -> Template:
         """A text template that may use the table's own scalar values and ``supplied``
@@ -190,9 +190,10 @@ class Table:
                 f"valid keys: {', '.join(sorted(self._read))}"
             )
 
-    def _skip(self, key: str) -> None:
+    def _absent(self, key: str) -> bool:
+        """True (and the key counted as read) when an optional key is not given."""
         self._read.add(key)
-        return None
+        return key not in self.raw
 
 
 def read_rule(

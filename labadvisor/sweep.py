@@ -143,7 +143,7 @@ def _choice_table(
     code = {name: i for i, name in enumerate(RUNTIME_CHOICES)}
     unique_sizes, size_of = np.unique(sizes, return_inverse=True)
     classes = sorted(set(complexities))
-    class_of = [classes.index(name) for name in complexities]
+    class_of = np.array([classes.index(name) for name in complexities], dtype=np.intp)
     by_class = [guide.complexity_class(name) for name in classes]
     decided = np.array(
         [
