@@ -9,14 +9,15 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Literal
 
 from labadvisor.guides import offload_guide
 from labadvisor.offload_facts import CostDefaults
 from labadvisor.units import check_finite_number, check_hours_per_day
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 Cheaper = Literal["local", "offload", "equal"]
 
@@ -89,8 +90,10 @@ def monthly_cost_arrays(
 
     Each team member is counted with their own local machine and their own Offload hours,
     as the guide's "Team of 5" row does. Two monthly figures within a relative 1e-9 of
-    each other count as equal.
+    each other count as equal. NumPy is imported on first use, not with labadvisor.
     """
+    import numpy as np
+
     hours, rate, local_each, team = np.broadcast_arrays(
         *(
             np.asarray(v, dtype=float)
