@@ -168,7 +168,6 @@ class Table:
     def named_tables(self, key: str) -> dict[str, Table]:
         """A table of tables (``[choices.local-cpu]``), by name."""
         outer = self.table(key)
-        self._read.add(key)
         return {name: outer.table(name) for name in outer.raw}
 
     def string_map(self, key: str) -> dict[str, str]:

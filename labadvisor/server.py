@@ -240,8 +240,7 @@ class DeploymentAdviceHandler(_AdviceHandler):
 
 def advice_options() -> dict[str, dict[str, list[str]]]:
     """Values the advice forms' text fields accept, from the same data as the advisers."""
-    from labadvisor.deployment import deployment_data
-    from labadvisor.guides import models_data
+    from labadvisor.guides import deployment_data, models_data
     from labadvisor.runtime import workload_names
 
     deployment = deployment_data()
