@@ -110,11 +110,12 @@ def test_no_driver_is_a_reason_not_an_error(machine: Callable[..., FakeNvml]) ->
 def test_this_machine_really_has_no_gpu() -> None:
     report = gpu.detect(refresh=True)
     advice = advise_runtime(5, gpu="auto")
-    if report.best_device() is None:
+    best = report.best_device()
+    if best is None:
         (text,) = by_rule(advice, "gpu.none")
         assert report.message in text
     else:
-        assert advice.gpu is not None and advice.gpu.name == report.best_device().name
+        assert advice.gpu is not None and advice.gpu.name == best.name
 
 
 def test_the_offload_side_is_the_guides_l4(machine: Callable[..., FakeNvml]) -> None:

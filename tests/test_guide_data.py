@@ -67,7 +67,7 @@ def test_configure_overrides_a_tier_by_id() -> None:
 
 def test_bad_override_is_rejected_and_changes_nothing() -> None:
     labadvisor.configure({"offload-vs-local": {"costs": {"defaults": {"local_monthly": 100.0}}}})
-    for bad, message in [
+    bad_overrides: list[tuple[dict[str, Any], str]] = [
         ({"offload-vs-local": {"costs": {"defaults": {"offload_rte": 1.0}}}}, "offload_rate"),
         ({"offload-vs-local": {"costs": {"defaults": {"offload_rate": "cheap"}}}}, "'cheap'"),
         (
@@ -75,7 +75,8 @@ def test_bad_override_is_rejected_and_changes_nothing() -> None:
             "size.medium",
         ),
         ({"offload-vs-locl": {}}, "compose-vs-k3s"),
-    ]:
+    ]
+    for bad, message in bad_overrides:
         with pytest.raises(ValueError, match=message):
             labadvisor.configure(bad)
     assert labadvisor.monthly_costs(0).local == 100.0  # the earlier override still holds
