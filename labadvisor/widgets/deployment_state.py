@@ -11,7 +11,7 @@ from traitlets import Bool, Dict, Instance, Int, Unicode
 
 from labadvisor import files
 from labadvisor.deployment import DeploymentAdvice, advise_deployment
-from labadvisor.widgets._state import AdviceState
+from labadvisor.widgets._state import AdviceState, problem
 
 
 class DeploymentState(AdviceState):
@@ -109,8 +109,8 @@ class DeploymentState(AdviceState):
             self._keep_canonical(
                 current=advice.inputs["current"], gpu_sharing=advice.inputs["gpu_sharing"]
             )
-        except ValueError as exc:
-            error = str(exc)
+        except (ValueError, OSError) as exc:
+            error = problem(exc)
         with self.hold_trait_notifications():
             self.error, self.advice = error, advice
 
