@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import html
 import json
 import os
 import statistics
@@ -289,6 +290,25 @@ def test_deployment_panel_choice_reasons_and_migration():
     assert "Total (guide): 3-4 h" in panel.advice.value
     assert len(panel.checklist.children) == 6
     assert "0 of 6 done" in panel.checklist_title.value
+
+
+def test_the_plans_static_checklist_is_hidden_where_the_checkboxes_show():
+    panel = DeploymentPanel(users=80, current="compose")
+    items = [item["item"] for item in panel.state.checklist]
+    # The advice renders as everywhere else, static list included ...
+    assert panel.advice.value == panel.state.advice._repr_html_()
+    static = "".join(f"<li>☐ {html.escape(item)}</li>" for item in items)
+    assert f"<b>Checklist</b><ul style='list-style:none'>{static}</ul>" in panel.advice.value
+    # ... and the panel's rule hides that markup inside its advice box only.
+    assert "labadvisor-deployment-advice" in panel.advice._dom_classes
+    rule = panel.checklist_style.value
+    assert ".labadvisor-deployment-advice b:has(+ ul[style*='list-style:none'])" in rule
+    assert ".labadvisor-deployment-advice ul[style*='list-style:none']" in rule
+    assert rule.endswith("{display:none}</style>")
+    assert panel.checklist_style in panel.children[0].children[1].children
+    # Once each: the only other place an item's text appears is its checkbox.
+    for item in items:
+        assert [box.description for box in panel.checklist_boxes.values()].count(item) == 1
 
 
 def test_checklist_ticks_live_in_the_state_and_survive_input_changes(tmp_path: Path):

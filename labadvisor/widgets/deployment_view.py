@@ -11,10 +11,26 @@ from labadvisor.widgets._html import error_html
 from labadvisor.widgets._view import AdvicePanel, dropdown, set_html, shown, style, wide
 from labadvisor.widgets.deployment_state import DeploymentState
 
+ADVICE_CLASS = "labadvisor-deployment-advice"
+# The advice renders as everywhere else (its _repr_html_), and that includes the migration
+# plan's static "☐ item" list; the panel shows the same items as live checkboxes, so it
+# hides the static list inside its own advice box only. The first selector is for a
+# checklist wrapped in that class; the others match the plan's current markup, a bold title
+# followed by an unbulleted list (tests/test_widgets.py checks that it is still there).
+CHECKLIST_STYLE = (
+    "<style>"
+    f".{ADVICE_CLASS} .labadvisor-checklist,"
+    f".{ADVICE_CLASS} b:has(+ ul[style*='list-style:none']),"
+    f".{ADVICE_CLASS} ul[style*='list-style:none']"
+    "{display:none}"
+    "</style>"
+)
+
 
 class DeploymentPanel(AdvicePanel):
     """Lab inputs on the left; the advice (with its migration plan, when one is advised) on
-    the right, then the migration checklist as checkboxes whose ticks live in the state."""
+    the right, then the migration checklist as checkboxes whose ticks live in the state
+    (the plan's static copy of the list is hidden in the panel: see CHECKLIST_STYLE)."""
 
     panel_title = "labadvisor deployment advisor"
     state: DeploymentState
@@ -41,9 +57,13 @@ class DeploymentPanel(AdvicePanel):
         self.checklist_boxes: dict[str, w.Checkbox] = {}
         self.checklist = w.VBox()
         self._showing = False  # boxes being set from the state: not a tick to save
+        self.checklist_style = w.HTML(CHECKLIST_STYLE)
         super().__init__(
-            state, controls, [self.checklist_title, self.checklist_error, self.checklist]
+            state,
+            controls,
+            [self.checklist_style, self.checklist_title, self.checklist_error, self.checklist],
         )
+        self.advice.add_class(ADVICE_CLASS)
         self._watch(state, self._show_checklist, ["advice", "checked"])
         self._show_checklist()
 
