@@ -3,8 +3,11 @@ the state objects and the rendered HTML. No browser and no kernel are needed."""
 
 from __future__ import annotations
 
+import ast
 import gc
+import html
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -13,7 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from unprivileged import give_away, run_unprivileged, shared_dir
 
+import labadvisor
 from labadvisor import advise_deployment, advise_runtime
 from labadvisor.widgets import dashboard
 from labadvisor.widgets._jobs import BackgroundJobs
@@ -287,6 +292,25 @@ def test_deployment_panel_choice_reasons_and_migration():
     assert "0 of 6 done" in panel.checklist_title.value
 
 
+def test_the_plans_static_checklist_is_hidden_where_the_checkboxes_show():
+    panel = DeploymentPanel(users=80, current="compose")
+    items = [item["item"] for item in panel.state.checklist]
+    # The advice renders as everywhere else, static list included ...
+    assert panel.advice.value == panel.state.advice._repr_html_()
+    static = "".join(f"<li>☐ {html.escape(item)}</li>" for item in items)
+    assert f"<b>Checklist</b><ul style='list-style:none'>{static}</ul>" in panel.advice.value
+    # ... and the panel's rule hides that markup inside its advice box only.
+    assert "labadvisor-deployment-advice" in panel.advice._dom_classes
+    rule = panel.checklist_style.value
+    assert ".labadvisor-deployment-advice b:has(+ ul[style*='list-style:none'])" in rule
+    assert ".labadvisor-deployment-advice ul[style*='list-style:none']" in rule
+    assert rule.endswith("{display:none}</style>")
+    assert panel.checklist_style in panel.children[0].children[1].children
+    # Once each: the only other place an item's text appears is its checkbox.
+    for item in items:
+        assert [box.description for box in panel.checklist_boxes.values()].count(item) == 1
+
+
 def test_checklist_ticks_live_in_the_state_and_survive_input_changes(tmp_path: Path):
     store = tmp_path / "checklist.json"
     panel = DeploymentPanel(DeploymentState(users=80, current="compose", checklist_file=store))
@@ -321,6 +345,149 @@ def test_checklist_rejects_unknown_items_and_bad_files(tmp_path: Path):
     bad.write_text('{"check.dns": "yes"}')
     with pytest.raises(ValueError, match="true/false"):
         DeploymentState(checklist_file=bad)
+
+
+TICKER = """
+import sys
+from labadvisor.widgets.deployment_state import DeploymentState
+path, item, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+state = DeploymentState(users=80, current="compose", checklist_file=path)
+for _ in range(rounds):
+    state.check(item, False)
+    state.check(item, True)
+"""
+
+
+def test_processes_ticking_one_checklist_file_never_fail_or_lose_a_tick(tmp_path: Path):
+    store = tmp_path / "checklist.json"
+    items = [item["id"] for item in DeploymentState(users=80, current="compose").checklist]
+    env = {**os.environ, "PYTHONPATH": str(Path(labadvisor.__file__).parent.parent)}
+    tickers = [
+        subprocess.Popen(
+            [sys.executable, "-c", TICKER, str(store), item, "15"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for item in items
+    ]
+    for ticker in tickers:
+        _, err = ticker.communicate(timeout=60)
+        assert ticker.returncode == 0, err
+    assert len(items) >= 4
+    assert json.loads(store.read_text()) == dict.fromkeys(items, True)
+    assert DeploymentState(users=80, current="compose", checklist_file=store).ready_to_migrate
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checklist.json", "checklist.json.lock"]
+
+
+def test_a_tick_keeps_what_other_processes_ticked_meanwhile(tmp_path: Path):
+    store = tmp_path / "checklist.json"
+    mine = DeploymentState(users=80, current="compose", checklist_file=store)
+    theirs = DeploymentState(users=80, current="compose", checklist_file=store)
+    theirs.check("check.dns")
+    mine.check("check.window")
+    assert json.loads(store.read_text()) == {"check.dns": True, "check.window": True}
+    assert mine.checked == {"check.dns": True, "check.window": True}
+
+
+def test_a_checklist_file_in_a_missing_directory_is_refused_at_construction(tmp_path: Path):
+    missing = tmp_path / "not-there"
+    with pytest.raises(ValueError, match=f"the directory {missing} does not exist"):
+        DeploymentState(users=80, checklist_file=missing / "checklist.json")
+    with pytest.raises(ValueError, match=f"the directory {missing} does not exist"):
+        DeploymentPanel(users=80, checklist_file=missing / "checklist.json")
+    with pytest.raises(ValueError, match="is a directory"):
+        DeploymentState(checklist_file=tmp_path)
+
+
+def test_a_broken_checklist_file_is_refused_not_overwritten(tmp_path: Path):
+    broken = tmp_path / "checklist.json"
+    broken.write_text('{"check.dns": tru')
+    with pytest.raises(ValueError, match=f"checklist file {broken} is not valid JSON"):
+        DeploymentState(users=80, current="compose", checklist_file=broken)
+    state = DeploymentState(users=80, current="compose", checklist_file=tmp_path / "ok.json")
+    state.checklist_file = broken  # broken after the panel started: the tick is refused
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        state.check("check.dns")
+    assert broken.read_text() == '{"check.dns": tru'
+
+
+def test_a_planted_tmp_symlink_beside_the_checklist_is_not_followed(tmp_path: Path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    store = tmp_path / "checklist.json"
+    (tmp_path / "checklist.json.tmp").symlink_to(victim)
+    DeploymentState(users=80, current="compose", checklist_file=store).check("check.dns")
+    assert victim.read_text() == "precious"
+    assert json.loads(store.read_text()) == {"check.dns": True}
+
+
+def test_a_symlinked_checklist_file_is_written_through(tmp_path: Path):
+    real = tmp_path / "shared" / "team-checklist.json"
+    real.parent.mkdir()
+    real.write_text('{"check.stable": true}')
+    link = tmp_path / "checklist.json"
+    link.symlink_to(real)
+    DeploymentState(users=80, current="compose", checklist_file=link).check("check.dns")
+    assert link.is_symlink()
+    assert json.loads(real.read_text()) == {"check.dns": True, "check.stable": True}
+
+
+def test_a_tick_that_cannot_be_saved_is_the_panels_message_not_a_traceback():
+    with shared_dir() as directory:
+        store = directory / "checklist.json"
+        store.write_text('{"check.dns": true}')
+        (directory / "checklist.json.lock").write_text("")
+        for path in (store, directory / "checklist.json.lock"):
+            give_away(path)
+        panel = DeploymentPanel(users=80, current="compose", checklist_file=store)
+        directory.chmod(0o555)
+
+        def tick() -> tuple[object, ...]:
+            panel.checklist_boxes["check.window"].value = True  # must not raise
+            return (
+                panel.checklist_boxes["check.window"].value,
+                panel.state.checked,
+                panel.checklist_error.value,
+            )
+
+        try:
+            box, checked, message = ast.literal_eval(run_unprivileged(tick))
+        finally:
+            directory.chmod(0o755)
+        assert box is False and checked == {"check.dns": True}
+        assert f"cannot write {store}: Permission denied" in message
+        assert json.loads(store.read_text()) == {"check.dns": True}
+
+
+def test_an_unreadable_checklist_file_is_a_clear_error():
+    with shared_dir() as directory:
+        store = directory / "checklist.json"
+        store.write_text("{}")
+        store.chmod(0o000 if os.geteuid() != 0 else 0o600)  # root's own: unreadable to nobody
+
+        def build() -> object:
+            return DeploymentState(users=80, checklist_file=store)
+
+        answer = run_unprivileged(build)
+        assert answer == f"raised ValueError: cannot read checklist file {store}: Permission denied"
+
+
+def test_an_unreadable_override_file_is_the_states_message():
+    with shared_dir() as directory:
+        override = directory / "config.toml"
+        override.write_text("")
+        override.chmod(0o000 if os.geteuid() != 0 else 0o600)
+        RuntimeState(gpu=None)  # imports what it needs here: nobody cannot read ~root/.pyenv
+
+        def advise() -> tuple[object, ...]:
+            os.environ["LABADVISOR_CONFIG"] = str(override)
+            labadvisor.configure(reset=True)  # forget data read before the fork
+            deployment, runtime = DeploymentState(users=80), RuntimeState(gpu=None)
+            return deployment.advice, deployment.error, runtime.advice, runtime.error
+
+        answer = run_unprivileged(advise)
+        assert answer == repr((None, f"cannot read {override}: Permission denied") * 2), answer
 
 
 def test_deployment_bad_input_shows_the_message():

@@ -11,17 +11,16 @@ Layout, as the CLI writes it under ``$DOCKER_CONFIG`` (default ``~/.docker``)::
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labadvisor import files
 from labadvisor.contexts.errors import InvalidContextNameError, StoreError
 
 DEFAULT_CONTEXT = "default"
@@ -306,55 +305,18 @@ def set_current_context(name: str | None, directory: Path) -> bool:
 
 @contextlib.contextmanager
 def _locked(target: Path) -> Iterator[None]:
-    # A lock file beside config.json: the file itself is replaced by rename, so locking it
-    # would lock an inode that the next writer no longer opens.
-    lock_path = target.with_name(target.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise StoreError(f"cannot open the lock file {lock_path}: {_reason(exc)}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    # labadvisor.files holds the one lock and write every file of labadvisor goes through:
+    # config.json.lock beside config.json, a private mode for a new lock or config file.
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(files.locked(target, new_mode=_NEW_CONFIG_MODE))
+        except (ValueError, OSError) as exc:
+            raise StoreError(str(exc)) from exc
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _replace(target: Path, content: bytes) -> None:
     try:
-        existing = os.stat(target)
-    except FileNotFoundError:
-        existing = None
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(content)
-            temp.flush()
-            if existing is not None:
-                os.fchmod(temp.fileno(), existing.st_mode & 0o7777)
-                if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
-                    with contextlib.suppress(PermissionError):
-                        os.fchown(temp.fileno(), existing.st_uid, existing.st_gid)
-            else:
-                os.fchmod(temp.fileno(), _NEW_CONFIG_MODE)
-            os.fsync(temp.fileno())
-        os.replace(temp_name, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise StoreError(f"cannot write {target}: {_reason(exc)}") from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _sync_directory(target.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    # Make the rename itself durable; not every filesystem allows fsync on a directory.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        files.write(target, content, new_mode=_NEW_CONFIG_MODE)
+    except (ValueError, OSError) as exc:
+        raise StoreError(str(exc)) from exc

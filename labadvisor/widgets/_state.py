@@ -89,6 +89,14 @@ class AdviceState(HasTraits):
             self._batch_changed = True
 
 
+def problem(exc: ValueError | OSError) -> str:
+    """What a panel shows when advising failed: the library's message, or for a file it
+    could not read (an unreadable override file, say) which file and why."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"cannot read {exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
 def _expected(trait: Any) -> str:
     if isinstance(trait, Enum):
         return "one of " + ", ".join(str(value) for value in trait.values or ())

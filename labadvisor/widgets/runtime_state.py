@@ -13,7 +13,7 @@ from labadvisor.memory import MemoryEstimate, estimate_memory, find_preset
 from labadvisor.runtime import RuntimeAdvice, advise_runtime
 from labadvisor.widgets._jobs import BackgroundJobs
 from labadvisor.widgets._plot import PlotCache, PlotKey, plot_key, render_breakeven_png
-from labadvisor.widgets._state import AdviceState
+from labadvisor.widgets._state import AdviceState, problem
 
 SIZE_MODES = ("size", "params", "preset")
 PLOT_THREAD = "labadvisor-plot"
@@ -116,8 +116,8 @@ class RuntimeState(AdviceState):
                     preset=self.preset if self.size_mode == "preset" else None,
                     dtype=self.dtype,
                 )
-        except ValueError as exc:
-            advice, error = None, str(exc)
+        except (ValueError, OSError) as exc:
+            advice, error = None, problem(exc)
         with self.hold_trait_notifications():
             self.memory, self.error, self.advice = memory, error, advice
         self._request_plot()
