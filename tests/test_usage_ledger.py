@@ -271,7 +271,7 @@ def test_eight_processes_write_at_once_without_errors(tmp_path: Path) -> None:
     start = time.time() + 1.5  # all begin together, once their imports are done
     processes = [python(writer(path, f"server-{n}", 25, 10, start)) for n in range(8)]
     results = [p.communicate(timeout=120) for p in processes]
-    for process, (out, err) in zip(processes, results):
+    for process, (out, err) in zip(processes, results, strict=True):
         assert process.returncode == 0, err
         assert out.split() == ["ok"] * 25
         assert "locked" not in err and "WARNING" not in err and "ERROR" not in err, err
