@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import signal
@@ -57,7 +58,7 @@ def test_reading_a_missing_ledger_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "none" / "usage.sqlite3"
     with SqliteLedger(path) as ledger:
         assert ledger.recording_since() is None
-        assert ledger.hourly(0, 10**10, 10.0) == []
+        assert ledger.daily(0, 10**10, 10.0) == []
     assert not path.parent.exists()
 
 
@@ -67,10 +68,11 @@ def test_writes_are_idempotent_and_rollups_count_once(tmp_path: Path) -> None:
     with SqliteLedger(path) as ledger:
         assert ledger.write(batch)
         assert ledger.write(batch)  # a retried batch
-        rows = ledger.hourly(0, 10**6, schema.ROLLUP_BUSY_PERCENT)
+        rows = ledger.daily(0, 10**6, schema.ROLLUP_BUSY_PERCENT)
     assert count(path, "gpu_samples") == 3
     gpu = [r for r in rows if r.kind == "gpu"]
-    assert [(r.hour, r.seconds, r.busy_seconds, r.peak) for r in gpu] == [(1, 180.0, 180.0, 1000)]
+    day = dt.date.fromtimestamp(3600).isoformat()
+    assert [(r.day, r.seconds, r.busy_seconds, r.peak) for r in gpu] == [(day, 180.0, 180.0, 1000)]
 
 
 def test_migration_from_version_1_backfills_the_rollup(tmp_path: Path) -> None:
@@ -92,7 +94,8 @@ def test_migration_from_version_1_backfills_the_rollup(tmp_path: Path) -> None:
     with SqliteLedger(path) as ledger:
         assert ledger.write(Batch((sample(7440, gpus=(GpuReading("GPU 0", 50, 5, None),)),)))
         assert ledger.schema_version() == 2
-        rows = {(r.kind, r.key): r for r in ledger.hourly(0, 10**6, 10.0)}
+        rows = {(r.kind, r.key): r for r in ledger.daily(0, 10**6, 10.0)}
+        assert len({r.day for r in rows.values()}) == 1
     assert (rows["tick", ""].seconds, rows["tick", ""].busy_seconds) == (300.0, 0.0)
     assert (rows["gpu", "GPU 0"].seconds, rows["gpu", "GPU 0"].busy_seconds) == (300.0, 180.0)
     assert rows["gpu", "GPU 0"].peak == 30
@@ -142,8 +145,11 @@ def test_retention_deletes_old_samples_and_their_rollups(tmp_path: Path) -> None
         newer_switch = KernelSwitch(now - 98 * 86400, "alice", "host", "k2", "remote-x", "remote")
         ledger.write(Batch(switches=(old_switch, older_switch, newer_switch)))
         deleted = ledger.prune(90, now=now)
+        today = dt.date.fromtimestamp(now)
         left = sorted(
-            (now - r.hour * 3600) // 86400 for r in ledger.hourly(0, now, 10) if r.kind == "gpu"
+            (today - dt.date.fromisoformat(r.day)).days
+            for r in ledger.daily(0, now + 1, 10)
+            if r.kind == "gpu"
         )
         assert ledger.recording_since() == now - 89 * 86400
         # A kernel's latest switch stays however old: it may still be in force.

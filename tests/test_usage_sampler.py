@@ -153,8 +153,9 @@ def test_thread_samples_on_the_grid_and_stop_joins_it(tmp_path: Path) -> None:
     sampler.start()  # a second start is a no-op
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if path.exists() and ticks(path) >= 3:
-            break
+        with contextlib.suppress(sqlite3.OperationalError):  # not created yet
+            if path.exists() and ticks(path) >= 3:
+                break
         time.sleep(0.02)
     sampler.stop()
     assert not sampler.running

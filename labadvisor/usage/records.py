@@ -121,15 +121,15 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class HourlyRow:
-    """One hour of one subject, as the summary reads it.
+class DailyRow:
+    """One local calendar day of one subject, as the summary reads it.
 
     ``kind`` is "tick" (the sampler ran: ``seconds``), "gpu" (``key`` the GPU; ``busy_seconds``
     at or above the threshold; ``peak`` the most memory used, bytes) or "offload" (``key`` the
-    source; ``busy_seconds`` the billed part).
+    source; ``busy_seconds`` the billed part). A sample counts in the day its hour starts in.
     """
 
-    hour: int  # Unix time // 3600
+    day: str  # ISO date, local time
     kind: str
     key: str
     seconds: float

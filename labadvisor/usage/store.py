@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from labadvisor.usage import schema
-from labadvisor.usage.records import Batch, HourlyRow, KernelSwitch, Pending
+from labadvisor.usage.records import Batch, DailyRow, KernelSwitch, Pending
 
 log = logging.getLogger("labadvisor.usage")
 _T = TypeVar("_T")
@@ -65,8 +65,8 @@ class LedgerBackend(Protocol):
         """Unix time of the oldest sample kept, or None with none."""
         ...
 
-    def hourly(self, since: int, until: int, busy_percent: float) -> list[HourlyRow]:
-        """Per-hour rollup rows for Unix times ``since`` <= t < ``until``."""
+    def daily(self, since: int, until: int, busy_percent: float) -> list[DailyRow]:
+        """Per local day, kind and key, for the hours starting ``since`` <= t < ``until``."""
         ...
 
     def holder_peaks(self, since: int, until: int) -> dict[str, int]:
@@ -253,26 +253,27 @@ class SqliteLedger:
         value = rows[0][0] if rows else None
         return float(value) if isinstance(value, (int, float)) else None
 
-    def hourly(self, since: int, until: int, busy_percent: float) -> list[HourlyRow]:
+    def daily(self, since: int, until: int, busy_percent: float) -> list[DailyRow]:
+        # SQLite's 'localtime' is the C library's, as Python's datetime.fromtimestamp is.
         from_rollup = "" if busy_percent == schema.ROLLUP_BUSY_PERCENT else "AND kind != 'gpu'"
+        hours = (since // 3600, -(-until // 3600))
         rows = self._read(
-            "SELECT hour, kind, key, sum(seconds), sum(busy_seconds), max(peak) "
+            "SELECT date(hour * 3600, 'unixepoch', 'localtime') AS day, kind, key, "
+            "sum(seconds), sum(busy_seconds), max(peak) "
             f"FROM usage_hourly WHERE hour >= ? AND hour < ? {from_rollup} "
-            "GROUP BY hour, kind, key",
-            (since // 3600, -(-until // 3600)),
+            "GROUP BY day, kind, key",
+            hours,
         )
-        if from_rollup:  # another threshold than the rollup's: the raw GPU samples
+        if from_rollup:  # another threshold than the rollup's: the raw GPU samples (slower)
             rows += self._read(
-                "SELECT ts / 3600, 'gpu', gpu, sum(seconds), "
-                "sum(CASE WHEN utilization >= ? THEN seconds ELSE 0 END), max(memory_used) "
-                "FROM gpu_samples WHERE ts >= ? AND ts < ? GROUP BY ts / 3600, gpu",
-                (busy_percent, since // 3600 * 3600, -(-until // 3600) * 3600),
+                "SELECT date(ts / 3600 * 3600, 'unixepoch', 'localtime') AS day, 'gpu', gpu, "
+                "sum(seconds), sum(CASE WHEN utilization >= ? THEN seconds ELSE 0 END), "
+                "max(memory_used) FROM gpu_samples WHERE ts >= ? AND ts < ? GROUP BY day, gpu",
+                (busy_percent, hours[0] * 3600, hours[1] * 3600),
             )
         return [
-            HourlyRow(
-                _int(h), str(k), str(key), _float(s), _float(b), None if p is None else _int(p)
-            )
-            for h, k, key, s, b, p in rows
+            DailyRow(str(d), str(k), str(key), _float(s), _float(b), None if p is None else _int(p))
+            for d, k, key, s, b, p in rows
         ]
 
     def holder_peaks(self, since: int, until: int) -> dict[str, int]:
@@ -328,24 +329,25 @@ def _set_wal(connection: sqlite3.Connection) -> None:
 
 
 def _migrate(connection: sqlite3.Connection, target: int = schema.VERSION) -> None:
-    """Apply the missing migrations, each in its own transaction."""
-    with _transaction(connection):
-        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = connection.execute("SELECT version FROM schema_version").fetchone()
-        if row is None:
-            connection.execute("INSERT INTO schema_version VALUES (0)")
-    version = 0 if row is None else int(row[0])
+    """Apply the missing migrations, each in its own transaction (no write lock if none)."""
+    version = _version(connection)
     if version > len(schema.MIGRATIONS):
         raise LedgerUnavailable(
             f"schema version {version} is newer than this labadvisor knows "
             f"({len(schema.MIGRATIONS)}); upgrade labadvisor"
         )
-    while version < target:
+    if version >= target:
+        return
+    with _transaction(connection):
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        if connection.execute("SELECT version FROM schema_version").fetchone() is None:
+            connection.execute("INSERT INTO schema_version VALUES (0)")
+    while True:
         with _transaction(connection):
             # Another process may have migrated meanwhile: read again under the write lock.
-            version = int(connection.execute("SELECT version FROM schema_version").fetchone()[0])
+            version = _version(connection)
             if version >= target:
-                break
+                return
             for statement in _statements(schema.MIGRATIONS[version]):
                 connection.execute(statement)
             if version == 0:
@@ -353,8 +355,15 @@ def _migrate(connection: sqlite3.Connection, target: int = schema.VERSION) -> No
                     "INSERT OR IGNORE INTO ledger_info VALUES ('created_at', ?)",
                     (str(time.time()),),
                 )
-            version += 1
-            connection.execute("UPDATE schema_version SET version = ?", (version,))
+            connection.execute("UPDATE schema_version SET version = ?", (version + 1,))
+
+
+def _version(connection: sqlite3.Connection) -> int:
+    exists = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    row = connection.execute("SELECT version FROM schema_version").fetchone() if exists else None
+    return 0 if row is None else int(row[0])
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -1,10 +1,11 @@
 """What the ledger says about the last days: GPU hours, Offload hours and this month's cost.
 
-The summary reads the hourly rollup (see :mod:`labadvisor.usage.schema`), so a year of
-per-minute samples costs a few tens of thousands of rows. Hours are whole Unix hours; days
-are local calendar days (in a time zone with a half-hour offset, an hour counts in the day it
-starts). "Per day" averages over the calendar days the ledger has been recording within the
-period, today included, so a ledger started yesterday is not diluted by 28 empty days.
+The summary reads the hourly rollup (see :mod:`labadvisor.usage.schema`) grouped by local
+calendar day in SQL, so a year of per-minute samples comes back as a few thousand rows. A
+sample counts in the day its hour starts in (this matters only in time zones with a
+half-hour offset). "Per day" averages over the calendar days the ledger has been recording
+within the period, today included, so a ledger started yesterday is not diluted by 28 empty
+days.
 
 GPU hours are summed over GPUs (two GPUs busy for an hour are two GPU hours): the quantity
 Docker Offload sells by the hour.
@@ -221,24 +222,20 @@ def _summarise(
     period_start = _midnight(first_day)
     month_start = _midnight(today.replace(day=1))
     since = int(min(period_start, month_start))
-    rows = backend.hourly(since, int(now) + 1, threshold)
+    rows = backend.daily(since, int(now) + 1, threshold)
     recording_since = backend.recording_since()
 
-    day_of: dict[int, dt.date] = {}
-    daily: dict[dt.date, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    first_iso, month_iso = first_day.isoformat(), today.replace(day=1).isoformat()
+    daily: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     by_gpu: dict[str, float] = defaultdict(float)
     peak_by_gpu: dict[str, int] = {}
     month_offload = 0.0
     for row in rows:
-        start = row.hour * 3600
-        if row.kind == "offload" and start >= month_start:
+        if row.kind == "offload" and row.day >= month_iso:
             month_offload += row.busy_seconds
-        if start < period_start:
+        if row.day < first_iso:
             continue
-        day = day_of.get(row.hour)
-        if day is None:
-            day = day_of[row.hour] = dt.date.fromtimestamp(start)
-        totals = daily[day]
+        totals = daily[row.day]
         if row.kind == "tick":
             totals["sampled_hours"] += row.seconds
         elif row.kind == "gpu":
@@ -260,11 +257,8 @@ def _summarise(
     per_day = 3600.0 * max(days_recorded, 1)
 
     table = tuple(
-        DailyUsage(
-            day.isoformat(),
-            *(round(daily[day][name] / 3600.0, 6) for name in _HOUR_FIELDS),
-        )
-        for day in (first_day + dt.timedelta(days=n) for n in range(days))
+        DailyUsage(day, *(round(daily[day][name] / 3600.0, 6) for name in _HOUR_FIELDS))
+        for day in ((first_day + dt.timedelta(days=n)).isoformat() for n in range(days))
     )
     total = {name: sum(daily[d][name] for d in daily) for name in _HOUR_FIELDS}
     holder_peaks = backend.holder_peaks(int(period_start), int(now) + 1)
