@@ -246,41 +246,51 @@ def test_full_disk_one_warning_then_retry(small_disk: Path, caplog: pytest.LogCa
 
 
 WRITER = """
-import logging, sys, time
+import logging, os, sys, time
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 from labadvisor.usage import Batch, GpuReading, KernelSwitch, Sample, SqliteLedger
-path, server, batches, size, start = sys.argv[1:] if len(sys.argv) > 1 else ({args})
-ledger = SqliteLedger(path)
+path, server, batches, size, ready, writers = {args}
+ledger = SqliteLedger(path)  # connects (and creates or migrates) on the first write
 gpus = tuple(GpuReading(f"GPU {{n}}", 50, 10**9, 10**10) for n in range(4))
-while time.time() < float(start):
-    time.sleep(0.001)
-for b in range(int(batches)):
+if writers:  # a barrier: every writer has imported everything before any writes
+    open(os.path.join(ready, server), "w").close()
+    deadline = time.time() + 60
+    while len(os.listdir(ready)) < writers and time.time() < deadline:
+        time.sleep(0.001)
+first = time.time()
+for b in range(batches):
     samples = tuple(
-        Sample(60 * (b * int(size) + n), 60.0, "alice", server, gpus)
-        for n in range(int(size))
+        Sample(60 * (b * size + n), 60.0, "alice", server, gpus) for n in range(size)
     )
     switch = KernelSwitch(time.time(), "alice", server, f"k{{b}}", "docker-cloud", "offload")
     ok = ledger.write(Batch(samples, (switch,)))
     print("ok" if ok else "kept", flush=True)
+print("span", first, time.time(), flush=True)
 ledger.close()
 """
 
 
-def writer(path: Path, server: str, batches: int, size: int, start: float) -> str:
-    return textwrap.dedent(WRITER).format(
-        args=repr((str(path), server, str(batches), str(size), str(start)))
-    )
+def writer(
+    path: Path, server: str, batches: int, size: int, ready: Path | None = None, writers: int = 0
+) -> str:
+    args = (str(path), server, batches, size, str(ready), writers)
+    return textwrap.dedent(WRITER).format(args=repr(args))
 
 
 def test_eight_processes_write_at_once_without_errors(tmp_path: Path) -> None:
-    path = tmp_path / "usage.sqlite3"
-    start = time.time() + 1.5  # all begin together, once their imports are done
-    processes = [python(writer(path, f"server-{n}", 25, 10, start)) for n in range(8)]
+    path = tmp_path / "usage.sqlite3"  # not there yet: all eight create it at once
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    processes = [python(writer(path, f"server-{n}", 25, 10, ready, 8)) for n in range(8)]
     results = [p.communicate(timeout=120) for p in processes]
+    spans = []
     for process, (out, err) in zip(processes, results, strict=True):
         assert process.returncode == 0, err
-        assert out.split() == ["ok"] * 25
+        *oks, span = out.splitlines()
+        assert oks == ["ok"] * 25
+        spans.append([float(t) for t in span.split()[1:]])
         assert "locked" not in err and "WARNING" not in err and "ERROR" not in err, err
+    assert max(first for first, _ in spans) < min(last for _, last in spans), "no overlap"
     assert count(path, "ticks") == 8 * 25 * 10
     assert count(path, "gpu_samples") == 8 * 25 * 10 * 4
     assert count(path, "kernel_contexts") == 8 * 25
@@ -289,7 +299,7 @@ def test_eight_processes_write_at_once_without_errors(tmp_path: Path) -> None:
 
 def test_kill_9_in_the_middle_of_writes_leaves_a_usable_ledger(tmp_path: Path) -> None:
     path = tmp_path / "usage.sqlite3"
-    process = python(writer(path, "victim", 100_000, 200, 0))
+    process = python(writer(path, "victim", 100_000, 200))
     assert process.stdout is not None
     committed = 0
     for line in process.stdout:  # let it commit a few batches, then kill it mid-stream
