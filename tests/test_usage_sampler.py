@@ -33,6 +33,19 @@ def offload(state: str | None) -> OffloadState | None:
     return OffloadState(True, state, None, "json", "")
 
 
+def test_plugin_that_fails_is_not_an_answer() -> None:
+    failing = OffloadStatusReader(
+        runner=lambda a, t: completed(1, err="Docker Desktop is not running")
+    )
+    state = failing.read()
+    assert (state.installed, state.state, state.answered, state.billable) == (
+        True,
+        "error",
+        False,
+        False,
+    )
+
+
 def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
     with contextlib.closing(sqlite3.connect(path)) as connection:
         return connection.execute(sql).fetchall()
@@ -81,6 +94,8 @@ def test_one_tick_records_every_source_on_the_interval_grid(tmp_path: Path) -> N
         ("local", "stopped", None),
         ("offload", "stopped", ("stopped", "plugin", 0)),
         ("local", "starting", ("starting", "plugin", 1)),  # unfamiliar states are counted
+        ("offload", "error", ("unknown", "context", 1)),  # the plugin did not answer
+        ("local", "error", None),
     ],
 )
 def test_offload_state_and_upper_bound(

@@ -7,7 +7,9 @@ machine without Docker Desktop pays for one failed lookup per interval at most.
 
 Offload bills a running session; Docker Desktop moves a session with no activity to an idle
 state. :func:`is_billable` counts every state but the stopped and idle ones, so an unfamiliar
-state from a newer plugin is counted rather than missed.
+state from a newer plugin is counted rather than missed. A plugin that fails (Docker Desktop
+not running, signed out) gives the state "error", which is not an answer: the sampler then
+falls back to the Docker context, as without a plugin.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 NOT_INSTALLED = "not installed"
-NOT_BILLED = frozenset({"stopped", "idle", "inactive", "not started", NOT_INSTALLED})
+ERROR = "error"  # the plugin is there but did not answer (Docker Desktop stopped, signed out)
+NOT_BILLED = frozenset({"stopped", "idle", "inactive", "not started", NOT_INSTALLED, ERROR})
 _MISSING_PLUGIN = re.compile(r"is not a docker command|unknown command", re.IGNORECASE)
 _UNKNOWN_FLAG = re.compile(r"unknown (shorthand )?flag|flag provided but not defined", re.I)
 _FIELD = re.compile(r"^\s*(State|Status|GPU)\s*:\s*(.*?)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -33,7 +36,7 @@ Runner = Callable[[list[str], float], "subprocess.CompletedProcess[str]"]
 @dataclass(frozen=True)
 class OffloadState:
     installed: bool
-    state: str  # lower case: "started", "idle", "stopped", ..., "not installed", "unknown"
+    state: str  # lower case: "started", "idle", "stopped", ..., "not installed", "error"
     gpu: str | None
     format: str  # how it was read: "json", "plain" or "none" (no plugin)
     output: str
@@ -41,6 +44,11 @@ class OffloadState:
     @property
     def billable(self) -> bool:
         return is_billable(self.state)
+
+    @property
+    def answered(self) -> bool:
+        """The plugin is installed and said what the session is doing."""
+        return self.installed and self.state != ERROR
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "billable": self.billable}
@@ -129,16 +137,18 @@ class OffloadStatusReader:
                 if parsed is not None:
                     return OffloadState(True, parsed[0], parsed[1], "json", output)
                 if result.returncode and not _UNKNOWN_FLAG.search(output):
-                    return OffloadState(True, "unknown", None, "json", output)
+                    return OffloadState(True, ERROR, None, "json", output)
                 self._json = False  # an older plugin: plain text from now on
             result = self._run(["status"])
             if result is None:
                 return self._missing()
             output = (result.stdout + result.stderr).strip()
+            if result.returncode:
+                return OffloadState(True, ERROR, None, "plain", output)
             state, gpu = parse_plain(output)
             return OffloadState(True, state, gpu, "plain", output)
         except (OSError, subprocess.SubprocessError) as exc:
-            return OffloadState(True, "unknown", None, "none", str(exc))
+            return OffloadState(True, ERROR, None, "none", str(exc))
 
     def _missing(self) -> OffloadState:
         self._missing_until = self._clock() + self.recheck_missing_s

@@ -160,7 +160,7 @@ class UsageSampler:
 
     def _offload(self, context_is_offload: bool) -> OffloadReading | None:
         state = self._guarded("offload", self._read_offload)
-        if state is not None and state.installed:
+        if state is not None and state.answered:
             if state.state == "stopped" and not context_is_offload:
                 return None  # nothing to record: no session, nothing pointed at one
             return OffloadReading(state.state, SOURCE_PLUGIN, state.billable)
