@@ -275,3 +275,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ValueError(f"override file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a labadvisor override") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read override file {str(path)!r}: {exc.strerror}") from None
