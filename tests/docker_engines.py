@@ -534,12 +534,13 @@ kind, where, interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
 if where == "tcp":
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
-    print(f"tcp://127.0.0.1:{listener.getsockname()[1]}", flush=True)
+    host = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
 else:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(where)
-    print(f"unix://{where}", flush=True)
+    host = f"unix://{where}"
 listener.listen(128)
+print(host, flush=True)  # only once it listens: a client may connect at once
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\n"
 
 
@@ -608,9 +609,12 @@ class HostileEngine:
             self.close()
             raise RuntimeError(f"the {kind} engine did not start")
 
-    @property
-    def killed(self) -> bool:
-        return self.process.poll() == -signal.SIGKILL
+    def was_killed(self, wait: float = 5.0) -> bool:
+        """Whether the process died of SIGKILL (waiting up to ``wait`` s for it to be reaped:
+        the client sees the connection close a moment before the parent can tell)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=wait)
+        return self.process.returncode == -signal.SIGKILL
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -64,7 +64,8 @@ def call_within(seconds: float, work: Callable[[float], _Answer]) -> _Answer:
     """``work(seconds_left)`` run in a worker thread; its answer or its exception, or
     DeadlineExceeded once ``seconds`` (plus a short grace) have passed."""
     ends = time.monotonic() + seconds
-    if not _slots.acquire(timeout=seconds):
+    slots = _slots  # the worker releases the slot it took, whatever happens to the global
+    if not slots.acquire(timeout=seconds):
         raise DeadlineExceeded(seconds, started=False)
     answers: list[_Answer] = []
     errors: list[BaseException] = []
@@ -76,13 +77,13 @@ def call_within(seconds: float, work: Callable[[float], _Answer]) -> _Answer:
         except BaseException as exc:  # handed to the caller, who decides
             errors.append(exc)
         finally:
-            _slots.release()
+            slots.release()
             finished.set()
 
     try:
         threading.Thread(target=run, name="labadvisor-engine-check", daemon=True).start()
     except BaseException:
-        _slots.release()
+        slots.release()
         raise
     if not finished.wait(max(ends - time.monotonic(), 0.0) + _GRACE):
         raise DeadlineExceeded(seconds, started=True)
