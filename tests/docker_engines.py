@@ -32,6 +32,10 @@ Use::
 
 ``docker_engines.env(config)`` gives those variables for a child process such as a Jupyter
 server; without an argument it names the shared store, which must then stay unwritten.
+
+Stand-ins that need no dockerd live here too: ``FakeEngine`` (a well-behaved engine, also
+with TLS or GPU runtimes) and ``HostileEngine`` with its ``hostile_engine`` fixture (one that
+accepts and never answers, one that drips a byte a second, one killed mid-request).
 """
 
 from __future__ import annotations
@@ -405,7 +409,8 @@ def closed_port() -> int:
 
 
 class FakeEngine:
-    """The one stand-in engine of the test suite: answers /_ping, /version and /info (any API
+    """The one well-behaved stand-in engine of the test suite (HostileEngine below is the
+    misbehaving kind): answers /_ping, /version and /info (any API
     version prefix) on a unix socket or on TCP, with TLS if given a server context.
 
     ``name`` becomes the engine's ID and Name, ``gpu=True`` adds an ``nvidia`` runtime, ``info``
