@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labadvisor import files
-from labadvisor.contexts.errors import InvalidContextNameError, StoreError
+from labadvisor.contexts.errors import InvalidContextNameError, StoreError, quoted
 
 DEFAULT_CONTEXT = "default"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -83,7 +83,7 @@ def check_name(name: object) -> str:
     """Return ``name`` if it is a valid context name (or "default"), else raise naming the rule."""
     if not isinstance(name, str):
         raise InvalidContextNameError(
-            f"a context name must be a string, got {name!r} ({type(name).__name__})"
+            f"a context name must be a string, got {quoted(name)} ({type(name).__name__})"
         )
     if name == DEFAULT_CONTEXT:
         return name
@@ -91,7 +91,7 @@ def check_name(name: object) -> str:
         raise InvalidContextNameError("the context name is empty")
     if not NAME_PATTERN.match(name):
         raise InvalidContextNameError(
-            f"{name!r} is not a valid context name: names must match {NAME_PATTERN.pattern}"
+            f"{quoted(name)} is not a valid context name: names must match {NAME_PATTERN.pattern}"
         )
     return name
 
@@ -108,8 +108,8 @@ def read_meta(name: str, directory: Path) -> StoredContext | None:
     stored = _parse_meta(raw, meta_path, directory)
     if stored.name != name:
         raise StoreError(
-            f"context store entry {meta_path} says its name is {stored.name!r}, but it sits in "
-            f"the directory of {name!r}; remove or repair that directory"
+            f"context store entry {meta_path} says its name is {quoted(stored.name)}, but it "
+            f"sits in the directory of {quoted(name)}; remove or repair that directory"
         )
     return stored
 
@@ -138,7 +138,7 @@ def read_all(directory: Path) -> list[StoredContext]:
         stored = _parse_meta(raw, meta_path, directory)
         if context_id(stored.name) != entry.name:
             raise StoreError(
-                f"context store entry {meta_path} says its name is {stored.name!r}, but its "
+                f"context store entry {meta_path} says its name is {quoted(stored.name)}, but its "
                 f"directory is not the sha256 of that name, so the docker CLI cannot select it; "
                 f"remove or repair that directory"
             )
@@ -198,7 +198,7 @@ def parse_config(raw: bytes, path: Path) -> dict[str, Any]:
         raise StoreError(f"{path} must hold a JSON object, found {type(data).__name__}")
     current = data.get("currentContext")
     if current is not None and not isinstance(current, str):
-        raise StoreError(f"{path}: currentContext must be a string, found {current!r}")
+        raise StoreError(f"{path}: currentContext must be a string, found {quoted(current)}")
     return data
 
 
@@ -219,7 +219,7 @@ def _parse_meta(raw: bytes, meta_path: Path, directory: Path) -> StoredContext:
         )
     if not NAME_PATTERN.match(name):
         raise StoreError(
-            f"context store entry {meta_path} has the invalid name {name!r} "
+            f"context store entry {meta_path} has the invalid name {quoted(name)} "
             f"(names must match {NAME_PATTERN.pattern}); remove or repair it"
         )
     metadata = _object(meta.get("Metadata"))
