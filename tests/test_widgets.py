@@ -487,7 +487,8 @@ def test_an_unreadable_override_file_is_the_states_message():
             return deployment.advice, deployment.error, runtime.advice, runtime.error
 
         answer = run_unprivileged(advise)
-        assert answer == repr((None, f"cannot read {override}: Permission denied") * 2), answer
+        message = f"cannot read override file {str(override)!r}: Permission denied"
+        assert answer == repr((None, message) * 2), answer
 
 
 def test_deployment_bad_input_shows_the_message():
