@@ -918,3 +918,29 @@ def test_labadvisor_dashboard_is_the_lazy_entry_point(docker_sandbox):
     board.context.state.wait(10)
     board.close()
     assert labadvisor.dashboard is dashboard
+
+
+def test_notebook_04_leaves_its_panel_open_after_run_all():
+    # Its last cell cleans up the sandbox; closing the panel there emptied "The panel"
+    # section of a notebook run top to bottom.
+    notebook = json.loads(Path("notebooks/04-docker-contexts.ipynb").read_text())
+    sources = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    shown_at = next(i for i, source in enumerate(sources) if "panel = ContextPanel(" in source)
+    closes = [
+        i
+        for i, source in enumerate(sources)
+        for node in ast.walk(ast.parse(_python_only(source)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "close"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "panel"
+    ]
+    assert [i for i in closes if i >= shown_at] == []
+
+
+def _python_only(source: str) -> str:
+    """A cell's source without IPython's magic and shell lines."""
+    return "\n".join(
+        line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
