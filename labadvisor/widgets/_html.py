@@ -1,8 +1,13 @@
 """The few HTML pieces the views add around what advice objects render themselves.
 
-Every piece of text goes through :func:`esc`, which also writes ``$`` as ``&#36;``: two
-dollar signs in one output are otherwise read by JupyterLab as the ends of a LaTeX formula
-("$75/month vs $90/month" set in italics as mathematics).
+Dollar signs: two in one output ("$75/month vs $90/month") are read by JupyterLab as the
+ends of a LaTeX formula and set as mathematics. An entity alone does not stop that, since
+MathJax reads the page's text, where ``&#36;`` is a ``$`` again (checked in Chromium with
+JupyterLab 4.6); MathJax looks for a formula within one element's text only, so each ``$``
+of the text is written as ``&#36;`` in an element of its own (:data:`DOLLAR`), where no
+second ``$`` can close a formula. :func:`esc` escapes text (``&#36;``, which is also safe
+in attribute values), and ``set_html`` passes every widget's HTML through
+:func:`escape_dollars`, which wraps each dollar of its text.
 """
 
 from __future__ import annotations
@@ -10,29 +15,39 @@ from __future__ import annotations
 import html
 import re
 
-DOLLAR = "&#36;"
-# A tag, a comment, or the text of a style or script element: places where "$" is markup,
-# not text, and where an entity would not be decoded.
+DOLLAR_OPEN = "<span class='labadvisor-dollar'>"
+DOLLAR = f"{DOLLAR_OPEN}&#36;</span>"
+# A tag, a comment, or a style or script element: places where "$" is markup, not text.
 _MARKUP = re.compile(r"<(style|script)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+_TEXT_DOLLAR = re.compile(r"\$|&#0*36;|&#x0*24;|&dollar;", re.IGNORECASE)
 
 
 def esc(text: str) -> str:
-    """``text`` as HTML: markup characters and dollar signs escaped."""
-    return html.escape(text).replace("$", DOLLAR)
+    """``text`` as HTML: markup characters escaped, and dollar signs written ``&#36;``."""
+    return html.escape(text).replace("$", "&#36;")
 
 
 def escape_dollars(markup: str) -> str:
-    """``markup`` with every ``$`` in its text written as ``&#36;``; tags, comments, style
-    and script elements are left as they are. For HTML the panels embed but did not write
-    (an advice's own rendering), which may already be escaped: escaping twice is harmless."""
+    """``markup`` with every dollar sign of its text, raw or already an entity, in an element
+    of its own (:data:`DOLLAR`); tags, comments, style and script elements are left as they
+    are. Safe on HTML the panels did not write (an advice's own rendering) and on its own
+    output: running it twice changes nothing."""
     parts: list[str] = []
     position = 0
+    previous_tag = ""
     for match in _MARKUP.finditer(markup):
-        parts.append(markup[position : match.start()].replace("$", DOLLAR))
+        parts.append(_wrap(markup[position : match.start()], previous_tag))
         parts.append(match.group(0))
+        previous_tag = match.group(0)
         position = match.end()
-    parts.append(markup[position:].replace("$", DOLLAR))
+    parts.append(_wrap(markup[position:], previous_tag))
     return "".join(parts)
+
+
+def _wrap(text: str, previous_tag: str) -> str:
+    if previous_tag == DOLLAR_OPEN and text == "&#36;":
+        return text  # wrapped already
+    return _TEXT_DOLLAR.sub(DOLLAR, text)
 
 
 def error_html(message: str) -> str:
