@@ -8,6 +8,7 @@ import gc
 import html
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -15,13 +16,16 @@ import threading
 import time
 from pathlib import Path
 
+import ipywidgets
 import pytest
 from unprivileged import give_away, run_unprivileged, shared_dir
 
 import labadvisor
 from labadvisor import advise_deployment, advise_runtime
 from labadvisor.widgets import dashboard
+from labadvisor.widgets._html import esc, escape_dollars
 from labadvisor.widgets._jobs import BackgroundJobs
+from labadvisor.widgets._view import INVALID_CLASS, OUTDATED_CLASS
 from labadvisor.widgets.context_state import THREAD_NAME as CONTEXT_THREAD
 from labadvisor.widgets.context_view import ContextPanel
 from labadvisor.widgets.deployment_state import DeploymentState
@@ -124,10 +128,12 @@ def test_runtime_state_matches_the_api_and_tells_observers():
 
 def test_runtime_state_keeps_bad_input_and_reports_the_library_message():
     state = RuntimeState(gpu=None, plot=False)
-    state.set(size_mode="params", params_b=-3)
-    assert state.advice is None
-    assert "params_b" in state.error and "at least 0" in state.error
-    state.set(params_b=3)
+    # A value in range that the library rejects (typed numbers out of range are the
+    # state's own field errors: see the tests below).
+    state.set(size_mode="params", params_b=3, gpu=-3)
+    assert state.advice is None and state.gpu == -3
+    assert "gpu must be" in state.error and "at least 0" in state.error
+    state.set(gpu=None)
     assert state.error is None and state.advice.size_gb == pytest.approx(6.0)
     with pytest.raises(ValueError, match="unknown runtime input"):
         state.set(model="13GB")
@@ -142,7 +148,7 @@ def test_runtime_panel_updates_live_from_its_controls():
     c = panel.controls
     assert "Docker Offload" in panel.advice.value  # 13 GB, no GPU
     # The advice as it renders itself in any notebook cell, not a second rendering.
-    assert panel.advice.value == panel.state.advice._repr_html_()
+    assert panel.advice.value == escape_dollars(panel.state.advice._repr_html_())
 
     c["size_gb"].value = 0.5
     assert panel.state.advice.choice == "local-cpu"
@@ -164,7 +170,7 @@ def test_runtime_panel_updates_live_from_its_controls():
     c["hours_per_day"].value = 2
     c["team_size"].value = 5
     assert panel.state.advice.cost.team_size == 5
-    assert "Offload $150.00" in panel.advice.value
+    assert "Offload $150.00" in _text(panel.advice.value)
 
 
 def test_runtime_panel_shows_the_gpu_fit_margin():
@@ -283,7 +289,7 @@ def test_deployment_panel_choice_reasons_and_migration():
     panel.controls["current"].value = "docker-compose"
     assert "K3s" in panel.advice.value
     assert "compose-vs-k3s.md" in panel.advice.value
-    assert panel.advice.value == panel.state.advice._repr_html_()
+    assert panel.advice.value == escape_dollars(panel.state.advice._repr_html_())
     # Steps with their durations, and the guide's total.
     assert "Backup Everything" in panel.advice.value
     assert "30 min" in panel.advice.value and "1 h-2 h" in panel.advice.value
@@ -296,7 +302,7 @@ def test_the_plans_static_checklist_is_hidden_where_the_checkboxes_show():
     panel = DeploymentPanel(users=80, current="compose")
     items = [item["item"] for item in panel.state.checklist]
     # The advice renders as everywhere else, static list included ...
-    assert panel.advice.value == panel.state.advice._repr_html_()
+    assert panel.advice.value == escape_dollars(panel.state.advice._repr_html_())
     static = "".join(f"<li>☐ {html.escape(item)}</li>" for item in items)
     assert f"<b>Checklist</b><ul style='list-style:none'>{static}</ul>" in panel.advice.value
     # ... and the panel's rule hides that markup inside its advice box only.
@@ -305,7 +311,7 @@ def test_the_plans_static_checklist_is_hidden_where_the_checkboxes_show():
     assert ".labadvisor-deployment-advice b:has(+ ul[style*='list-style:none'])" in rule
     assert ".labadvisor-deployment-advice ul[style*='list-style:none']" in rule
     assert rule.endswith("{display:none}</style>")
-    assert panel.checklist_style in panel.children[0].children[1].children
+    assert panel.checklist_style in panel.answer.children
     # Once each: the only other place an item's text appears is its checkbox.
     for item in items:
         assert [box.description for box in panel.checklist_boxes.values()].count(item) == 1
@@ -498,6 +504,164 @@ def test_deployment_bad_input_shows_the_message():
     assert panel.advice.value == ""
     panel.state.set(gpu_sharing="mig")
     assert panel.error.value == "" and "K3s" in panel.advice.value
+
+
+# ------------------------------------------------------------------ typed values out of range
+
+
+def _text(markup: str) -> str:
+    """What a person reads in widget HTML: tags removed, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]*>", "", markup))
+
+
+OUT_OF_RANGE = [
+    # panel, inputs, control, typed value, the message under the field
+    ("runtime", {}, "size_gb", -5, "Model size (GB) must be between 0 and 10,000; got -5"),
+    (
+        "runtime",
+        {},
+        "size_gb",
+        1e9,
+        "Model size (GB) must be between 0 and 10,000; got 1,000,000,000",
+    ),
+    (
+        "runtime",
+        {"size_mode": "params"},
+        "params_b",
+        0,
+        "Parameters (B) must be greater than 0 and at most 10,000; got 0",
+    ),
+    ("runtime", {}, "team_size", -3, "Team size must be between 1 and 10,000; got -3"),
+    ("runtime", {}, "hours_per_day", 25, "Offload hours/day must be between 0 and 24; got 25"),
+    ("deployment", {}, "users", -3, "Users must be between 1 and 100,000; got -3"),
+    ("deployment", {}, "users", 0, "Users must be between 1 and 100,000; got 0"),
+    ("deployment", {}, "nodes", 0, "Nodes must be between 1 and 1,000; got 0"),
+]
+
+
+def _panel(kind: str, **inputs):
+    if kind == "runtime":
+        return RuntimePanel(gpu=None, plot=False, **inputs)
+    return DeploymentPanel(**inputs)
+
+
+@pytest.mark.parametrize(("kind", "inputs", "name", "typed", "message"), OUT_OF_RANGE)
+def test_a_typed_value_out_of_range_is_kept_named_and_the_answer_marked_old(
+    kind, inputs, name, typed, message
+):
+    panel = _panel(kind, **inputs)
+    control = panel.controls[name]
+    good = control.value
+    answer = panel.advice.value
+    advice = panel.state.current_advice()
+    assert panel.state.up_to_date and panel.outdated_note.value == ""
+
+    control.value = typed
+    # Kept as typed, in the control and in the state: never clamped.
+    assert control.value == typed and getattr(panel.state, name) == typed
+    assert panel.state.field_errors == {name: message}
+    assert _text(panel.field_errors[name].value) == message
+    assert INVALID_CLASS in control._dom_classes
+    # The answer is the last one, for the last valid inputs, dimmed under a note.
+    assert not panel.state.up_to_date
+    assert panel.state.current_advice() is advice and panel.advice.value == answer
+    assert _text(panel.outdated_note.value) == "⚠ not updated: fix the marked field"
+    assert OUTDATED_CLASS in panel.answer._dom_classes
+    # Only the marked field has an error line.
+    others = [line.value for other, line in panel.field_errors.items() if other != name]
+    assert others == [""] * len(others)
+
+    control.value = good
+    assert panel.state.field_errors == {} and panel.state.up_to_date
+    assert panel.field_errors[name].value == "" and INVALID_CLASS not in control._dom_classes
+    assert panel.outdated_note.value == "" and OUTDATED_CLASS not in panel.answer._dom_classes
+    assert panel.state.current_advice().to_dict() == advice.to_dict()
+
+
+def test_a_negative_size_never_advises_a_zero_gb_model():
+    panel = RuntimePanel(gpu=None, plot=False, size_gb=13)
+    panel.controls["size_gb"].value = -5
+    assert panel.state.advice.size_gb == 13
+    assert "0 GB" not in _text(panel.advice.value).replace("10 GB", "")
+    panel.controls["team_size"].value = -3
+    assert panel.state.advice.cost.team_size == 1
+    assert _text(panel.outdated_note.value) == "⚠ not updated: fix the marked fields"
+    assert set(panel.state.field_errors) == {"size_gb", "team_size"}
+
+
+def test_only_the_fields_in_use_are_checked():
+    panel = RuntimePanel(gpu=None, plot=False)
+    panel.controls["size_gb"].value = -5
+    assert "size_gb" in panel.state.field_errors
+    panel.controls["size_mode"].value = "params"  # the size box is hidden, and not used
+    assert panel.state.field_errors == {} and panel.state.advice.size_gb == pytest.approx(14.0)
+    assert panel.rows["size_gb"].layout.display == "none"
+    panel.controls["size_mode"].value = "size"  # shown again, with its error
+    assert "size_gb" in panel.state.field_errors
+    assert panel.rows["size_gb"].layout.display is None
+
+
+def test_an_out_of_range_input_given_in_code_leaves_no_answer_yet():
+    panel = DeploymentPanel(users=-3)
+    assert panel.state.advice is None and panel.advice.value == ""
+    assert panel.controls["users"].value == -3
+    assert "Users must be between 1 and 100,000; got -3" in _text(panel.field_errors["users"].value)
+    assert _text(panel.outdated_note.value) == "⚠ no answer yet: fix the marked field"
+    state = RuntimeState(plot=False, gpu=None)
+    state.set(hours_per_day=float("nan"))
+    assert state.field_errors == {
+        "hours_per_day": "Offload hours/day must be between 0 and 24; got nan"
+    }
+
+
+def test_the_dashboard_marks_out_of_range_fields_too(docker_sandbox):
+    board = dashboard(gpu=None)
+    try:
+        board.deployment.controls["users"].value = -3
+        board.runtime.controls["hours_per_day"].value = 25
+        assert "got -3" in _text(board.deployment.field_errors["users"].value)
+        assert "got 25" in _text(board.runtime.field_errors["hours_per_day"].value)
+        for panel in (board.runtime, board.deployment):
+            assert OUTDATED_CLASS in panel.answer._dom_classes
+        board.context.state.wait(10)
+    finally:
+        board.close()
+
+
+# ------------------------------------------------------------------ dollar signs
+
+
+def _html_values(widget) -> list[str]:
+    values = [widget.value] if isinstance(widget, ipywidgets.HTML) else []
+    for child in getattr(widget, "children", ()):
+        values += _html_values(child)
+    return values
+
+
+def test_no_dollar_sign_in_panel_html_can_start_mathematics():
+    runtime = RuntimePanel(gpu=None, plot=False, hours_per_day=2, team_size=5, size_gb=30)
+    deployment = DeploymentPanel(users=80, current="compose")
+    runtime.state.error = "an override says $75/month vs $90/month"  # any text at all
+    assert any("&#36;" in value for value in _html_values(runtime))  # amounts, escaped
+    for panel in (runtime, deployment):
+        for value in _html_values(panel):
+            # MathJax pairs dollars within one element's text: each must be alone in its own.
+            for text in re.split(r"<(?:style)\b.*?</style>|<[^>]*>", value, flags=re.S):
+                decoded = html.unescape(text)
+                assert "$" not in decoded or decoded == "$", value
+    assert "Offload $150.00" in _text(runtime.advice.value)
+    assert "$75/month vs $90/month" in _text(runtime.error.value)
+
+
+def test_escape_dollars_leaves_markup_alone_and_can_run_twice():
+    markup = "<b title='$x'>$5</b><style>.a{content:'$'}</style><!-- $ -->and &#36;6"
+    once = escape_dollars(markup)
+    dollar = "<span class='labadvisor-dollar'>&#36;</span>"
+    assert once == (
+        f"<b title='$x'>{dollar}5</b><style>.a{{content:'$'}}</style><!-- $ -->and {dollar}6"
+    )
+    assert escape_dollars(once) == once
+    assert esc("<$1 & $2>") == "&lt;&#36;1 &amp; &#36;2&gt;"
 
 
 # ------------------------------------------------------------------ GPU panel
@@ -760,3 +924,29 @@ def test_labadvisor_dashboard_is_the_lazy_entry_point(docker_sandbox):
     board.context.state.wait(10)
     board.close()
     assert labadvisor.dashboard is dashboard
+
+
+def test_notebook_04_leaves_its_panel_open_after_run_all():
+    # Its last cell cleans up the sandbox; closing the panel there emptied "The panel"
+    # section of a notebook run top to bottom.
+    notebook = json.loads(Path("notebooks/04-docker-contexts.ipynb").read_text())
+    sources = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    shown_at = next(i for i, source in enumerate(sources) if "panel = ContextPanel(" in source)
+    closes = [
+        i
+        for i, source in enumerate(sources)
+        for node in ast.walk(ast.parse(_python_only(source)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "close"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "panel"
+    ]
+    assert [i for i in closes if i >= shown_at] == []
+
+
+def _python_only(source: str) -> str:
+    """A cell's source without IPython's magic and shell lines."""
+    return "\n".join(
+        line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from traitlets import Bool, Dict, Instance, Int, Unicode
 
 from labadvisor import files
 from labadvisor.deployment import DeploymentAdvice, advise_deployment
-from labadvisor.widgets._state import AdviceState, problem
+from labadvisor.widgets._state import AdviceState, FieldRange, problem
 
 
 class DeploymentState(AdviceState):
@@ -39,6 +39,11 @@ class DeploymentState(AdviceState):
         "kubernetes_experience",
         "current",
     )
+
+    limits: ClassVar[dict[str, FieldRange]] = {
+        "users": FieldRange("Users", 1, 100_000),
+        "nodes": FieldRange("Nodes", 1, 1_000),
+    }
 
     users = Int(20)
     nodes = Int(1)
@@ -101,7 +106,7 @@ class DeploymentState(AdviceState):
         items = self.checklist
         return bool(items) and all(item["done"] for item in items)
 
-    def _advise(self) -> None:
+    def _update_advice(self) -> None:
         advice: DeploymentAdvice | None = None
         error: str | None = None
         try:

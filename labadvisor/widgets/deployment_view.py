@@ -8,7 +8,7 @@ import ipywidgets as w
 
 from labadvisor.options import deployment_options
 from labadvisor.widgets._html import error_html
-from labadvisor.widgets._view import AdvicePanel, dropdown, set_html, shown, style, wide
+from labadvisor.widgets._view import AdvicePanel, dropdown, number_box, set_html, shown
 from labadvisor.widgets.deployment_state import DeploymentState
 
 ADVICE_CLASS = "labadvisor-deployment-advice"
@@ -39,12 +39,8 @@ class DeploymentPanel(AdvicePanel):
         state = state if state is not None else DeploymentState(**inputs)
         options = deployment_options()
         controls: dict[str, w.ValueWidget] = {
-            "users": w.BoundedIntText(
-                min=1, max=100_000, description="Users", style=style(), layout=wide()
-            ),
-            "nodes": w.BoundedIntText(
-                min=1, max=1_000, description="Nodes", style=style(), layout=wide()
-            ),
+            "users": number_box(state.limits["users"], whole=True),
+            "nodes": number_box(state.limits["nodes"], whole=True),
             "high_availability": w.Checkbox(description="High availability needed", indent=False),
             "gpu_sharing": dropdown("GPU sharing", options["gpu_sharing"]),
             "kubernetes_experience": dropdown(
