@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labadvisor.costs import CostComparison, check_team_size, monthly_costs
-from labadvisor.explain import Advice, Reason, fire
+from labadvisor.explain import Advice, Reason, fire, settle
 from labadvisor.guides import offload_guide
 from labadvisor.offload_facts import (
     DEPENDS,
@@ -153,7 +153,7 @@ def advise_runtime(
             tier,
             guide.source(tier),
             tier.text,
-            effect=tier.choice,
+            points_to=tier.choice,
             size_gb=size_gb,
             offload_gpu=f"{offload_gpu.name} with {offload_gpu.memory_gb:g} GB",
         ),
@@ -161,7 +161,7 @@ def advise_runtime(
             decision.gpu_rule,
             guide.source(decision.gpu_rule),
             decision.gpu_rule.text,
-            effect=decision.gpu_effect,
+            points_to=decision.gpu_effect,
             **_gpu_values(guide, local, size_gb, decision),
         ),
     ]
@@ -171,7 +171,7 @@ def advise_runtime(
             complexity,
             guide.source(complexity),
             complexity.text,
-            effect=None if complexity.push == "none" else complexity.push,
+            points_to=None if complexity.push == "none" else complexity.push,
             workload_label=work.label,
         )
     )
@@ -183,7 +183,7 @@ def advise_runtime(
                 rule,
                 guide.source(rule),
                 rule.text,
-                effect=decision.sensitive_choice,
+                points_to=decision.sensitive_choice,
                 choice_label=guide.choice_labels[decision.sensitive_choice],
             )
         )
@@ -196,7 +196,7 @@ def advise_runtime(
                 rule,
                 guide.source(rule),
                 rule.text,
-                effect=decision.choice,
+                points_to=decision.choice,
                 **_gpu_values(guide, local, size_gb, decision),
             )
         )
@@ -235,7 +235,7 @@ def advise_runtime(
     return RuntimeAdvice(
         choice=decision.choice,
         choice_label=guide.choice_labels[decision.choice],
-        reasons=reasons,
+        reasons=settle(reasons, decision.choice, _deciding_rule(decision)),
         warnings=warnings,
         size_gb=size_gb,
         workload=work.name,
@@ -423,3 +423,25 @@ def _too_small_for(
     if margin is not None:
         return margin < 0
     return guide.size_tier(size_gb).choice == "offload"
+
+
+def _deciding_rule(decision: RuntimeDecision) -> str | None:
+    """The rule that set the final choice: the last one in decide_runtime's order that moved
+    it (sensitive, workload class, the GPU beyond the guide, the GPU, the size tier)."""
+    if decision.sensitive_choice is not None and decision.sensitive_choice != _before_sensitive(
+        decision
+    ):
+        return offload_guide().rules.sensitive.id
+    if decision.complexity.push != "none" and decision.complexity.push == decision.choice:
+        return decision.complexity.id
+    if decision.beyond_guide:
+        return offload_guide().rules.gpu_beyond_guide.id
+    if decision.gpu_effect is not None:
+        return decision.gpu_rule.id
+    return decision.tier.id
+
+
+def _before_sensitive(decision: RuntimeDecision) -> RuntimeChoice:
+    if decision.complexity.push != "none":
+        return decision.complexity.push
+    return decision.gpu_effect or decision.tier.choice

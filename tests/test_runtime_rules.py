@@ -58,7 +58,7 @@ def test_big_local_gpu_beats_the_7gb_line_and_says_so() -> None:
     assert rules(advice).count("gpu.fits") == 1
     (beyond,) = [r for r in advice.reasons if r.rule == "gpu.beyond-guide"]
     assert "assumes a typical workstation GPU" in beyond.text
-    assert beyond.effect == "local-gpu"
+    assert beyond.points_to == "local-gpu"
     assert advice.fit_margin_gb == pytest.approx(24 - 13 * 1.2)
 
 
@@ -70,7 +70,7 @@ def test_a_big_gpu_does_not_claim_the_model_when_the_workload_sends_it_to_offloa
     # the fit is still reported, and the workload rule is the one that decided
     assert "gpu.fits" in rules(advice)
     assert advice.reasons[-1].rule == "complexity.complex"
-    assert advice.reasons[-1].effect == "offload"
+    assert advice.reasons[-1].points_to == "offload"
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_every_answer_says_what_gpu_was_found_even_when_the_size_decides(
     advice = advise_runtime(size_gb, gpu=gpu)
     (reason,) = [r for r in advice.reasons if r.rule.startswith("gpu.")]
     assert reason.rule == gpu_rule
-    assert reason.effect is None  # the size tier decided, not the GPU
+    assert reason.points_to is None  # the size tier decided, not the GPU
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,9 @@ def test_every_answer_says_what_gpu_was_found_even_when_the_size_decides(
 def test_complex_and_production_workloads_push_to_offload(workload: str) -> None:
     advice = advise_runtime(0.5, gpu=True, workload=workload)
     assert advice.choice == "offload"
-    assert any(r.effect == "offload" and r.rule.startswith("complexity.") for r in advice.reasons)
+    assert any(
+        r.points_to == "offload" and r.rule.startswith("complexity.") for r in advice.reasons
+    )
 
 
 @pytest.mark.parametrize(
@@ -160,7 +162,7 @@ def test_costs_are_reported_never_override() -> None:
     assert advice.choice == "offload"
     assert advice.cost is not None and advice.cost.cheaper == "local"
     assert advice.cost.breakeven_hours_per_day == pytest.approx(5.0)
-    assert any(r.rule == "cost.compare" and r.effect is None for r in advice.reasons)
+    assert any(r.rule == "cost.compare" and r.points_to is None for r in advice.reasons)
     assert advise_runtime(13, gpu=None).cost is None
 
 
