@@ -42,7 +42,13 @@ from labadvisor.offload_facts import (
     SizeTier,
 )
 from labadvisor.records import Rule
-from labadvisor.units import check_hours_per_day, gb_text, normalize_name, parse_size_gb
+from labadvisor.units import (
+    check_finite_number,
+    check_hours_per_day,
+    gb_text,
+    normalize_name,
+    parse_size_gb,
+)
 
 __all__ = [
     "RUNTIME_CHOICES",
@@ -218,6 +224,9 @@ def advise_runtime(
             "give the model's size: model_size_gb (e.g. 13 or '13GB'), params_b with dtype, "
             "or preset"
         )
+
+    if params_b is not None:  # named as the surfaces label it; 0 is refused by estimate_memory
+        check_finite_number(params_b, "params_b (billions of parameters)", minimum=0)
 
     def estimate(**changes: Any) -> MemoryEstimate:
         inputs: dict[str, Any] = {
