@@ -406,10 +406,10 @@ def decide_runtime(
     local_option = _local_option(tier, gpu_state, usable, complexity)
     local_only = sensitive or offline
     offload_holds = needed_gb <= guide.offload_gpu.memory_gb
+    offload_ok = offload_holds and not local_only
     picked = _choose(
-        guide, tier_target, gpu_state, local_option, complexity, offload_holds and not local_only,
-        interactive,
-    )  # fmt: skip
+        guide, tier_target, gpu_state, local_option, complexity, offload_ok, interactive
+    )
     fallback: RuntimeChoice = "local-gpu" if gpu_state == "unknown" else "local-cpu"
     choice, step = picked if picked is not None else (fallback, STEP_CAPACITY)
     if local_only and choice != "offload":
@@ -573,10 +573,10 @@ def _reasons(
     for flag, rule in ((sensitive, rules.sensitive), (offline, rules.offline)):
         if flag:
             label = guide.choice_labels[choice]
-            reasons.append(
-                fire(rule, guide.source(rule), rule.text, points_to=choice, **sizes,
-                     choice_label=label)
-            )  # fmt: skip
+            reason = fire(
+                rule, guide.source(rule), rule.text, points_to=choice, **sizes, choice_label=label
+            )
+            reasons.append(reason)
     if interactive:
         rule = rules.interactive
         reasons.append(

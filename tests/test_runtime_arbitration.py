@@ -22,6 +22,7 @@ from labadvisor.runtime import workload_names
 
 TREE = "Quick Decision Tree"
 # (positional args, keyword args, choice, deciding rule, why, per the guides)
+# fmt: off
 SCENARIOS: list[tuple[tuple[Any, ...], dict[str, Any], str, str, str]] = [
     ((0.5,), {"gpu": None}, "local-cpu", "size.small", f"{TREE}: < 1GB → Local CPU"),
     ((0.996,), {"gpu": None}, "local-cpu", "size.small", "0.996 GB is under the 1 GB line"),
@@ -64,52 +65,52 @@ SCENARIOS: list[tuple[tuple[Any, ...], dict[str, Any], str, str, str]] = [
         "26 GB fits neither the L4 nor a local GPU",
     ),
     ((0.5,), {"gpu": True, "workload": "code-review"}, "offload", "complexity.complex",
-     "Code Review → Docker Offload, local hardware not known to hold it"),  # fmt: skip
+     "Code Review → Docker Offload, local hardware not known to hold it"),
     ((0.5,), {"gpu": None, "workload": "production"}, "offload", "complexity.production",
-     "Production Workloads → Docker Offload"),  # fmt: skip
+     "Production Workloads → Docker Offload"),
     ((3,), {"gpu": None, "workload": "code-review"}, "offload", "complexity.complex",
-     "complex work, the local hardware is the CPU"),  # fmt: skip
+     "complex work, the local hardware is the CPU"),
     ((3,), {"gpu": True, "workload": "code-review"}, "offload", "complexity.complex",
-     "complex work, GPU of unknown size"),  # fmt: skip
+     "complex work, GPU of unknown size"),
     ((3,), {"gpu": 8, "workload": "code-review"}, "local-gpu", "gpu.fits",
-     "complex work, but a local GPU holds it"),  # fmt: skip
+     "complex work, but a local GPU holds it"),
     ((0.5,), {"gpu": 24, "workload": "code-review"}, "local-gpu", "gpu.fits",
-     "complex work on the GPU that holds it, not the CPU"),  # fmt: skip
+     "complex work on the GPU that holds it, not the CPU"),
     ((0.5,), {"gpu": None, "workload": "code-review", "interactive": True}, "local-cpu",
-     "latency.interactive", "Startup Time 30-60 s local vs 2-3 min Offload"),  # fmt: skip
+     "latency.interactive", "Startup Time 30-60 s local vs 2-3 min Offload"),
     ((3,), {"gpu": True, "workload": "code-review", "interactive": True}, "local-gpu",
-     "latency.interactive", "Inference Speed 1-2 s local vs 3-5 s"),  # fmt: skip
+     "latency.interactive", "Inference Speed 1-2 s local vs 3-5 s"),
     ((13,), {"gpu": None, "workload": "code-review", "interactive": True}, "offload",
-     "complexity.complex", "interactive, but nothing local holds 14.8 GB"),  # fmt: skip
+     "complexity.complex", "interactive, but nothing local holds 14.8 GB"),
     ((3,), {"gpu": True, "workload": "code-review", "sensitive": True}, "local-gpu",
-     "privacy.sensitive", "Data privacy: code sent to cloud infrastructure"),  # fmt: skip
+     "privacy.sensitive", "Data privacy: code sent to cloud infrastructure"),
     ((13,), {"gpu": None, "sensitive": True}, "local-cpu", "privacy.sensitive",
-     "Local development for sensitive code"),  # fmt: skip
+     "Local development for sensitive code"),
     ((13,), {"gpu": None, "offline": True}, "local-cpu", "privacy.offline",
-     "air-gapped networks → local; Offload needs stable internet"),  # fmt: skip
+     "air-gapped networks → local; Offload needs stable internet"),
     ((13,), {"gpu": 24, "sensitive": True}, "local-gpu", "gpu.beyond-guide",
-     "sensitive and the GPU holds it: local either way"),  # fmt: skip
+     "sensitive and the GPU holds it: local either way"),
     ((0.5,), {"gpu": None, "workload": "code-review", "offline": True}, "local-cpu",
-     "privacy.offline", "offline beats the workload rule"),  # fmt: skip
+     "privacy.offline", "offline beats the workload rule"),
     ((30,), {"gpu": None}, "local-cpu", "capacity.none", "33.5 GB is more than the L4's 23"),
     ((30,), {"gpu": True}, "local-gpu", "capacity.none", "only the unknown GPU might hold it"),
     ((30,), {"gpu": 80}, "local-gpu", "gpu.beyond-guide", "the 80 GB GPU holds 33.5 GB"),
     ((9,), {"gpu": None, "workload": "documentation"}, "offload", "size.large",
-     "Documentation: Local/Offload, size decides"),  # fmt: skip
+     "Documentation: Local/Offload, size decides"),
     ((0.5,), {"gpu": None, "workload": "documentation"}, "local-cpu", "size.small",
-     "Documentation, small model"),  # fmt: skip
+     "Documentation, small model"),
     ((3,), {"gpu": True, "workload": "documentation"}, "local-gpu", "size.medium",
-     "Documentation, medium model, a GPU"),  # fmt: skip
+     "Documentation, medium model, a GPU"),
     ((), {"preset": "llama-2-13b", "dtype": "int8", "gpu": 16}, "offload", "size.large",
-     "issue 10: 18.2 GB with its KV cache does not fit 16 GB"),  # fmt: skip
+     "issue 10: 18.2 GB with its KV cache does not fit 16 GB"),
     ((), {"preset": "llama-2-7b", "task": "full-finetune", "gpu": None}, "local-cpu",
-     "capacity.none", "16 bytes/param: 111 GB; LoRA is the way out"),  # fmt: skip
+     "capacity.none", "16 bytes/param: 111 GB; LoRA is the way out"),
     ((), {"preset": "llama-2-7b", "task": "qlora", "gpu": 24}, "local-gpu", "gpu.fits",
-     "QLoRA needs ~6 GB: the GPU holds it"),  # fmt: skip
+     "QLoRA needs ~6 GB: the GPU holds it"),
     ((), {"preset": "llama-2-7b", "task": "lora", "gpu": None}, "offload",
-     "complexity.complex", "GPU-Intensive Workloads (fine-tuning) → Offload"),  # fmt: skip
+     "complexity.complex", "GPU-Intensive Workloads (fine-tuning) → Offload"),
     ((), {"preset": "codellama-34b", "gpu": None}, "local-cpu", "capacity.none",
-     "CodeLlama-34B in fp16 needs 78 GB"),  # fmt: skip
+     "CodeLlama-34B in fp16 needs 78 GB"),
     (
         (),
         {"preset": "codellama-34b", "dtype": "int4", "context_tokens": 4096, "gpu": None,
@@ -117,26 +118,27 @@ SCENARIOS: list[tuple[tuple[Any, ...], dict[str, Any], str, str, str]] = [
         "offload",
         "complexity.complex",
         "Advanced Code Generation: CodeLlama-34B on Offload, in int4",
-    ),  # fmt: skip
+    ),
     # the README's tour
     ((13,), {"workload": "code-generation", "hours_per_day": 6, "gpu": None}, "offload",
-     "complexity.complex", "README: Code Generation → Offload"),  # fmt: skip
+     "complexity.complex", "README: Code Generation → Offload"),
     ((), {"params_b": 7, "dtype": "int4", "gpu": 8}, "local-gpu", "gpu.fits",
-     "README: 3.5 GB of weights need 4.35 GB, 8 GB free"),  # fmt: skip
+     "README: 3.5 GB of weights need 4.35 GB, 8 GB free"),
     ((13,), {"gpu": 24, "workload": "testing"}, "local-gpu", "gpu.beyond-guide",
-     "README: a 24 GB GPU beats the 7 GB line"),  # fmt: skip
+     "README: a 24 GB GPU beats the 7 GB line"),
     ((13,), {"gpu": None, "sensitive": True}, "local-cpu", "privacy.sensitive",
-     "README: sensitive stays local, with a warning"),  # fmt: skip
+     "README: sensitive stays local, with a warning"),
     ((23.5,), {"gpu": None, "sensitive": True}, "local-cpu", "capacity.none",
-     "too big for the L4 anyway: capacity, not privacy, decides"),  # fmt: skip
+     "too big for the L4 anyway: capacity, not privacy, decides"),
     ((5,), {"gpu": 5.9, "sensitive": True}, "local-cpu", "privacy.sensitive",
-     "the L4 would hold it; privacy keeps it local"),  # fmt: skip
+     "the L4 would hold it; privacy keeps it local"),
     ((0.5,), {"gpu": None, "team_size": 5, "hours_per_day": 8}, "local-cpu", "size.small",
-     "team size and hours never change the choice"),  # fmt: skip
+     "team size and hours never change the choice"),
     ((3,), {"gpu": True}, "local-gpu", "size.medium", "assumed workload: completion"),
     ((), {"preset": "gpt2-small", "gpu": None, "workload": "code-completion"}, "local-cpu",
-     "size.small", "GPT-2 variants: Rapid Prototyping, local"),  # fmt: skip
+     "size.small", "GPT-2 variants: Rapid Prototyping, local"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -170,8 +172,9 @@ def test_the_fit_check_uses_the_memory_estimate_the_panel_shows() -> None:
     advice = advise_runtime(preset="llama-2-13b", dtype="int8", gpu=16)
     assert advice.memory is not None
     assert advice.memory.total_gb == pytest.approx(18.2, abs=0.05)  # KV cache and CUDA context
-    assert advice.fit_margin_gb == pytest.approx(16 - advice.memory.total_gb)
-    assert advice.fit_margin_gb < 0 and advice.choice == "offload"
+    margin = advice.fit_margin_gb
+    assert margin is not None and margin == pytest.approx(16 - advice.memory.total_gb)
+    assert margin < 0 and advice.choice == "offload"
 
 
 def test_overridden_rules_are_marked_and_say_why() -> None:
@@ -314,9 +317,7 @@ def _check_consistent(advice: Any) -> None:
     json.dumps(advice.to_dict(), allow_nan=False)
 
 
-_SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
@@ -378,9 +379,10 @@ def test_sweep_takes_the_same_inputs_and_agrees(
     offline: bool,
     interactive: bool,
 ) -> None:
+    model: dict[str, Any] = {axis: values}
     frame = sweep(
         [4],
-        **{axis: values},
+        **model,
         dtype=dtype,
         task=task,
         gpu=gpus,
