@@ -18,106 +18,47 @@ unknown free memory) and the warnings name the ways out.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from labadvisor.costs import CostComparison, check_team_size, monthly_costs
 from labadvisor.explain import Advice, Reason, fire, settle
-from labadvisor.guides import model_facts, offload_guide
+from labadvisor.guides import offload_guide
 from labadvisor.memory import MemoryEstimate, estimate_memory, resolve_task
-from labadvisor.offload_facts import (
-    DEPENDS,
-    RUNTIME_CHOICES,
-    STEP_CAPACITY,
-    STEP_INTERACTIVE,
-    STEP_LOCAL_GPU_HOLDS,
-    STEP_LOCAL_ONLY,
-    STEP_SIZE_TIERS,
-    STEP_WORKLOAD,
-    ComplexityClass,
-    GpuFitRule,
-    OffloadGuide,
-    RuntimeChoice,
-    SizeTier,
+from labadvisor.offload_facts import RUNTIME_CHOICES
+from labadvisor.runtime_decision import (
+    LocalGpu,
+    RuntimeDecision,
+    Workload,
+    decide_runtime,
+    resolve_gpu,
+    resolve_workload,
+    size_tier,
+    workload_names,
 )
-from labadvisor.records import Rule
-from labadvisor.units import (
-    check_finite_number,
-    check_hours_per_day,
-    gb_text,
-    normalize_name,
-    parse_size_gb,
+from labadvisor.runtime_reasons import (
+    fit_lines,
+    reasons_for,
+    target_label,
+    tier_lines,
+    ways_out_for,
+    why_not,
 )
+from labadvisor.units import check_finite_number, check_hours_per_day, gb_text
 
 __all__ = [
     "RUNTIME_CHOICES",
     "LocalGpu",
     "RuntimeAdvice",
     "RuntimeDecision",
+    "Workload",
     "advise_runtime",
     "decide_runtime",
+    "resolve_gpu",
+    "resolve_workload",
+    "size_tier",
+    "workload_names",
 ]
-
-# What is known about the local GPU against the requirement.
-GpuState = Literal["none", "unknown", "holds", "too-small"]
-# The workload assumed when none is given, by task.
-_ASSUMED_WORKLOAD = {"inference": "code-completion", "training": "training"}
-_ASSUMED_TEXT = " (assumed: no workload was given)"
-
-
-@dataclass(frozen=True)
-class LocalGpu:
-    """What the adviser knows about the kernel's local GPU."""
-
-    available: bool
-    free_gb: float | None
-    name: str | None
-    why: str
-    # Which device when several are visible: "GPU 1", "GPU 0 MIG 2".
-    label: str | None = None
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A workload as advise_runtime understood it: its name, label and complexity class."""
-
-    name: str
-    label: str
-    complexity: str
-    assumed: bool = False
-
-
-@dataclass(frozen=True)
-class RuntimeDecision:
-    """Which runtime the rules choose for one scenario, and which step of the arbitration
-    decided it.
-
-    The choice depends only on the model size (for the guide's tiers), the memory
-    requirement, the workload's complexity class, the local GPU, ``sensitive``, ``offline``
-    and ``interactive``; hours, rates and team size never change it.
-    """
-
-    choice: RuntimeChoice
-    step: str  # the arbitration step that decided (an ``[[arbitration]]`` id)
-    deciding_rule: str  # the id of the rule whose reason is "decided"
-    tier: SizeTier
-    # Where the size tier points once the GPU is known (a medium model without a usable
-    # GPU goes where the tier says for that case).
-    tier_target: RuntimeChoice
-    needed_gb: float  # the requirement every fit check uses
-    margin_gb: float | None  # free GPU memory minus needed_gb, when the free memory is known
-    gpu_state: GpuState
-    gpu_rule: Rule | GpuFitRule  # what was found locally
-    complexity: ComplexityClass
-    local_only: bool  # sensitive or offline: Offload ruled out
-    offload_holds: bool  # the L4 holds the requirement
-    # The local option that holds the model (the CPU under the 1 GB line, a GPU that holds
-    # it or one of unknown free memory for models the tiers send to a local GPU), if any.
-    local_option: RuntimeChoice | None
-    # Whether the chosen target is known (or, for a GPU of unknown free memory, assumed by
-    # the guide's tiers) to hold the requirement. False: nothing available holds it.
-    holds: bool
 
 
 @dataclass
@@ -263,12 +204,12 @@ def advise_runtime(
     )
     l4 = guide.offload_gpu
     sizes = {
-        "size": gb_text(memory.weights_gb, _tier_lines(guide)),
-        "needed": gb_text(needed_gb, _fit_lines(guide, local)),
+        "size": gb_text(memory.weights_gb, tier_lines(guide)),
+        "needed": gb_text(needed_gb, fit_lines(guide, local)),
         "size_gb": memory.weights_gb,
         "needed_gb": needed_gb,
     }
-    reasons = _reasons(guide, decision, local, work, sizes, sensitive, offline, interactive)
+    reasons = reasons_for(guide, decision, local, work, sizes, sensitive, offline, interactive)
     warnings: list[str] = []
     ways_out: list[str] = []
     rules = guide.rules
@@ -277,7 +218,7 @@ def advise_runtime(
             warnings.append(rules.sensitive.warning.render(**sizes, why=local.why))
         if not decision.local_only and not decision.offload_holds:
             warnings.append(l4.warning.render(**sizes))
-        ways_out = _ways_out(guide, memory, decision, local, estimate, headroom)
+        ways_out = ways_out_for(guide, memory, decision, local, estimate, headroom)
         if ways_out and rules.capacity.warning is not None:
             warnings.append(rules.capacity.warning.render(**sizes, ways_out="; ".join(ways_out)))
     elif (
@@ -287,7 +228,7 @@ def advise_runtime(
     ):
         warnings.append(
             rules.interactive.warning.render(
-                **sizes, local_label=_target_label(guide, decision.local_option, local)
+                **sizes, local_label=target_label(guide, decision.local_option, local)
             )
         )
 
@@ -331,7 +272,7 @@ def advise_runtime(
         )
 
     settled = settle(reasons, decision.choice, decision.deciding_rule)
-    settled = [_with_why_not(guide, r, decision, local, work, sizes) for r in settled]
+    settled = [why_not(guide, r, decision, local, work, sizes) for r in settled]
     return RuntimeAdvice(
         choice=decision.choice,
         choice_label=guide.choice_labels[decision.choice],
@@ -367,477 +308,3 @@ def advise_runtime(
             "interactive": interactive,
         },
     )
-
-
-def decide_runtime(
-    guide: OffloadGuide,
-    size_gb: float,
-    needed_gb: float,
-    local: LocalGpu,
-    complexity: ComplexityClass,
-    *,
-    sensitive: bool = False,
-    offline: bool = False,
-    interactive: bool = False,
-) -> RuntimeDecision:
-    """The arbitration for one checked scenario: ``size_gb`` (the weights, for the guide's
-    size tiers) and ``needed_gb`` (the memory requirement, for every fit check).
-
-    advise_runtime explains this decision; sweep() evaluates it once per distinct
-    (model, workload class, GPU) and broadcasts the choices over the rest of its grid.
-    """
-    rules = guide.rules
-    tier = guide.size_tier(size_gb)
-    margin = None if local.free_gb is None else local.free_gb - needed_gb
-    gpu_rule: Rule | GpuFitRule
-    gpu_state: GpuState
-    if not local.available:
-        gpu_rule, gpu_state = rules.gpu_none, "none"
-    elif margin is None:
-        gpu_rule, gpu_state = rules.gpu_present, "unknown"
-    elif margin >= 0:
-        gpu_rule, gpu_state = rules.gpu_fits, "holds"
-    else:
-        gpu_rule, gpu_state = rules.gpu_too_small, "too-small"
-    usable = gpu_state == "holds" or (gpu_state == "unknown" and tier.choice != "offload")
-    tier_target = tier.choice
-    if tier_target == "local-gpu" and not usable:
-        tier_target = tier.choice_when_no_usable_gpu
-    local_option = _local_option(tier, gpu_state, usable, complexity)
-    local_only = sensitive or offline
-    offload_holds = needed_gb <= guide.offload_gpu.memory_gb
-    offload_ok = offload_holds and not local_only
-    picked = _choose(
-        guide, tier_target, gpu_state, local_option, complexity, offload_ok, interactive
-    )
-    fallback: RuntimeChoice = "local-gpu" if gpu_state == "unknown" else "local-cpu"
-    choice, step = picked if picked is not None else (fallback, STEP_CAPACITY)
-    if local_only and choice != "offload":
-        unrestricted = _choose(
-            guide, tier_target, gpu_state, local_option, complexity, offload_holds, interactive
-        )
-        if unrestricted is not None and unrestricted[0] == "offload":
-            step = STEP_LOCAL_ONLY
-    holds = {
-        "local-cpu": tier.choice == "local-cpu",
-        "local-gpu": usable,
-        "offload": offload_holds,
-    }[choice]
-    return RuntimeDecision(
-        choice=choice,
-        step=step,
-        deciding_rule=_deciding_rule(guide, step, choice, tier, sensitive, complexity),
-        tier=tier,
-        tier_target=tier_target,
-        needed_gb=needed_gb,
-        margin_gb=margin,
-        gpu_state=gpu_state,
-        gpu_rule=gpu_rule,
-        complexity=complexity,
-        local_only=local_only,
-        offload_holds=offload_holds,
-        local_option=local_option,
-        holds=holds,
-    )
-
-
-def _local_option(
-    tier: SizeTier, gpu_state: GpuState, usable: bool, complexity: ComplexityClass
-) -> RuntimeChoice | None:
-    """The local option that holds the model: the CPU for simple work under the 1 GB line,
-    else a usable local GPU, else the CPU under the line; None when nothing local does."""
-    small = tier.choice == "local-cpu"
-    if small and complexity.push != "offload":
-        return "local-cpu"
-    if usable:
-        return "local-gpu"
-    return "local-cpu" if small else None
-
-
-def _choose(
-    guide: OffloadGuide,
-    tier_target: RuntimeChoice,
-    gpu_state: GpuState,
-    local_option: RuntimeChoice | None,
-    complexity: ComplexityClass,
-    offload_ok: bool,
-    interactive: bool,
-) -> tuple[RuntimeChoice, str] | None:
-    """(choice, deciding step) from the decisive steps in the data's order, among the
-    options the filters left; None when no option left holds the model."""
-    for step in guide.arbitration:
-        if step.id == STEP_LOCAL_GPU_HOLDS and gpu_state == "holds" and local_option:
-            return local_option, step.id
-        if step.id == STEP_INTERACTIVE and interactive and local_option:
-            return local_option, step.id
-        if step.id == STEP_WORKLOAD:
-            push = complexity.push
-            if push == "offload" and offload_ok:
-                return "offload", step.id
-            if push in ("local-cpu", "local-gpu") and local_option == push:
-                return push, step.id
-        if step.id == STEP_SIZE_TIERS:
-            # tier_target is a local GPU only when one is usable, and the CPU is always there.
-            if tier_target != "offload" or offload_ok:
-                return tier_target, step.id
-            return None
-    return None  # pragma: no cover - the data always ends with the size tiers
-
-
-def _deciding_rule(
-    guide: OffloadGuide,
-    step: str,
-    choice: RuntimeChoice,
-    tier: SizeTier,
-    sensitive: bool,
-    complexity: ComplexityClass,
-) -> str:
-    rules = guide.rules
-    if step == STEP_LOCAL_ONLY:
-        return rules.sensitive.id if sensitive else rules.offline.id
-    if step == STEP_CAPACITY:
-        return rules.capacity.id
-    if step == STEP_LOCAL_GPU_HOLDS:
-        if choice == "local-cpu":
-            return tier.id
-        return rules.gpu_beyond_guide.id if tier.choice == "offload" else rules.gpu_fits.id
-    if step == STEP_INTERACTIVE:
-        return rules.interactive.id
-    if step == STEP_WORKLOAD:
-        return complexity.id
-    return tier.id
-
-
-def _reasons(
-    guide: OffloadGuide,
-    decision: RuntimeDecision,
-    local: LocalGpu,
-    work: Workload,
-    sizes: dict[str, Any],
-    sensitive: bool,
-    offline: bool,
-    interactive: bool,
-) -> list[Reason]:
-    """Every rule that fired, each pointing where it points; settle() weighs them."""
-    rules = guide.rules
-    choice = decision.choice
-    tier = decision.tier
-    l4 = guide.offload_gpu
-    offload_gpu = f"{l4.name} ({l4.memory_gb:g} GB)"
-    reasons = [
-        fire(
-            tier,
-            guide.source(tier),
-            tier.text,
-            points_to=decision.tier_target,
-            **sizes,
-            offload_gpu=f"{l4.name} with {l4.memory_gb:g} GB",
-        )
-    ]
-    gpu_points: RuntimeChoice | None = None
-    if decision.gpu_state in ("holds", "unknown") and choice == "local-gpu":
-        gpu_points = "local-gpu"
-    elif decision.gpu_state == "holds" and choice == "offload":
-        gpu_points = "local-gpu"  # it held the model and lost (a reordered arbitration)
-    reasons.append(
-        fire(
-            decision.gpu_rule,
-            guide.source(decision.gpu_rule),
-            decision.gpu_rule.text,
-            points_to=gpu_points,
-            **_gpu_values(guide, local, sizes, decision),
-        )
-    )
-    complexity = decision.complexity
-    complexity_points: str | None = None
-    if complexity.push != "none":
-        complexity_points = complexity.push
-    elif complexity.name != DEPENDS:  # simple work: the guide's "Local Development"
-        if decision.tier.choice == "local-cpu" or decision.gpu_state == "none":
-            complexity_points = "local-cpu"
-        else:
-            complexity_points = "local-gpu"
-    reasons.append(
-        fire(
-            complexity,
-            guide.source(complexity),
-            complexity.text,
-            points_to=complexity_points,
-            workload_label=work.label,
-            assumed=_ASSUMED_TEXT if work.assumed else "",
-        )
-    )
-    if not decision.offload_holds and not decision.local_only:
-        rule = rules.offload_too_small
-        reasons.append(fire(rule, guide.source(rule), rule.text, **sizes, offload_gpu=offload_gpu))
-    for flag, rule in ((sensitive, rules.sensitive), (offline, rules.offline)):
-        if flag:
-            label = guide.choice_labels[choice]
-            reason = fire(
-                rule, guide.source(rule), rule.text, points_to=choice, **sizes, choice_label=label
-            )
-            reasons.append(reason)
-    if interactive:
-        rule = rules.interactive
-        reasons.append(
-            fire(
-                rule,
-                guide.source(rule),
-                rule.text,
-                points_to=decision.local_option,
-                **sizes,
-                choice_label=guide.choice_labels[choice],
-            )
-        )
-    if decision.deciding_rule == rules.gpu_beyond_guide.id:
-        rule = rules.gpu_beyond_guide
-        reasons.append(
-            fire(
-                rule,
-                guide.source(rule),
-                rule.text,
-                points_to=choice,
-                **_gpu_values(guide, local, sizes, decision),
-            )
-        )
-    if decision.step == STEP_CAPACITY:
-        rule = rules.capacity
-        reasons.append(
-            fire(
-                rule,
-                guide.source(rule),
-                rule.text,
-                points_to=choice,
-                **sizes,
-                choice_label=guide.choice_labels[choice],
-                targets=_targets_text(guide, decision, local),
-            )
-        )
-    return reasons
-
-
-def _with_why_not(
-    guide: OffloadGuide,
-    reason: Reason,
-    decision: RuntimeDecision,
-    local: LocalGpu,
-    work: Workload,
-    sizes: dict[str, Any],
-) -> Reason:
-    """An overridden reason with "Not followed: ..." saying which step beat it and why."""
-    if reason.effect != "overridden" or reason.points_to is None:
-        return reason
-    target = reason.points_to
-    values = {
-        **sizes,
-        "offload_gpu": f"{guide.offload_gpu.name} ({guide.offload_gpu.memory_gb:g} GB)",
-        "workload_label": work.label,
-        "choice_label": guide.choice_labels[decision.choice],
-        "target": _target_label(guide, target, local),
-    }
-    cannot_hold = (
-        (target == "offload" and not decision.offload_holds)
-        or (target == "local-gpu" and decision.gpu_state in ("too-small", "none"))
-        or (target == "local-cpu" and decision.tier.choice != "local-cpu")
-    )
-    if cannot_hold:
-        step = guide.step(STEP_CAPACITY)
-    elif target == "offload" and decision.local_only:
-        step = guide.step(STEP_LOCAL_ONLY)
-    else:
-        step = guide.step(decision.step)
-    because = step.because.render(**values)
-    return replace(reason, text=f"{reason.text} Not followed: {because}.")
-
-
-def _target_label(guide: OffloadGuide, target: str, local: LocalGpu) -> str:
-    if target == "offload":
-        l4 = guide.offload_gpu
-        return f"Docker Offload's {l4.name} ({l4.memory_gb:g} GB)"
-    if target == "local-gpu":
-        if local.free_gb is not None:
-            return f"the local GPU{_gpu_text(local)} ({local.free_gb:.1f} GB free)"
-        return f"the local GPU{_gpu_text(local)}"
-    line = next((t.below_gb or t.up_to_gb for t in guide.size_tiers if t.choice == "local-cpu"), 1)
-    return f"the local CPU (the guide keeps it for models under {line:g} GB)"
-
-
-def _targets_text(guide: OffloadGuide, decision: RuntimeDecision, local: LocalGpu) -> str:
-    parts = []
-    if decision.local_only:
-        parts.append("Docker Offload is ruled out")
-    else:
-        parts.append(
-            f"Docker Offload's {guide.offload_gpu.name} has {guide.offload_gpu.memory_gb:g} GB"
-        )
-    if local.free_gb is not None:
-        parts.append(f"the local GPU has {local.free_gb:.1f} GB free")
-    elif local.available:
-        parts.append("the local GPU's free memory is unknown")
-    else:
-        parts.append("there is no local GPU")
-    return "; ".join(parts)
-
-
-def _ways_out(
-    guide: OffloadGuide,
-    memory: MemoryEstimate,
-    decision: RuntimeDecision,
-    local: LocalGpu,
-    estimate: Callable[..., MemoryEstimate],
-    headroom: float,
-) -> list[str]:
-    """The changes that would make a target hold the model: the first smaller dtype, the
-    longest context, LoRA/QLoRA instead of a full fine-tune; and the GPU it would take."""
-    targets: list[tuple[str, float]] = []
-    if not decision.local_only:
-        targets.append((_target_label(guide, "offload", local), guide.offload_gpu.memory_gb))
-    if local.free_gb is not None:
-        targets.append((_target_label(guide, "local-gpu", local), local.free_gb))
-    ways: list[str] = []
-
-    def where(candidate: MemoryEstimate) -> str | None:
-        needed = candidate.total_gb * (1 + headroom)
-        fitting = [label for label, capacity in targets if needed <= capacity]
-        if not fitting:
-            return None
-        return (
-            f"it needs {gb_text(needed, [c for _, c in targets])} GB: fits {' and '.join(fitting)}"
-        )
-
-    facts = model_facts()
-    current = facts.dtypes[memory.dtype]
-    smaller = sorted(
-        (name for name, size in facts.dtypes.items() if size < current),
-        key=lambda name: -facts.dtypes[name],
-    )
-    if memory.task in ("inference", "lora"):
-        for name in smaller:
-            fits_in = where(estimate(dtype=name))
-            if fits_in:
-                ways.append(f"in {name} {fits_in}")
-                break
-    if memory.task == "full-finetune":
-        for task in ("lora", "qlora"):
-            fits_in = where(estimate(task=task))
-            if fits_in:
-                method = "LoRA" if task == "lora" else "QLoRA"
-                ways.append(f"with {method} instead of a full fine-tune {fits_in}")
-                break
-    elif memory.task == "lora":
-        fits_in = where(estimate(task="qlora"))
-        if fits_in:
-            ways.append(f"with QLoRA {fits_in}")
-    tokens = memory.context_tokens
-    variable = (memory.kv_cache_gb or 0.0) + (memory.activations_gb or 0.0)
-    if targets and tokens and variable > 0:
-        fixed = memory.total_gb - variable
-        capacity = max(c for _, c in targets) / (1 + headroom)
-        longest = int((capacity - fixed) / (variable / tokens))
-        if 0 < longest < tokens:
-            fits_in = where(estimate(context_tokens=longest))
-            if fits_in:
-                ways.append(f"with context_tokens={longest} (not {tokens}) {fits_in}")
-    ways.append(f"a GPU with at least {gb_text(decision.needed_gb)} GB free")
-    return ways
-
-
-def size_tier(size_gb: float) -> SizeTier:
-    """The guide's size tier a model of ``size_gb`` falls in."""
-    return offload_guide().size_tier(size_gb)
-
-
-def workload_names() -> list[str]:
-    """Every workload name advise_runtime accepts, canonical names first."""
-    guide = offload_guide()
-    names = [w.name for w in guide.workloads]
-    names += [c.name for c in guide.complexity if c.name != DEPENDS]
-    names += [a for w in guide.workloads for a in w.aliases]
-    return names
-
-
-def resolve_workload(workload: object, *, task: str = "inference") -> Workload:
-    """Map a forgiving workload name ('Code Generation', 'code_review', 'complex') to its
-    entry; None is the assumed default for ``task`` (code completion, or training)."""
-    guide = offload_guide()
-    if workload is None:
-        default = _ASSUMED_WORKLOAD["inference" if task == "inference" else "training"]
-        return replace(resolve_workload(default), assumed=True)
-    if isinstance(workload, str):
-        key = normalize_name(workload)
-        for entry in guide.workloads:
-            if key == entry.name or key in entry.aliases:
-                return Workload(entry.name, entry.label, entry.complexity)
-        for complexity in guide.complexity:
-            if key == complexity.name and key != DEPENDS:
-                return Workload(complexity.name, complexity.label, complexity.name)
-    valid = ", ".join(workload_names())
-    raise ValueError(f"unknown workload {workload!r}; valid workloads: {valid}")
-
-
-def resolve_gpu(gpu: object) -> LocalGpu:
-    """What advise_runtime's ``gpu`` argument says about the local GPU (detecting it for
-    "auto"), or ValueError naming the valid values."""
-    if gpu is None or gpu is False:
-        return LocalGpu(False, None, None, f"no local GPU (gpu={gpu!r})")
-    if gpu is True:
-        return LocalGpu(True, None, None, "a local GPU (gpu=True), free memory unknown")
-    if isinstance(gpu, str) and gpu.strip().lower() == "auto":
-        return _detected_gpu()
-    valid = "'auto', None/False, True or the free GPU memory in GB (a finite number, at least 0)"
-    if isinstance(gpu, (int, float, str)):
-        try:
-            free = parse_size_gb(gpu, "gpu free memory")
-        except ValueError:
-            raise ValueError(f"gpu must be {valid}; got {gpu!r}") from None
-        return LocalGpu(True, free, None, f"a local GPU with {free:.1f} GB free (given)")
-    raise ValueError(f"gpu must be {valid}; got {gpu!r}")
-
-
-def _tier_lines(guide: OffloadGuide) -> list[float]:
-    bounds = (b for t in guide.size_tiers for b in (t.from_gb, t.above_gb, t.below_gb, t.up_to_gb))
-    return [b for b in bounds if b is not None]
-
-
-def _fit_lines(guide: OffloadGuide, local: LocalGpu) -> list[float]:
-    lines = [guide.offload_gpu.memory_gb]
-    if local.free_gb is not None:
-        lines.append(local.free_gb)
-    return lines
-
-
-def _gpu_values(
-    guide: OffloadGuide, local: LocalGpu, sizes: dict[str, Any], decision: RuntimeDecision
-) -> dict[str, Any]:
-    """The values the GPU rules' templates may use (see offload_facts.SUPPLIED)."""
-    values: dict[str, Any] = {
-        **sizes,
-        "gpu_name": _gpu_text(local),
-        "why": local.why,
-        "headroom_pct": 100 * guide.rules.gpu_fits.headroom_fraction,
-    }
-    if local.free_gb is not None and decision.margin_gb is not None:
-        values |= {
-            "free_gb": local.free_gb,
-            "margin_gb": decision.margin_gb,
-            "short_gb": -decision.margin_gb,
-        }
-    return values
-
-
-def _detected_gpu() -> LocalGpu:
-    from labadvisor import gpu as gpu_detection
-
-    report = gpu_detection.detect()
-    device = report.best_device()
-    if device is None:
-        return LocalGpu(False, None, None, f"none detected: {report.message}")
-    free = None if device.memory_free is None else device.memory_free / 1e9
-    why = f"detected {device.name} ({device.label})"
-    return LocalGpu(True, free, device.name, why, device.label)
-
-
-def _gpu_text(local: LocalGpu) -> str:
-    if not local.name:
-        return ""
-    return f" {local.name} ({local.label})" if local.label else f" {local.name}"

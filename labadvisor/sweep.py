@@ -19,7 +19,8 @@ import pandas as pd
 from labadvisor.costs import CHEAPER, cost_defaults, monthly_cost_arrays, resolve_days
 from labadvisor.guides import offload_guide
 from labadvisor.memory import estimate_memory, resolve_task
-from labadvisor.runtime import RUNTIME_CHOICES, decide_runtime, resolve_gpu, resolve_workload
+from labadvisor.offload_facts import RUNTIME_CHOICES
+from labadvisor.runtime_decision import decide_runtime, resolve_gpu, resolve_workload
 
 
 def _axis(values: Any, name: str) -> npt.NDArray[Any]:
