@@ -11,8 +11,8 @@ guide's rules win is data (``[[arbitration]]`` in ``offload_vs_local.toml``):
 5. complex and production work goes to Offload when Offload holds it;
 6. otherwise the guide's size tiers.
 
-When nothing available holds the requirement the answer stays local (the CPU, or a GPU of
-unknown free memory) and the warnings name the ways out.
+When nothing available holds the requirement the answer is the local CPU (never a GPU not
+known to hold it), and the warnings name the ways out.
 """
 
 from __future__ import annotations

@@ -128,8 +128,8 @@ def decide_runtime(
     picked = _choose(
         guide, tier_target, gpu_state, local_option, complexity, offload_ok, interactive
     )
-    fallback: RuntimeChoice = "local-gpu" if gpu_state == "unknown" else "local-cpu"
-    choice, step = picked if picked is not None else (fallback, STEP_CAPACITY)
+    # Nothing left holds it: the CPU (system memory), never a GPU not known to hold it.
+    choice, step = picked if picked is not None else ("local-cpu", STEP_CAPACITY)
     if local_only and choice != "offload":
         unrestricted = _choose(
             guide, tier_target, gpu_state, local_option, complexity, offload_holds, interactive

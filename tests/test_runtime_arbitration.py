@@ -93,7 +93,7 @@ SCENARIOS: list[tuple[tuple[Any, ...], dict[str, Any], str, str, str]] = [
     ((0.5,), {"gpu": None, "workload": "code-review", "offline": True}, "local-cpu",
      "privacy.offline", "offline beats the workload rule"),
     ((30,), {"gpu": None}, "local-cpu", "capacity.none", "33.5 GB is more than the L4's 23"),
-    ((30,), {"gpu": True}, "local-gpu", "capacity.none", "only the unknown GPU might hold it"),
+    ((30,), {"gpu": True}, "local-cpu", "capacity.none", "a GPU of unknown size: not over 7 GB"),
     ((30,), {"gpu": 80}, "local-gpu", "gpu.beyond-guide", "the 80 GB GPU holds 33.5 GB"),
     ((9,), {"gpu": None, "workload": "documentation"}, "offload", "size.large",
      "Documentation: Local/Offload, size decides"),
