@@ -99,18 +99,6 @@ def model_facts() -> ModelFacts:
     return _record("models", ModelFacts)
 
 
-def offload_data() -> Mapping[str, Any]:
-    return load("offload-vs-local")
-
-
-def deployment_data() -> Mapping[str, Any]:
-    return load("compose-vs-k3s")
-
-
-def models_data() -> Mapping[str, Any]:
-    return load("models")
-
-
 def configure(
     overrides: Mapping[str, Any] | str | os.PathLike[str] | None = None, *, reset: bool = False
 ) -> None:
