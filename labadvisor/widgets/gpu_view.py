@@ -136,7 +136,9 @@ class GpuPanel(Panel, w.VBox):
 
     def close(self) -> None:
         super().close()
-        self.state.stop()
+        state: GpuState | None = self.__dict__.get("state")
+        if state is not None:  # None: the state refused its options (ipywidgets' __del__)
+            state.stop()
 
 
 def _holders_html(found: GpuProcesses) -> str:

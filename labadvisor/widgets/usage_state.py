@@ -3,6 +3,8 @@
 Reading the ledger and drawing the chart happen in the background
 (:mod:`labadvisor.widgets._jobs`): ``summary`` and ``chart_png`` follow ``days`` a moment
 later, ``pending`` is True meanwhile, and the worker thread ends once they are done.
+Looking never writes: where the ledger file does not exist yet it is not created (opening
+it would), and ``notice`` says so instead.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from traitlets import Bool, Bytes, HasTraits, Instance, Int, Unicode, observe, validate
@@ -25,12 +28,21 @@ THREAD_NAME = "labadvisor-usage"
 DAY_CHOICES = (7, 30, 90, 365)
 
 
+# Where the hours come from, for the notice shown while there are none.
+HOW_IT_FILLS = (
+    "The labadvisor Jupyter server extension records one sample a minute (GPU utilization "
+    "and memory, the Docker context and Docker Offload's state) while the server runs, once "
+    "its usage sampler is wired in; the hours appear here after it has run for a while."
+)
+
+
 @dataclass(frozen=True)
 class _Reading:
-    summary: UsageSummary | None
-    error: str | None
-    chart_png: bytes | None
-    chart_error: str | None
+    summary: UsageSummary | None = None
+    notice: str | None = None
+    error: str | None = None
+    chart_png: bytes | None = None
+    chart_error: str | None = None
 
 
 class UsageState(HasTraits):
@@ -40,11 +52,14 @@ class UsageState(HasTraits):
     overrides the guide's Offload price per hour, and ``now`` fixes the end of the period
     (default: the time of each read). Changing ``days`` or calling :meth:`refresh` reads
     the ledger again; ``error`` says why it could not be read (the last summary stays).
-    ``chart_png`` is the hours-per-day bar chart, None while the ledger has no samples.
+    ``notice`` says why there are no hours to show (no ledger file yet, or no samples in
+    the period) and how the ledger fills; None once there are. ``chart_png`` is the
+    hours-per-day bar chart, None while there are no samples.
     """
 
     days = Int(30)
     summary = Instance(UsageSummary, allow_none=True)
+    notice = Unicode(None, allow_none=True)
     error = Unicode(None, allow_none=True)
     pending = Bool(False)
     chart_png = Bytes(None, allow_none=True)
@@ -62,6 +77,7 @@ class UsageState(HasTraits):
         if path is not None and (not isinstance(path, (str, os.PathLike)) or not str(path)):
             raise ValueError(f"path must be the usage ledger's file path, got {path!r}")
         self.path = path
+        self.location = Path(path) if path is not None else default_path()
         self.offload_rate = (
             None
             if offload_rate is None
@@ -108,26 +124,43 @@ class UsageState(HasTraits):
             self.refresh()
 
     def _read(self, days: int) -> _Reading:
+        if not self.location.exists():
+            return _Reading(
+                notice=f"There is no usage ledger at {self.location} yet. {HOW_IT_FILLS}"
+            )
         try:
-            found = summary(days, self.path, offload_rate=self.offload_rate, now=self.now)
-        except Exception as exc:  # a locked, unreadable or unwritable ledger: say which
-            where = self.path if self.path is not None else default_path()
-            return _Reading(None, f"cannot read the usage ledger at {where}: {exc}", None, None)
-        if not self._chart or not found.has_data:
-            return _Reading(found, None, None, None)
+            found = summary(days, self.location, offload_rate=self.offload_rate, now=self.now)
+        except Exception as exc:  # a locked, unreadable or corrupt ledger: say which
+            return _Reading(error=f"cannot read the usage ledger at {self.location}: {exc}")
+        if not found.has_data:
+            return _Reading(found, notice=nothing_recorded(found))
+        if not self._chart:
+            return _Reading(found)
         try:
             png = render_usage_png(found.daily)
         except Exception as exc:  # the figures still stand without their chart
-            return _Reading(found, None, None, f"{type(exc).__name__}: {exc}")
-        return _Reading(found, None, png, None)
+            return _Reading(found, chart_error=f"{type(exc).__name__}: {exc}")
+        return _Reading(found, chart_png=png)
 
     def _done(self, future: Future[_Reading]) -> None:
         reading = future.result()  # _read returns its failures
         with self.hold_trait_notifications():
-            if reading.summary is not None:
+            if reading.error is None:  # else the last answer stays, under the error
                 self.summary = reading.summary
+                self.notice = reading.notice
                 # None too: no chart of an older summary beside this one's figures.
                 self.set_trait("chart_png", reading.chart_png)
             self.error = reading.error
             self.chart_error = reading.chart_error
             self.pending = False
+
+
+def nothing_recorded(found: UsageSummary) -> str:
+    """Why a ledger that exists has no hours for the period, and how it fills."""
+    if found.recording_since is None:
+        return f"The usage ledger at {found.location} has no samples yet. {HOW_IT_FILLS}"
+    since = found.recording_since[:16].replace("T", " ")
+    return (
+        f"The usage ledger at {found.location} has been recording since {since} but holds "
+        f"no samples in the last {found.days} days. {HOW_IT_FILLS}"
+    )

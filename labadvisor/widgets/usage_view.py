@@ -13,10 +13,13 @@ from labadvisor.widgets._html import error_html, esc, note_html
 from labadvisor.widgets._view import Panel, dropdown, set_html, shown
 from labadvisor.widgets.usage_state import DAY_CHOICES, UsageState
 
+EMPTY_CLASS = "labadvisor-usage-empty"
+
 
 class UsagePanel(Panel, w.VBox):
     """A days selector linked to the state's ``days``; the period covered, hours per day,
-    this month's Offload cost and the bar chart, or why there is nothing to show yet."""
+    this month's Offload cost and the bar chart, or (``notice``) why there is nothing to
+    show yet."""
 
     panel_title = "labadvisor usage"
 
@@ -30,16 +33,23 @@ class UsagePanel(Panel, w.VBox):
         self.refresh_button = w.Button(description="Read again", icon="refresh")
         self.refresh_button.on_click(lambda _: self.state.refresh())
         self.status = w.HTML()
+        self.notice = w.HTML()
         self.figures = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(width="512px"))
         super().__init__(
-            [w.HBox([self.days, self.refresh_button]), self.status, self.figures, self.chart]
+            [
+                w.HBox([self.days, self.refresh_button]),
+                self.status,
+                self.notice,
+                self.figures,
+                self.chart,
+            ]
         )
         self._link(self.state, "days", self.days)
         self._watch(
             self.state,
             self.render,
-            ["summary", "error", "pending", "chart_png", "chart_error"],
+            ["summary", "notice", "error", "pending", "chart_png", "chart_error"],
         )
         self.render()
 
@@ -54,6 +64,8 @@ class UsagePanel(Panel, w.VBox):
         else:
             status = ""
         set_html(self.status, status)
+        notice = f"<p class='{EMPTY_CLASS}'>{esc(state.notice)}</p>" if state.notice else ""
+        set_html(self.notice, notice)
         set_html(self.figures, "" if found is None else summary_html(found))
         if state.chart_png is not None and self.chart.value != state.chart_png:
             self.chart.value = state.chart_png
@@ -61,21 +73,20 @@ class UsagePanel(Panel, w.VBox):
 
     def close(self) -> None:
         super().close()
-        self.state.wait(5.0)
+        state: UsageState | None = self.__dict__.get("state")
+        if state is not None:  # None: the state refused its options (ipywidgets' __del__)
+            state.wait(5.0)
 
 
 def summary_html(found: UsageSummary) -> str:
-    """The period, the hours per day and this month's Offload cost, or, with no samples,
-    why the ledger is empty and how it fills."""
+    """The period, the hours per day and this month's Offload cost (only the period while
+    there are no samples: the state's notice says why)."""
     period = (
         f"{found.period_start[:10]} to {found.period_end[:10]} ({found.days} days, "
         f"{found.days_recorded} recorded)"
     )
     if not found.has_data:
-        return (
-            f"<p class='labadvisor-usage-empty'>{esc(empty_ledger_text(found))}</p>"
-            f"<small style='opacity:.7'>period: {esc(period)}</small>"
-        )
+        return f"<small style='opacity:.7'>period: {esc(period)}</small>"
     bound = (
         " (upper bound: counted from the Docker context, no Offload plugin to ask)"
         if found.offload_upper_bound
@@ -100,20 +111,3 @@ def summary_html(found: UsageSummary) -> str:
         for k, v in rows
     )
     return f"<table class='labadvisor-usage'>{body}</table>"
-
-
-def empty_ledger_text(found: UsageSummary) -> str:
-    """Why there are no hours to show, and where they will come from."""
-    fills = (
-        "The labadvisor Jupyter server extension records one sample a minute (GPU "
-        "utilization and memory, the Docker context and Docker Offload's state) while the "
-        "server runs, once its usage sampler is wired in; the hours appear here after it "
-        "has run for a while."
-    )
-    if found.recording_since is None:
-        return f"The usage ledger at {found.location} has no samples yet. {fills}"
-    since = found.recording_since[:16].replace("T", " ")
-    return (
-        f"The usage ledger at {found.location} has been recording since {since} but holds "
-        f"no samples in the last {found.days} days. {fills}"
-    )
