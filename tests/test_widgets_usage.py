@@ -153,6 +153,7 @@ def test_a_ledger_that_cannot_be_read_is_the_tabs_message(tmp_path: Path) -> Non
     ("options", "message"),
     [
         ({"days": 0}, "days must be a whole number from 1 to 3660, got 0"),
+        ({"days": "7"}, "days must be a whole number from 1 to 3660, got '7'"),
         ({"path": 42}, "path must be the usage ledger's file path, got 42"),
         ({"offload_rate": -1}, "offload_rate"),
     ],

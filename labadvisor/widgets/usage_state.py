@@ -48,10 +48,11 @@ class _Reading:
 class UsageState(HasTraits):
     """:func:`labadvisor.usage.summary` over the last ``days`` days, read in the background.
 
-    ``path`` is the ledger (default: :func:`labadvisor.usage.default_path`), ``offload_rate``
-    overrides the guide's Offload price per hour, and ``now`` fixes the end of the period
-    (default: the time of each read). Changing ``days`` or calling :meth:`refresh` reads
-    the ledger again; ``error`` says why it could not be read (the last summary stays).
+    ``path`` is the ledger (``location``; default: :func:`labadvisor.usage.default_path`),
+    ``offload_rate`` overrides the guide's Offload price per hour, and ``now`` fixes the end
+    of the period (default: the time of each read). Changing ``days`` or calling
+    :meth:`refresh` reads the ledger again; ``error`` says why it could not be read (the
+    last summary stays).
     ``notice`` says why there are no hours to show (no ledger file yet, or no samples in
     the period) and how the ledger fills; None once there are. ``chart_png`` is the
     hours-per-day bar chart, None while there are no samples.
@@ -76,7 +77,8 @@ class UsageState(HasTraits):
     ) -> None:
         if path is not None and (not isinstance(path, (str, os.PathLike)) or not str(path)):
             raise ValueError(f"path must be the usage ledger's file path, got {path!r}")
-        self.path = path
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise ValueError(_days_problem(days))
         self.location = Path(path) if path is not None else default_path()
         self.offload_rate = (
             None
@@ -115,7 +117,7 @@ class UsageState(HasTraits):
     def _valid_days(self, proposal: Any) -> int:
         days = proposal["value"]
         if not 1 <= days <= MAX_DAYS:
-            raise ValueError(f"days must be a whole number from 1 to {MAX_DAYS}, got {days!r}")
+            raise ValueError(_days_problem(days))
         return int(days)
 
     @observe("days")
@@ -153,6 +155,10 @@ class UsageState(HasTraits):
             self.error = reading.error
             self.chart_error = reading.chart_error
             self.pending = False
+
+
+def _days_problem(days: object) -> str:
+    return f"days must be a whole number from 1 to {MAX_DAYS}, got {days!r}"
 
 
 def nothing_recorded(found: UsageSummary) -> str:
