@@ -32,7 +32,7 @@ from labadvisor.widgets.deployment_state import DeploymentState
 from labadvisor.widgets.deployment_view import DeploymentPanel
 from labadvisor.widgets.gpu_state import THREAD_NAME as GPU_THREAD
 from labadvisor.widgets.gpu_state import GpuState, stop_all
-from labadvisor.widgets.gpu_view import GpuPanel
+from labadvisor.widgets.gpu_view import THIS_KERNEL_CLASS, GpuPanel
 from labadvisor.widgets.runtime_state import RuntimeState
 from labadvisor.widgets.runtime_view import RuntimePanel
 
@@ -60,7 +60,7 @@ def test_state_modules_do_not_import_ipywidgets():
         "import sys\n"
         "import labadvisor.widgets\n"
         "from labadvisor.widgets import runtime_state, deployment_state, gpu_state, "
-        "context_state\n"
+        "context_state, usage_state\n"
         "heavy = [m for m in ('ipywidgets', 'matplotlib', 'pandas', 'docker') "
         "if m in sys.modules]\n"
         "print(heavy)\n"
@@ -686,6 +686,7 @@ def test_gpu_panel_says_in_plain_words_why_there_is_no_gpu(init_error, gpus, wor
     assert panel.devices.value == ""
     assert panel.live_toggle.disabled
     assert "No GPU to watch" in panel.live.value
+    assert panel.holders.value == ""  # the status line says why; no empty holders section
     panel.close()
 
 
@@ -758,6 +759,123 @@ def test_a_kernel_that_exits_with_live_readings_on_exits_promptly(tmp_path: Path
     )
     assert out.stdout.strip() == "True"
     assert time.monotonic() - start < 30
+
+
+def _absent_pid() -> int:
+    pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 17
+    assert not Path(f"/proc/{pid}").exists()
+    return pid
+
+
+def _holder_rows(markup: str) -> list[str]:
+    return re.findall(r"<tr\b.*?</tr>", markup, flags=re.S)
+
+
+def test_gpu_panel_lists_the_holders_with_this_kernel_highlighted(fake_nvml, gpu_device_file):
+    from fake_nvml import FakeProcess, GiB, l4
+
+    from labadvisor.gpu import KernelInfo
+
+    # Another "kernel" (a child holding the device, as CUDA would) that the server knows
+    # as the kernel of train.ipynb, and a pid of another PID namespace.
+    with gpu_device_file.open("rb") as device:
+        other = subprocess.Popen(["sleep", "30"], stdin=device)
+    try:
+        absent = _absent_pid()
+        fake = fake_nvml(
+            [
+                l4(
+                    0,
+                    processes=[
+                        FakeProcess(absent, 2 * GiB),
+                        FakeProcess(os.getpid(), 6 * GiB, utilization=(81, 6)),
+                        FakeProcess(other.pid, 4 * GiB),
+                    ],
+                )
+            ]
+        )
+        kernels = {other.pid: KernelInfo("k-1234abcd", "python3", "train.ipynb")}
+        panel = GpuPanel(kernel_pids=kernels)
+        text = _text(panel.holders.value)
+        assert "GPU memory by process" in text
+        assert "3 process(es) hold" in text and "GPU 0 NVIDIA L4" in text
+        mine, notebook, foreign = _holder_rows(panel.holders.value)  # largest first
+        assert THIS_KERNEL_CLASS in mine and "font-weight:bold" in mine
+        assert "this kernel" in _text(mine) and f"pid {os.getpid()}" in _text(mine)
+        assert "SM 81%" in _text(mine) and "6.4 GB" in _text(mine)
+        total = fake.gpus[0].memory_total
+        assert f"width:{6 * GiB / total * 120:.0f}px" in mine  # the memory bar
+        assert "notebook train.ipynb" in _text(notebook) and THIS_KERNEL_CLASS not in notebook
+        assert f"pid {absent} (not visible from here)" in _text(foreign)
+        assert THIS_KERNEL_CLASS not in foreign
+        assert panel.state.holders_error is None
+        panel.close()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_gpu_holders_follow_the_live_readings_in_the_sampler_job(fake_l4):
+    from fake_nvml import FakeProcess, GiB
+
+    panel = GpuPanel(interval=0.05)
+    assert "no process holds memory on it" in panel.holders.value
+    panel.live_toggle.value = True
+    absent = _absent_pid()
+    fake_l4.gpus[0].processes = [FakeProcess(absent, 3 * GiB)]
+    assert wait_until(lambda: f"pid {absent} (not visible from here)" in panel.holders.value)
+    # Read by the live-readings job itself: no other labadvisor thread.
+    assert [n for n in thread_names() if n.startswith("labadvisor")] == [GPU_THREAD]
+    fake_l4.gpus[0].processes = []
+    assert wait_until(lambda: "no process holds memory on it" in panel.holders.value)
+    panel.close()
+    assert GPU_THREAD not in thread_names()
+
+
+def test_gpu_holders_without_the_process_api_are_a_sentence(fake_nvml):
+    from fake_nvml import FakeProcess, l4
+
+    names = {
+        "nvmlDeviceGetComputeRunningProcesses_v3",
+        "nvmlDeviceGetComputeRunningProcesses_v2",
+        "nvmlDeviceGetComputeRunningProcesses",
+    }
+    fake_nvml([l4(0, processes=[FakeProcess(os.getpid())])], missing=names)
+    panel = GpuPanel()
+    text = _text(panel.holders.value)
+    assert (
+        "GPU 0 NVIDIA L4: NVML cannot list its processes here: "
+        "nvmlDeviceGetComputeRunningProcesses is not in this driver's NVML." in text
+    )
+    assert "<table" not in panel.holders.value
+    assert "can use 1 GPU" in panel.status.value  # the rest of the panel still answers
+    panel.close()
+
+
+def test_gpu_holders_that_cannot_be_read_are_the_panels_message(fake_l4, monkeypatch):
+    import labadvisor.gpu
+
+    panel = GpuPanel()
+    assert panel.state.holders is not None
+
+    def broken(*_args, **_kwargs):
+        raise PermissionError("/proc is not readable here")
+
+    monkeypatch.setattr(labadvisor.gpu, "processes", broken)
+    panel.refresh_button.click()
+    assert panel.state.holders_error == (
+        "could not read which processes hold GPU memory: "
+        "PermissionError: /proc is not readable here"
+    )
+    assert "labadvisor-error" in panel.holders.value
+    assert "/proc is not readable here" in _text(panel.holders.value)
+    assert "no process holds memory on it" in panel.holders.value  # the last answer stays
+    panel.close()
+
+
+def test_gpu_panel_refuses_kernel_pids_that_are_not_kernels(fake_l4):
+    with pytest.raises(ValueError, match="kernel_pids"):
+        GpuPanel(kernel_pids={"1234": "train.ipynb"})
 
 
 def test_gpu_live_interval_is_validated(fake_l4):
@@ -898,27 +1016,40 @@ def test_context_panel_against_real_engines(docker_store, monkeypatch):
 # ------------------------------------------------------------------ dashboard
 
 
-def test_dashboard_has_four_tabs_and_closing_it_stops_everything(docker_sandbox, fake_l4):
-    board = dashboard(gpu=None)
-    assert board.titles == ("Runtime", "Deployment", "GPU", "Docker context")
+def test_dashboard_has_five_tabs_and_closing_it_stops_everything(
+    docker_sandbox, fake_l4, tmp_path: Path, monkeypatch
+):
+    from labadvisor.widgets.usage_state import THREAD_NAME as USAGE_THREAD
+    from labadvisor.widgets.usage_view import UsagePanel
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    board = dashboard(gpu=None, usage={"days": 7})
+    assert board.titles == ("Runtime", "Deployment", "GPU", "Docker context", "Usage")
     assert [type(p) for p in board.children] == [
         RuntimePanel,
         DeploymentPanel,
         GpuPanel,
         ContextPanel,
+        UsagePanel,
     ]
+    assert board.usage.state.days == 7 and board.usage.days.label == "last 7 days"
     assert board.runtime.state.inputs["gpu"] is None
     assert board.runtime.controls["gpu"].label == "no local GPU"
     board.gpu.live_toggle.value = True
     assert GPU_THREAD in thread_names()
     board.context.state.wait(10)
     board.close()
-    assert GPU_THREAD not in thread_names()
+    assert GPU_THREAD not in thread_names() and USAGE_THREAD not in thread_names()
     assert repr(board) == "<labadvisor dashboard: run the notebook to use it>"
+    # Looking at usage never creates a ledger: the tab says there is none yet.
+    assert not (tmp_path / "data" / "labadvisor").exists()
+    assert "There is no usage ledger at" in board.usage.notice.value
 
 
-def test_labadvisor_dashboard_is_the_lazy_entry_point(docker_sandbox):
+def test_labadvisor_dashboard_is_the_lazy_entry_point(docker_sandbox, tmp_path, monkeypatch):
     import labadvisor
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
     board = labadvisor.dashboard(gpu=None)
     board.context.state.wait(10)
