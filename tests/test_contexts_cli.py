@@ -13,12 +13,20 @@ import pytest
 from docker_engines import FakeEngine, closed_port, isolate_docker_env, write_context
 
 from labadvisor.cli import main
-from labadvisor.cli_context import add_context_parser, handle_context_list, handle_context_use
+from labadvisor.cli_context import (
+    SET_ASIDE_VARIABLE as SET_ASIDE,
+)
+from labadvisor.cli_context import (
+    add_context_parser,
+    handle_context_list,
+    handle_context_use,
+)
 
 
 @pytest.fixture
 def config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     directory = isolate_docker_env(monkeypatch, tmp_path)
+    monkeypatch.delenv(SET_ASIDE, raising=False)  # in-process switches export it
     write_context(directory, "docker-cloud", "tcp://127.0.0.1:2999", "Docker Offload")
     return directory
 
@@ -74,7 +82,11 @@ def test_use_without_global_prints_shell_lines(
     os.environ["DOCKER_HOST"] = "tcp://10.0.0.5:2375"
     code, out, err = run(capsys, "context", "use", "offload", "--no-check")
     assert code == 0
-    assert out.splitlines() == ["unset DOCKER_HOST", "export DOCKER_CONTEXT=docker-cloud"]
+    assert out.splitlines() == [
+        "unset DOCKER_HOST",
+        "export DOCKER_CONTEXT=docker-cloud",
+        f'export {SET_ASIDE}=\'{{"DOCKER_HOST": "tcp://10.0.0.5:2375"}}\'',
+    ]
     assert 'eval "$(labadvisor context use offload)"' in err
     assert not (config_dir / "config.json").exists()
 
@@ -178,7 +190,11 @@ def test_use_may_be_left_out(config_dir: Path, capsys: pytest.CaptureFixture[str
     os.environ["DOCKER_HOST"] = "tcp://10.0.0.5:2375"
     assert main(["context", "offload", "--no-check"]) == 0
     out, _ = capsys.readouterr()
-    assert out.splitlines() == ["unset DOCKER_HOST", "export DOCKER_CONTEXT=docker-cloud"]
+    assert out.splitlines() == [
+        "unset DOCKER_HOST",
+        "export DOCKER_CONTEXT=docker-cloud",
+        f'export {SET_ASIDE}=\'{{"DOCKER_HOST": "tcp://10.0.0.5:2375"}}\'',
+    ]
     assert main(["context", "--global", "docker-cloud", "--no-check"]) == 0
     assert json.loads((config_dir / "config.json").read_text())["currentContext"] == "docker-cloud"
 
