@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_MODULES := jupyter_ext/node_modules/.yarn-state.yml
+# jlpm from the venv, in the front end's folder; its scripts call jlpm again, so PATH too.
+JLPM := cd jupyter_ext && PATH="$(abspath $(BIN)):$$PATH" jlpm
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 APT_PACKAGES := docker.io chromium busybox-static openssl
 # pip warns about every missing local mirror directory this machine's pip config names.
@@ -61,13 +64,24 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-lint: install
+# Python: ruff and mypy (configured in pyproject.toml). Front end: prettier and eslint
+# (configured in jupyter_ext/), run by `jlpm lint:check` as the extension template does.
+lint: install $(NODE_MODULES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(JLPM) lint:check
 
-format: install
+format: install $(NODE_MODULES)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	$(JLPM) lint
+
+# The front end's npm packages (eslint and prettier included), as jupyter_ext/yarn.lock pins them.
+$(NODE_MODULES): $(STAMP) jupyter_ext/package.json jupyter_ext/yarn.lock
+	$(JLPM) install
+	touch $@
 
 clean:
-	rm -rf $(VENV) build dist labadvisor/labextension jupyter_ext/node_modules jupyter_ext/lib .yarn-cache
+	rm -rf $(VENV) build dist labadvisor/labextension labadvisor/_version.py jupyter_ext/node_modules \
+		jupyter_ext/lib jupyter_ext/.eslintcache .yarn-cache

@@ -4,8 +4,8 @@ Prints medians and ratios for
 
 - the kernel-scope switch, ``use(name, check=False)``, against
   ``subprocess.run(["docker", "context", "use", name])`` (neither contacts an engine; target
-  at least 20x faster), plus ``use(name)`` with its default engine check, against a stand-in
-  engine on a unix socket, for information;
+  at least 20x faster), plus ``use(name)`` with its default engine check (through docker-py),
+  against the tests' stand-in engine on a unix socket, for information;
 - ``list_contexts()`` against ``docker context ls --format json`` (target at least 10x faster).
 
 Both sides work on the same temporary DOCKER_CONFIG with a realistic set of contexts, so
@@ -41,25 +41,18 @@ CONTEXTS = {
     "rootless": ("unix:///run/user/1000/docker.sock", ""),
     "staging": ("tcp://10.0.0.7:2376", "staging engine"),
 }
-# A stand-in engine: answers GET /_ping with OK on a unix socket, in its own process.
-PING_SERVER = textwrap.dedent(
+# The test suite's stand-in engine (tests/docker_engines.py), in its own process so that its
+# threads do not compete with the measured calls for the GIL.
+TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
+ENGINE_SERVER = textwrap.dedent(
     """
-    import socketserver, sys
-    class Ping(socketserver.StreamRequestHandler):
-        def handle(self):
-            while True:
-                line = self.rfile.readline()
-                if not line:
-                    return
-                while line not in (b"\\r\\n", b"\\n", b""):
-                    line = self.rfile.readline()
-                self.wfile.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nOK")
-                self.wfile.flush()
-    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-        daemon_threads = True
-    with Server(sys.argv[1], Ping) as server:
-        print("ready", flush=True)
-        server.serve_forever()
+    import sys, threading
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from docker_engines import FakeEngine
+    FakeEngine(unix_path=Path(sys.argv[2]))
+    print("ready", flush=True)
+    threading.Event().wait()
     """
 )
 
@@ -117,7 +110,7 @@ def main() -> int:
         engine_socket = root / "engine.sock"
         write_store(root / "docker", engine_socket)
         server = subprocess.Popen(
-            [sys.executable, "-c", PING_SERVER, str(engine_socket)],
+            [sys.executable, "-c", ENGINE_SERVER, str(TESTS_DIR), str(engine_socket)],
             stdout=subprocess.PIPE,
             text=True,
         )

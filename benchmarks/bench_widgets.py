@@ -36,7 +36,14 @@ def serialising_comms() -> dict[str, int]:
     sent = {"messages": 0, "bytes": 0}
 
     class SerialisingComm(BaseComm):
-        def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None, **_: Any):
+        def publish_msg(
+            self,
+            msg_type: str,
+            data: dict[str, Any] | None = None,
+            metadata: dict[str, Any] | None = None,
+            buffers: list[bytes] | None = None,
+            **keys: Any,
+        ) -> None:
             payload = json.dumps({"data": data, "metadata": metadata}, default=str)
             sent["messages"] += 1
             sent["bytes"] += len(payload)
@@ -54,6 +61,15 @@ def measure(label: str, actions: list[Callable[[], None]], rows: list[tuple]) ->
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     rows.append((label, len(times), statistics.median(times), p95, times[-1]))
+
+
+def picker(control: Any, label: str) -> Callable[[], None]:
+    """Choose a dropdown option by the label a person sees."""
+
+    def run() -> None:
+        control.label = label
+
+    return run
 
 
 def setter(control: Any, value: Any) -> Callable[[], None]:
@@ -87,7 +103,17 @@ def main() -> int:
         rows,
     )
     measure("runtime: sensitive", cycle(c["sensitive"], [True, False], 40), rows)
-    measure("runtime: GPU free memory", cycle(c["gpu"], [8.0, 16.0, 24.0, None], 40), rows)
+    gpu_labels = [
+        "local GPU, 8 GB free",
+        "local GPU, 16 GB free",
+        "local GPU, 24 GB free",
+        "no local GPU",
+    ]
+    measure(
+        "runtime: GPU free memory",
+        [picker(c["gpu"], gpu_labels[i % len(gpu_labels)]) for i in range(40)],
+        rows,
+    )
     c["size_mode"].value = "preset"
     measure(
         "runtime: preset",
@@ -107,14 +133,17 @@ def main() -> int:
     background.append(("break-even plot render (background thread)", statistics.median(renders)))
 
     # --- deployment panel
+    from labadvisor.options import deployment_options
     from labadvisor.widgets.deployment_view import DeploymentPanel
 
     deployment = DeploymentPanel()
+    nothing, compose, k3s = (label for label, _ in deployment_options()["current"])
+    platforms = [compose, nothing, k3s, nothing]
     d = deployment.controls
     measure("deployment: users", cycle(d["users"], [10, 30, 60, 120], 60), rows)
     measure(
         "deployment: current platform (migration)",
-        cycle(d["current"], ["docker-compose", None, "k3s", None], 40),
+        [picker(d["current"], platforms[i % len(platforms)]) for i in range(40)],
         rows,
     )
     d["users"].value, d["current"].value = 80, "docker-compose"

@@ -9,7 +9,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:
+    # Written by the build (hatch's version hook) from jupyter_ext/package.json, the one
+    # place the version is set; `pip install` (editable too) and `make install` create it.
+    from labadvisor._version import __version__
+except ImportError:  # a source tree that was never built or installed
+    import warnings
+
+    warnings.warn(
+        "labadvisor is imported from a source tree that was never installed, so its version "
+        "is unknown; run `make install` (or `pip install -e .`)",
+        stacklevel=2,
+    )
+    __version__ = "dev"
 
 # public name -> module that defines it
 _LAZY_ATTRIBUTES: dict[str, str] = {

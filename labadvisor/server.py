@@ -8,7 +8,7 @@ Routes (all authenticated; writes honour XSRF for cookie sessions):
                                    "offload"); switches config.json, as ``docker context use``
 - ``POST advise/runtime``       -> ``labadvisor.advise_runtime(**body).to_dict()``
 - ``POST advise/deployment``    -> ``labadvisor.advise_deployment(**body).to_dict()``
-- ``GET  advise/options``       -> valid values for the advice forms' text fields
+- ``GET  advise/options``       -> the choices each advice form offers, with labels
 
 The handlers only translate HTTP to library calls: validation and advice live in the
 library, whose ``ValueError`` messages (which name the valid values) become 400 replies.
@@ -238,23 +238,25 @@ class DeploymentAdviceHandler(_AdviceHandler):
         return advise_deployment
 
 
-def advice_options() -> dict[str, dict[str, list[str]]]:
-    """Values the advice forms' text fields accept, from the same data as the advisers."""
-    from labadvisor.deployment import deployment_data
-    from labadvisor.guides import models_data
-    from labadvisor.runtime import workload_names
+def advice_options() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The choices each advice form offers, from ``labadvisor.options`` (the same lists as
+    the panels, the magic and the CLI): ``{form: {input: [{"label", "value"}, ...]}}``.
+    Only inputs the form's adviser takes are listed, so every value offered is accepted."""
+    from labadvisor.deployment import advise_deployment
+    from labadvisor.options import Option, deployment_options, runtime_options
+    from labadvisor.runtime import advise_runtime
 
-    deployment = deployment_data()
+    forms: dict[str, tuple[dict[str, list[Option]], Callable[..., Any]]] = {
+        "runtime": (runtime_options(), advise_runtime),
+        "deployment": (deployment_options(), advise_deployment),
+    }
     return {
-        "runtime": {
-            "dtype": list(models_data()["dtypes"]),
-            "workload": workload_names(),
-            "gpu": ["auto"],
-        },
-        "deployment": {
-            "gpu_sharing": ["none", *deployment["rules"]["gpu-sharing"]["modes"]],
-            "current": list(deployment["platforms"]),
-        },
+        form: {
+            name: [{"label": label, "value": value} for label, value in choices]
+            for name, choices in options.items()
+            if name in _keyword_names(adviser)
+        }
+        for form, (options, adviser) in forms.items()
     }
 
 
@@ -284,7 +286,3 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     ]
     web_app.add_handlers(".*$", handlers)
     server_app.log.info("labadvisor: API registered at %s", url_path_join(base_url, *API_PREFIX))
-
-
-# Older name some Jupyter Server versions look for.
-load_jupyter_server_extension = _load_jupyter_server_extension

@@ -274,7 +274,7 @@ def http_get(host: str, path: str, timeout: float = 10.0) -> bytes:
     if parts.scheme == "unix":
         connection: http.client.HTTPConnection = _UnixHTTPConnection(parts.path, timeout)
     else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -404,26 +404,41 @@ def closed_port() -> int:
 
 
 class FakeEngine:
-    """A stand-in engine answering /_ping, /version and /info, on a unix socket or TCP (+TLS).
+    """The one stand-in engine of the test suite: answers /_ping, /version and /info (any API
+    version prefix) on a unix socket or on TCP, with TLS if given a server context.
 
-    With ``hang=True`` it accepts connections and never answers, to exercise timeouts.
+    ``name`` becomes the engine's ID and Name, ``gpu=True`` adds an ``nvidia`` runtime, ``info``
+    replaces the whole /info answer, ``delay`` slows every answer and ``hang=True`` accepts
+    connections and never answers, to exercise timeouts. ``requests`` lists the paths asked for.
     """
 
     def __init__(
         self,
         *,
         unix_path: Path | None = None,
+        name: str = "FAKE:ENGINE",
+        gpu: bool = False,
         info: dict[str, Any] | None = None,
         tls: ssl.SSLContext | None = None,
+        delay: float = 0.0,
         hang: bool = False,
     ) -> None:
-        self.info = info or {"ID": "FAKE:ENGINE", "NCPU": 4, "MemTotal": 8 * 1024**3}
+        self.name = name
+        self.info = info or {
+            "ID": name,
+            "Name": name,
+            "OperatingSystem": "FakeOS",
+            "OSType": "linux",
+            "Architecture": "x86_64",
+            "NCPU": 4,
+            "MemTotal": 8 * 1024**3,
+            "Runtimes": {"runc": {}, **({"nvidia": {}} if gpu else {})},
+        }
         self.version = {"Version": "99.0.0-fake", "ApiVersion": "1.41", "MinAPIVersion": "1.12"}
-        self._hang = hang
-        self._held: list[socket.socket] = []
+        self.delay = delay
+        self.requests: list[str] = []
         self._listener: socket.socket | None = None
         self._server: socketserver.BaseServer | None = None
-        handler = self._handler()
         if hang:
             family = socket.AF_UNIX if unix_path else socket.AF_INET
             listener = socket.socket(family, socket.SOCK_STREAM)
@@ -432,6 +447,7 @@ class FakeEngine:
             self._listener = listener
             self.host = f"unix://{unix_path}" if unix_path else _tcp_host(listener)
             return
+        handler = self._handler()
         if unix_path is not None:
             server: socketserver.BaseServer = _UnixHTTPServer(str(unix_path), handler)
             self.host = f"unix://{unix_path}"
@@ -441,14 +457,20 @@ class FakeEngine:
                 server.socket = tls.wrap_socket(server.socket, server_side=True)
             self.host = f"tcp://127.0.0.1:{server.server_address[1]}"
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, name=f"fake-engine-{name}", daemon=True
+        ).start()
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         engine = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as docker-py's connection pool expects
+
             def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                engine.requests.append(self.path)
+                time.sleep(engine.delay)
+                path = self.path.split("?", 1)[0].rsplit("/", 1)[-1]  # "/v1.41/_ping" -> "_ping"
                 if path == "_ping":
                     body, kind = b"OK", "text/plain"
                 elif path in ("version", "info"):
@@ -465,7 +487,7 @@ class FakeEngine:
                 self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
-                pass
+                pass  # keep test output clean
 
         return Handler
 

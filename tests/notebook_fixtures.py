@@ -9,18 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socketserver
 import stat
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from docker_engines import write_context
+from docker_engines import FakeEngine, write_context
 
 OFFLOAD_CONTEXT = "docker-cloud"
 
@@ -44,70 +40,12 @@ esac
 """
 
 
-class _EngineHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _EngineServer
-
-    def do_GET(self) -> None:
-        engine = self.server.engine
-        engine.requests.append(self.path)
-        time.sleep(engine.delay)
-        path = self.path.split("?")[0].rsplit("/", 1)[-1]  # "/v1.43/_ping" -> "_ping"
-        bodies = {
-            "_ping": b"OK",
-            "version": json.dumps({"Version": "27.0.0-fake", "ApiVersion": "1.46"}).encode(),
-            "info": json.dumps(
-                {
-                    "OperatingSystem": "FakeOS",
-                    "OSType": "linux",
-                    "Architecture": "x86_64",
-                    "NCPU": 4,
-                    "MemTotal": 16 * 1024**3,
-                    "ID": engine.name,
-                    "Name": engine.name,
-                    "Runtimes": {"runc": {}, **({"nvidia": {}} if engine.gpu else {})},
-                }
-            ).encode(),
-        }
-        body = bodies.get(path)
-        self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "text/plain" if path == "_ping" else "application/json")
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
-        pass
-
-
-class _EngineServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    engine: FakeEngine
-
-
-@dataclass
-class FakeEngine:
-    """Answers /_ping, /version and /info on a unix socket; ``delay`` slows every answer."""
-
-    name: str
-    socket_path: Path
-    gpu: bool = False
-    delay: float = 0.0
-    requests: list[str] = field(default_factory=list)
-
-    @property
-    def host(self) -> str:
-        return f"unix://{self.socket_path}"
-
-
 @dataclass
 class DockerSandbox:
     config_dir: Path
     socket_dir: Path
     bin_dir: Path
-    _servers: list[_EngineServer] = field(default_factory=list)
+    _engines: list[FakeEngine] = field(default_factory=list)
 
     @property
     def missing_host(self) -> str:
@@ -118,13 +56,10 @@ class DockerSandbox:
         write_context(self.config_dir, name, host, description)
 
     def engine(self, name: str, *, gpu: bool = False, delay: float = 0.0) -> FakeEngine:
-        engine = FakeEngine(name, self.socket_dir / f"{name}.sock", gpu=gpu, delay=delay)
-        server = _EngineServer(str(engine.socket_path), _EngineHandler)
-        server.engine = engine
-        threading.Thread(
-            target=server.serve_forever, name=f"fake-engine-{name}", daemon=True
-        ).start()
-        self._servers.append(server)
+        engine = FakeEngine(
+            unix_path=self.socket_dir / f"{name}.sock", name=name, gpu=gpu, delay=delay
+        )
+        self._engines.append(engine)
         return engine
 
     def offload_plugin(self, *, installed: bool = True, delay: float = 0.0) -> None:
@@ -145,9 +80,8 @@ class DockerSandbox:
         return json.loads(path.read_text()) if path.exists() else None
 
     def close(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
+        for engine in self._engines:
+            engine.close()
 
 
 @pytest.fixture

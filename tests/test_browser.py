@@ -222,6 +222,29 @@ def test_status_bar_and_context_commands(page: Any, lab: Lab) -> None:
         lab.store.docker("context", "update", "docker-cloud", "--docker", f"host={offload}")
 
 
+def test_status_bar_gpu_memory_is_in_gb(page: Any) -> None:
+    """Sizes a person reads are GB (10**9 bytes), as in the guides and the Python views.
+    The server's GPU answer is replaced by one with a known device: 20 of 24 GiB free,
+    which reads 21.5/25.8 GB (GiB would read 20.0/24.0)."""
+    from playwright.sync_api import expect
+
+    gib = 1024**3
+    device = {"index": 0, "name": "NVIDIA L4", "memory_total": 24 * gib}
+    device.update(memory_used=4 * gib, memory_free=20 * gib)
+    report = {"status": "ok", "message": None, "devices": [device]}
+    page.route(
+        "**/labadvisor/api/gpu*",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(report)
+        ),
+    )
+    page.reload()
+    page.wait_for_function("window.jupyterapp && window.jupyterapp.started")
+    gpu = page.locator("#labadvisor-status .jp-labadvisor-status-gpu")
+    expect(gpu).to_have_text("GPU: NVIDIA L4 · 21.5/25.8 GB free")
+    expect(gpu).to_have_attribute("title", "NVIDIA L4: 21.5 GB free of 25.8 GB")
+
+
 def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
     from playwright.sync_api import expect
 

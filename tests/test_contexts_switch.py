@@ -27,6 +27,7 @@ from docker_engines import (
 from labadvisor import contexts
 from labadvisor.contexts import kernel_env, store
 from labadvisor.contexts.engine import gpu_capability
+from labadvisor.contexts.switch import Scope
 
 
 @pytest.fixture
@@ -106,17 +107,21 @@ def test_using_restores_everything_even_on_error(config_dir: Path, engine: FakeE
     assert state(config_dir) == before
 
 
-def test_kernel_switch_does_not_import_docker_py(config_dir: Path, engine: FakeEngine) -> None:
+def test_docker_py_is_imported_only_when_an_engine_is_contacted(
+    config_dir: Path, engine: FakeEngine
+) -> None:
     write_context(config_dir, "docker-cloud", engine.host)
     code = textwrap.dedent(
         """
         import sys
         import labadvisor, labadvisor.contexts as c
         assert "docker" not in sys.modules, "import"
-        c.use("offload"); c.list_contexts(); c.current(); c.engine_info()
+        c.use("offload", check=False); c.list_contexts(); c.current()
+        c.use("offload", scope="global", check=False); c.use("default", check=False)
         assert "docker" not in sys.modules, "use"
-        c.client()
-        assert "docker" in sys.modules, "client() should have imported docker"
+        assert c.use("offload").checked
+        assert "docker" in sys.modules, "the engine check should have imported docker"
+        assert c.engine_info().reachable and c.client().ping()
         """
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -147,7 +152,7 @@ def test_kernel_switch_does_not_import_docker_py(config_dir: Path, engine: FakeE
     ],
 )
 def test_bad_targets_name_the_value_and_the_valid_ones(
-    config_dir: Path, scope: str, target: object, error: type, words: list[str]
+    config_dir: Path, scope: Scope, target: object, error: type, words: list[str]
 ) -> None:
     write_context(config_dir, "docker-cloud", "tcp://127.0.0.1:2999")
     (config_dir / "config.json").write_text('{"auths": {}}')
@@ -182,7 +187,7 @@ def test_offload_role_with_several_candidates(config_dir: Path) -> None:
     "content", [b"{", b'{"auths": {}, }', b"[]", b'{"currentContext": 7}', b"\xff\xfe"]
 )
 def test_corrupted_config_json_stops_the_switch(
-    config_dir: Path, scope: str, content: bytes
+    config_dir: Path, scope: Scope, content: bytes
 ) -> None:
     write_context(config_dir, "docker-cloud", "tcp://127.0.0.1:2999")
     (config_dir / "config.json").write_bytes(content)
@@ -229,7 +234,7 @@ def _entry_in_the_wrong_directory(config_dir: Path) -> None:
     ],
 )
 def test_unreadable_store_stops_the_switch(
-    config_dir: Path, scope: str, breakage: Callable[[Path], None], words: list[str]
+    config_dir: Path, scope: Scope, breakage: Callable[[Path], None], words: list[str]
 ) -> None:
     breakage(config_dir)
     (config_dir / "config.json").write_text('{"auths": {}}')
@@ -305,7 +310,7 @@ def test_store_without_read_permission(config_dir: Path) -> None:
 @pytest.mark.parametrize("scope", ["kernel", "global"])
 @pytest.mark.parametrize("kind", ["refused", "no socket", "silent"])
 def test_unreachable_target_names_context_endpoint_and_cause(
-    config_dir: Path, tmp_path: Path, scope: str, kind: str
+    config_dir: Path, tmp_path: Path, scope: Scope, kind: str
 ) -> None:
     silent = None
     if kind == "refused":
@@ -341,7 +346,7 @@ def test_unreachable_target_names_context_endpoint_and_cause(
 
 def test_bad_arguments(config_dir: Path) -> None:
     with pytest.raises(ValueError, match="scope must be one of 'kernel', 'global'"):
-        contexts.use("default", scope="process")
+        contexts.use("default", scope="process")  # type: ignore[arg-type]
     for timeout in (0, -1, float("nan"), "3"):
         with pytest.raises(ValueError, match="timeout"):
             contexts.use("default", timeout=timeout)  # type: ignore[arg-type]

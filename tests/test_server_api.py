@@ -339,18 +339,32 @@ async def test_body_must_be_a_json_object(jp_fetch: Any, route: str, raw: str) -
 
 
 async def test_advice_options_are_accepted_by_the_advisers(jp_fetch: Any) -> None:
+    """Every choice offered, for every input of both forms, is one the adviser accepts."""
     status, options = await fetch_json(jp_fetch, "advise", "options")
     assert status == 200, options
-    for dtype in options["runtime"]["dtype"]:
-        status, data = await fetch_json(
-            jp_fetch, "advise", "runtime", **post({"params_b": 1, "dtype": dtype, "gpu": None})
-        )
-        assert status == 200, (dtype, data)
-    for sharing in options["deployment"]["gpu_sharing"]:
-        status, data = await fetch_json(
-            jp_fetch, "advise", "deployment", **post({"users": 5, "gpu_sharing": sharing})
-        )
-        assert status == 200, (sharing, data)
+    base = {"runtime": {"params_b": 1, "gpu": None}, "deployment": {"users": 5}}
+    assert set(options) == set(base)
+    assert {"dtype", "workload"} <= set(options["runtime"])
+    assert {"gpu_sharing", "current", "kubernetes_experience"} <= set(options["deployment"])
+    for form, inputs in options.items():
+        for name, choices in inputs.items():
+            assert choices, (form, name)
+            for choice in choices:
+                assert set(choice) == {"label", "value"}, choice
+                assert isinstance(choice["label"], str) and choice["label"], choice
+                body = {**base[form], name: choice["value"]}
+                status, data = await fetch_json(jp_fetch, "advise", form, **post(body))
+                assert status == 200, (form, name, choice, data)
+
+
+async def test_advice_options_are_the_library_options(jp_fetch: Any) -> None:
+    """The REST choices are labadvisor.options' lists, labels included, not a second copy."""
+    from labadvisor.options import deployment_options, runtime_options
+
+    _, options = await fetch_json(jp_fetch, "advise", "options")
+    for form, library in (("runtime", runtime_options()), ("deployment", deployment_options())):
+        for name, choices in options[form].items():
+            assert [(c["label"], c["value"]) for c in choices] == list(library[name])
 
 
 # --- authentication and XSRF ----------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 
 from labadvisor import advise_deployment, advise_runtime
 from labadvisor.widgets import dashboard
+from labadvisor.widgets._jobs import BackgroundJobs
 from labadvisor.widgets.context_state import THREAD_NAME as CONTEXT_THREAD
 from labadvisor.widgets.context_view import ContextPanel
 from labadvisor.widgets.deployment_state import DeploymentState
@@ -61,13 +62,51 @@ def test_state_modules_do_not_import_ipywidgets():
     assert out.stdout.strip() == "[]"
 
 
+# ------------------------------------------------------------------ background jobs
+
+
+def test_background_jobs_run_in_order_and_leave_no_thread():
+    changes: list[str | None] = []
+    jobs = BackgroundJobs("labadvisor-test-jobs", on_change=lambda: changes.append(jobs.current))
+    release = threading.Event()
+    first = jobs.submit("first", lambda: release.wait(5) and "one")
+    second = jobs.submit("second", lambda: 1 / 0)
+    assert jobs.busy and "labadvisor-test-jobs" in thread_names()
+    release.set()
+    assert jobs.wait(5)
+    assert first.result() == "one" and isinstance(second.exception(), ZeroDivisionError)
+    assert changes[0] == "first" and "second" in changes and changes[-1] is None
+    assert not jobs.busy and "labadvisor-test-jobs" not in thread_names()
+
+
+def test_background_jobs_latest_wins_within_a_group():
+    jobs = BackgroundJobs("labadvisor-test-jobs")
+    started, release = threading.Event(), threading.Event()
+    done: list[str] = []
+
+    def slow() -> str:
+        started.set()
+        release.wait(5)
+        return "a"
+
+    running = jobs.submit("a", slow, group="plot", on_done=lambda f: done.append(f.result()))
+    assert started.wait(5)
+    queued = jobs.submit("b", lambda: "b", group="plot", on_done=lambda f: done.append(f.result()))
+    newest = jobs.submit("c", lambda: "c", group="plot", on_done=lambda f: done.append(f.result()))
+    release.set()
+    assert jobs.wait(5)
+    assert queued.cancelled()  # superseded before it started: never run
+    assert running.result() == "a" and newest.result() == "c"
+    assert done == ["c"]  # the older answer, finished later than asked, is not delivered
+
+
 # ------------------------------------------------------------------ runtime panel
 
 
 def test_runtime_state_matches_the_api_and_tells_observers():
     state = RuntimeState(gpu=None, plot=False, size_gb=13, workload="code-generation")
     heard: list[str] = []
-    state.observe(heard.append)
+    state.observe(lambda change: heard.append(change["name"]), names="advice")
     expected = advise_runtime(13, gpu=None, workload="code-generation", hours_per_day=6)
     assert state.advice.to_dict() == expected.to_dict()
 
@@ -89,34 +128,38 @@ def test_runtime_state_keeps_bad_input_and_reports_the_library_message():
         state.set(model="13GB")
     with pytest.raises(ValueError, match="size_mode must be one of"):
         state.set(size_mode="weights")
+    with pytest.raises(ValueError, match="team_size must be an int, got 'five'"):
+        state.set(team_size="five")
 
 
 def test_runtime_panel_updates_live_from_its_controls():
     panel = RuntimePanel(gpu=None)
     c = panel.controls
-    assert "Docker Offload" in panel.choice.value  # 13 GB, no GPU
+    assert "Docker Offload" in panel.advice.value  # 13 GB, no GPU
+    # The advice as it renders itself in any notebook cell, not a second rendering.
+    assert panel.advice.value == panel.state.advice._repr_html_()
 
     c["size_gb"].value = 0.5
     assert panel.state.advice.choice == "local-cpu"
-    assert "Local CPU" in panel.choice.value
+    assert "Local CPU" in panel.advice.value
     # Reasons show the guide section they come from.
-    assert "offload-vs-local.md › Decision Framework › Quick Decision Tree" in panel.reasons.value
+    assert "offload-vs-local.md › Decision Framework › Quick Decision Tree" in panel.advice.value
 
     c["workload"].value = "code-generation"
     assert panel.state.advice.choice == "offload"
 
     c["sensitive"].value = True
     assert panel.state.advice.choice == "local-cpu"
-    assert "[sensitive" in panel.reasons.value or "sensitive" in panel.reasons.value.lower()
+    assert "[sensitive" in panel.advice.value or "sensitive" in panel.advice.value.lower()
 
     c["sensitive"].value = False
     c["size_gb"].value = 30
-    assert "Warnings" in panel.warnings.value and "23 GB" in panel.warnings.value
+    assert "Warnings" in panel.advice.value and "23 GB" in panel.advice.value
 
     c["hours_per_day"].value = 2
     c["team_size"].value = 5
     assert panel.state.advice.cost.team_size == 5
-    assert "Offload $150.00" in panel.costs.value
+    assert "Offload $150.00" in panel.advice.value
 
 
 def test_runtime_panel_shows_the_gpu_fit_margin():
@@ -130,7 +173,8 @@ def test_runtime_panel_shows_the_gpu_fit_margin():
     assert panel.state.advice.fit_margin_gb < 0
     assert "does not fit" in panel.fit.value
 
-    panel.controls["gpu"].value = None
+    panel.controls["gpu"].label = "no local GPU"
+    assert panel.state.gpu is None
     assert "not checked" in panel.fit.value and "no local GPU" in panel.fit.value
 
 
@@ -152,7 +196,7 @@ def test_runtime_panel_params_and_presets():
 
     panel.state.set(preset="no-such-model")  # a value the dropdown cannot show
     assert "unknown preset 'no-such-model'" in panel.error.value.replace("&#x27;", "'")
-    assert panel.choice.value == ""
+    assert panel.advice.value == ""
     assert c["preset"].value == "codellama-34b"
 
 
@@ -162,6 +206,33 @@ def test_runtime_panel_follows_state_changes_made_in_code():
     assert panel.controls["size_gb"].value == 2.5
     assert panel.controls["workload"].value == "testing"
     assert panel.controls["sensitive"].value is True
+    panel.state.gpu = 8.0  # a trait set directly, not through set()
+    assert panel.controls["gpu"].label == "local GPU, 8 GB free"
+
+
+def test_dropdowns_show_a_label_for_none():
+    runtime = RuntimePanel(gpu=None, plot=False)
+    assert runtime.controls["gpu"].label == "no local GPU"
+    deployment = DeploymentPanel()
+    labels = {
+        name: control.label
+        for name, control in deployment.controls.items()
+        if hasattr(control, "label")
+    }
+    assert labels == {
+        "gpu_sharing": "none",
+        "kubernetes_experience": "not stated",
+        "current": "nothing yet",
+    }
+    sharing = deployment.controls["gpu_sharing"]
+    sharing.label = "mig"
+    assert deployment.state.gpu_sharing == "mig"
+    sharing.label = "none"
+    assert deployment.state.gpu_sharing is None and sharing.label == "none"
+    deployment.state.set(current="compose")  # an alias: the control shows the platform
+    assert deployment.controls["current"].value == "docker-compose"
+    deployment.state.set(current=None)
+    assert deployment.controls["current"].label == "nothing yet"
 
 
 def test_breakeven_plot_is_drawn_in_the_background_and_follows_the_inputs():
@@ -200,17 +271,18 @@ def test_runtime_update_is_well_under_50_ms():
 def test_deployment_panel_choice_reasons_and_migration():
     panel = DeploymentPanel(users=20)
     assert panel.state.advice.to_dict() == advise_deployment(20).to_dict()
-    assert "Docker Compose" in panel.choice.value
-    assert panel.migration.value == "" and panel.checklist.layout.display == "none"
+    assert "Docker Compose" in panel.advice.value
+    assert "Migration" not in panel.advice.value and panel.checklist.layout.display == "none"
 
     panel.controls["users"].value = 80
     panel.controls["current"].value = "docker-compose"
-    assert "K3s" in panel.choice.value
-    assert "compose-vs-k3s.md" in panel.reasons.value
+    assert "K3s" in panel.advice.value
+    assert "compose-vs-k3s.md" in panel.advice.value
+    assert panel.advice.value == panel.state.advice._repr_html_()
     # Steps with their durations, and the guide's total.
-    assert "Backup Everything" in panel.migration.value
-    assert "30 min" in panel.migration.value and "1 h-2 h" in panel.migration.value
-    assert "3-4 hours" in panel.migration.value
+    assert "Backup Everything" in panel.advice.value
+    assert "30 min" in panel.advice.value and "1 h-2 h" in panel.advice.value
+    assert "Total (guide): 3-4 h" in panel.advice.value
     assert len(panel.checklist.children) == 6
     assert "0 of 6 done" in panel.checklist_title.value
 
@@ -255,9 +327,9 @@ def test_deployment_bad_input_shows_the_message():
     panel = DeploymentPanel()
     panel.state.set(gpu_sharing="vgpu")
     assert "unknown gpu_sharing 'vgpu'" in panel.error.value.replace("&#x27;", "'")
-    assert panel.choice.value == ""
+    assert panel.advice.value == ""
     panel.state.set(gpu_sharing="mig")
-    assert panel.error.value == "" and "K3s" in panel.choice.value
+    assert panel.error.value == "" and "K3s" in panel.advice.value
 
 
 # ------------------------------------------------------------------ GPU panel
@@ -504,6 +576,7 @@ def test_dashboard_has_four_tabs_and_closing_it_stops_everything(docker_sandbox,
         ContextPanel,
     ]
     assert board.runtime.state.inputs["gpu"] is None
+    assert board.runtime.controls["gpu"].label == "no local GPU"
     board.gpu.live_toggle.value = True
     assert GPU_THREAD in thread_names()
     board.context.state.wait(10)

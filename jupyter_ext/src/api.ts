@@ -3,6 +3,8 @@
  *
  * Requests go through ServerConnection.makeRequest, which adds the token and the
  * XSRF header; the server does all the work, this module only moves JSON.
+ * The plugin makes one client with the application's server settings and hands it
+ * to the status bar item and the panel.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -38,6 +40,15 @@ export interface IContexts {
   summary?: string;
 }
 
+/** One choice for an advice input: what a person reads, and what is sent. */
+export interface IOption {
+  label: string;
+  value: string | number | boolean | null;
+}
+
+/** `GET advise/options`: the choices for each input, keyed by form then input. */
+export type AdviceOptions = Record<string, Record<string, IOption[]>>;
+
 /** An error answered by the server, carrying its JSON `message`. */
 export class APIError extends Error {
   constructor(
@@ -48,57 +59,80 @@ export class APIError extends Error {
   }
 }
 
-export async function requestAPI<T>(
-  endPoint: string,
-  init: RequestInit = {}
-): Promise<T> {
-  const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, 'labadvisor', 'api', endPoint);
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new ServerConnection.NetworkError(error as TypeError);
-  }
-  const text = await response.text();
-  let data: any = null;
-  if (text.length > 0) {
+export class LabAdvisorClient {
+  constructor(readonly serverSettings: ServerConnection.ISettings) {}
+
+  /** The JSON answer of `<base_url>/labadvisor/api/<endPoint>`; an APIError otherwise. */
+  async request<T>(endPoint: string, init: RequestInit = {}): Promise<T> {
+    const url = URLExt.join(
+      this.serverSettings.baseUrl,
+      'labadvisor',
+      'api',
+      endPoint
+    );
+    let response: Response;
     try {
-      data = JSON.parse(text);
-    } catch {
-      data = { message: text };
+      response = await ServerConnection.makeRequest(
+        url,
+        init,
+        this.serverSettings
+      );
+    } catch (error) {
+      throw new ServerConnection.NetworkError(error as TypeError);
     }
+    const text = await response.text();
+    let data: any = null;
+    if (text.length > 0) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = { message: text };
+      }
+    }
+    if (!response.ok) {
+      const message =
+        (data && (data.message as string)) ||
+        `${response.status} ${response.statusText}`;
+      throw new APIError(response.status, message);
+    }
+    return data as T;
   }
-  if (!response.ok) {
-    const message =
-      (data && (data.message as string)) ||
-      `${response.status} ${response.statusText}`;
-    throw new APIError(response.status, message);
+
+  gpu(): Promise<IGpuReport> {
+    return this.request<IGpuReport>('gpu');
   }
-  return data as T;
+
+  contexts(): Promise<IContexts> {
+    return this.request<IContexts>('contexts');
+  }
+
+  /** Switch to a context by name, or by role ("local" / "offload"). */
+  useContext(name: string): Promise<IContexts> {
+    return this.request<IContexts>('contexts/current', {
+      method: 'PUT',
+      body: JSON.stringify({ name })
+    });
+  }
+
+  adviseRuntime(
+    body: Record<string, unknown>
+  ): Promise<Record<string, unknown>> {
+    return this.request('advise/runtime', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+
+  adviseDeployment(
+    body: Record<string, unknown>
+  ): Promise<Record<string, unknown>> {
+    return this.request('advise/deployment', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+
+  adviceOptions(): Promise<AdviceOptions> {
+    return this.request<AdviceOptions>('advise/options');
+  }
 }
-
-export const getGpu = (): Promise<IGpuReport> => requestAPI<IGpuReport>('gpu');
-
-export const getContexts = (): Promise<IContexts> =>
-  requestAPI<IContexts>('contexts');
-
-/** Switch to a context by name, or by role ("local" / "offload"). */
-export const useContext = (name: string): Promise<IContexts> =>
-  requestAPI<IContexts>('contexts/current', {
-    method: 'PUT',
-    body: JSON.stringify({ name })
-  });
-
-export const adviseRuntime = (
-  body: Record<string, unknown>
-): Promise<Record<string, unknown>> =>
-  requestAPI('advise/runtime', { method: 'POST', body: JSON.stringify(body) });
-
-export const adviseDeployment = (
-  body: Record<string, unknown>
-): Promise<Record<string, unknown>> =>
-  requestAPI('advise/deployment', {
-    method: 'POST',
-    body: JSON.stringify(body)
-  });

@@ -9,7 +9,9 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 
-import { getContexts, getGpu, useContext } from './api';
+import { LabAdvisorClient } from './api';
+// The panel sits in the left sidebar from the start, so activation needs it at once.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { LabAdvisorPanel } from './panel';
 import { LabAdvisorStatus } from './status';
 
@@ -20,6 +22,9 @@ export namespace CommandIDs {
   export const useOffload = 'labadvisor:use-offload';
   export const open = 'labadvisor:open';
 }
+
+/** The commands take no arguments; the command palette and the docs read this. */
+const NO_ARGS = { args: { type: 'object', properties: {} } };
 
 const advisorIcon = new LabIcon({
   name: 'labadvisor:icon',
@@ -35,7 +40,11 @@ interface ISettings {
   showContext: boolean;
 }
 
-const DEFAULTS: ISettings = { pollInterval: 10, showGpu: true, showContext: true };
+const DEFAULTS: ISettings = {
+  pollInterval: 10,
+  showGpu: true,
+  showContext: true
+};
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -51,12 +60,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null
   ) => {
     const settings: ISettings = { ...DEFAULTS };
+    const client = new LabAdvisorClient(app.serviceManager.serverSettings);
     const status = new LabAdvisorStatus();
 
     const refresh = async (): Promise<void> => {
       const [gpu, contexts] = await Promise.allSettled([
-        settings.showGpu ? getGpu() : Promise.resolve(null),
-        settings.showContext ? getContexts() : Promise.resolve(null)
+        settings.showGpu ? client.gpu() : Promise.resolve(null),
+        settings.showContext ? client.contexts() : Promise.resolve(null)
       ]);
       if (gpu.status === 'fulfilled' && gpu.value) {
         status.showGpu(gpu.value);
@@ -77,7 +87,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const poll = new Poll({
       auto: false,
       factory: refresh,
-      frequency: { interval: DEFAULTS.pollInterval * 1000, backoff: true, max: 300 * 1000 },
+      frequency: {
+        interval: DEFAULTS.pollInterval * 1000,
+        backoff: true,
+        max: 300 * 1000
+      },
       name: 'labadvisor:status',
       standby: 'when-hidden'
     });
@@ -103,15 +117,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // The server resolves the role ("local" / "offload") to a context and checks its engine.
     const switchTo = async (role: 'local' | 'offload', label: string) => {
       try {
-        const result = await useContext(role);
+        const result = await client.useContext(role);
         status.showContexts(result);
-        Notification.success(result.summary ?? `Docker work now goes to ${label}`, {
-          autoClose: 5000
-        });
+        Notification.success(
+          result.summary ?? `Docker work now goes to ${label}`,
+          {
+            autoClose: 5000
+          }
+        );
       } catch (error) {
-        Notification.error(`Could not switch to ${label}: ${(error as Error).message}`, {
-          autoClose: false
-        });
+        Notification.error(
+          `Could not switch to ${label}: ${(error as Error).message}`,
+          {
+            autoClose: false
+          }
+        );
       } finally {
         void poll.refresh();
       }
@@ -120,18 +140,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.useLocal, {
       label: 'Use local Docker engine',
       caption: 'Switch the Docker context to the local engine (all kernels)',
+      describedBy: NO_ARGS,
       execute: () => switchTo('local', 'the local engine')
     });
     app.commands.addCommand(CommandIDs.useOffload, {
       label: 'Use Docker Offload',
       caption: 'Switch the Docker context to Docker Offload (all kernels)',
+      describedBy: NO_ARGS,
       execute: () => switchTo('offload', 'Docker Offload')
     });
 
     let panel: LabAdvisorPanel | null = null;
     const openPanel = (): LabAdvisorPanel => {
       if (!panel || panel.isDisposed) {
-        panel = new LabAdvisorPanel();
+        panel = new LabAdvisorPanel(client);
         panel.title.icon = advisorIcon;
         app.shell.add(panel, 'left', { rank: 900 });
         if (restorer) {
@@ -143,6 +165,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.open, {
       label: 'Open Lab Advisor',
       caption: 'Runtime and deployment advice',
+      describedBy: NO_ARGS,
       execute: () => {
         app.shell.activateById(openPanel().id);
       }
@@ -152,7 +175,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     if (palette) {
       const category = 'Lab Advisor';
-      for (const command of [CommandIDs.useLocal, CommandIDs.useOffload, CommandIDs.open]) {
+      for (const command of [
+        CommandIDs.useLocal,
+        CommandIDs.useOffload,
+        CommandIDs.open
+      ]) {
         palette.addItem({ command, category });
       }
     }
@@ -166,9 +193,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         .load(PLUGIN_ID)
         .then(loaded => {
           const update = () => {
-            settings.pollInterval = loaded.get('pollInterval').composite as number;
+            settings.pollInterval = loaded.get('pollInterval')
+              .composite as number;
             settings.showGpu = loaded.get('showGpu').composite as boolean;
-            settings.showContext = loaded.get('showContext').composite as boolean;
+            settings.showContext = loaded.get('showContext')
+              .composite as boolean;
             applySettings();
           };
           update();

@@ -7,7 +7,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { adviseDeployment, adviseRuntime, requestAPI } from './api';
+import { AdviceOptions, LabAdvisorClient } from './api';
 
 type FieldKind = 'number' | 'integer' | 'text' | 'checkbox' | 'tristate';
 
@@ -22,8 +22,18 @@ interface IField {
 }
 
 const RUNTIME_FIELDS: IField[] = [
-  { name: 'model_size_gb', label: 'Model size (GB)', kind: 'number', placeholder: 'e.g. 14' },
-  { name: 'params_b', label: 'or parameters (billions)', kind: 'number', placeholder: 'e.g. 7' },
+  {
+    name: 'model_size_gb',
+    label: 'Model size (GB)',
+    kind: 'number',
+    placeholder: 'e.g. 14'
+  },
+  {
+    name: 'params_b',
+    label: 'or parameters (billions)',
+    kind: 'number',
+    placeholder: 'e.g. 7'
+  },
   { name: 'dtype', label: 'Precision', kind: 'text', value: 'fp16' },
   { name: 'workload', label: 'Workload', kind: 'text', value: 'completion' },
   {
@@ -42,14 +52,25 @@ const RUNTIME_FIELDS: IField[] = [
 const DEPLOYMENT_FIELDS: IField[] = [
   { name: 'users', label: 'Users', kind: 'integer', value: '10' },
   { name: 'nodes', label: 'Nodes', kind: 'integer', value: '1' },
-  { name: 'high_availability', label: 'High availability', kind: 'checkbox', value: false },
-  { name: 'gpu_sharing', label: 'GPU sharing', kind: 'text', placeholder: 'none' },
-  { name: 'kubernetes_experience', label: 'Kubernetes experience', kind: 'tristate' },
+  {
+    name: 'high_availability',
+    label: 'High availability',
+    kind: 'checkbox',
+    value: false
+  },
+  {
+    name: 'gpu_sharing',
+    label: 'GPU sharing',
+    kind: 'text',
+    placeholder: 'none'
+  },
+  {
+    name: 'kubernetes_experience',
+    label: 'Kubernetes experience',
+    kind: 'tristate'
+  },
   { name: 'current', label: 'Current deployment', kind: 'text' }
 ];
-
-/** Choices the server offers for text fields, keyed by form then field. */
-type Options = Record<string, Record<string, string[]>>;
 
 function makeForm(
   title: string,
@@ -143,7 +164,10 @@ function makeForm(
 }
 
 /** Show an advice's `to_dict()`: the choice, the reasons, the warnings, then all of it. */
-function renderAdvice(output: HTMLElement, advice: Record<string, unknown>): void {
+function renderAdvice(
+  output: HTMLElement,
+  advice: Record<string, unknown>
+): void {
   const choice = document.createElement('p');
   choice.className = 'jp-labadvisor-choice';
   choice.textContent = String(advice.choice_label ?? advice.choice);
@@ -177,8 +201,9 @@ function renderAdvice(output: HTMLElement, advice: Record<string, unknown>): voi
 }
 
 export class LabAdvisorPanel extends Widget {
-  constructor() {
+  constructor(client: LabAdvisorClient) {
     super();
+    this._client = client;
     this.id = 'labadvisor-panel';
     this.addClass('jp-labadvisor-panel');
     this.title.caption = 'Lab Advisor';
@@ -186,17 +211,25 @@ export class LabAdvisorPanel extends Widget {
     header.textContent = 'Lab Advisor';
     this.node.append(
       header,
-      makeForm('Where should this run?', 'runtime', RUNTIME_FIELDS, adviseRuntime),
-      makeForm('How should the lab be deployed?', 'deployment', DEPLOYMENT_FIELDS, adviseDeployment)
+      makeForm('Where should this run?', 'runtime', RUNTIME_FIELDS, body =>
+        client.adviseRuntime(body)
+      ),
+      makeForm(
+        'How should the lab be deployed?',
+        'deployment',
+        DEPLOYMENT_FIELDS,
+        body => client.adviseDeployment(body)
+      )
     );
     void this._loadOptions();
   }
 
-  /** Offer the server's valid values as suggestions on the text fields. */
+  /** Offer the server's valid values, with their labels, as suggestions on the text
+   * fields. A choice whose value is null means "leave the field empty". */
   private async _loadOptions(): Promise<void> {
-    let options: Options;
+    let options: AdviceOptions;
     try {
-      options = await requestAPI<Options>('advise/options');
+      options = await this._client.adviceOptions();
     } catch {
       return;
     }
@@ -205,12 +238,18 @@ export class LabAdvisorPanel extends Widget {
         const list = document.createElement('datalist');
         list.id = `labadvisor-${formName}-${field}`;
         for (const choice of choices) {
+          if (choice.value === null) {
+            continue;
+          }
           const option = document.createElement('option');
-          option.value = choice;
+          option.value = String(choice.value);
+          option.label = choice.label;
           list.append(option);
         }
         this.node.append(list);
       }
     }
   }
+
+  private _client: LabAdvisorClient;
 }

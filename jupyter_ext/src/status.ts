@@ -5,24 +5,25 @@ import { Widget } from '@lumino/widgets';
 
 import { IContexts, IGpuReport } from './api';
 
-const GIB = 1024 ** 3;
+// GB as everywhere else a person reads a size in labadvisor (the guides, the Python
+// views): 10^9 bytes.
+const GB = 1e9;
 
-function gib(bytes: number | null | undefined): string {
-  return bytes === null || bytes === undefined
-    ? '?'
-    : (bytes / GIB).toFixed(1);
+function gb(bytes: number | null | undefined): string {
+  return bytes === null || bytes === undefined ? '?' : (bytes / GB).toFixed(1);
 }
 
-/** One line for the GPU part, e.g. "NVIDIA H100 · 70.2/79.6 GiB free". */
+/** One line for the GPU part, e.g. "NVIDIA H100 · 75.4/85.5 GB free". */
 export function gpuText(report: IGpuReport): string {
   if (report.status !== 'ok' || report.devices.length === 0) {
     return 'no GPU';
   }
   const first = report.devices[0];
-  const more = report.devices.length > 1 ? ` +${report.devices.length - 1}` : '';
+  const more =
+    report.devices.length > 1 ? ` +${report.devices.length - 1}` : '';
   return (
     `${first.name}${more} · ` +
-    `${gib(first.memory_free)}/${gib(first.memory_total)} GiB free`
+    `${gb(first.memory_free)}/${gb(first.memory_total)} GB free`
   );
 }
 
@@ -60,7 +61,7 @@ export class LabAdvisorStatus extends Widget {
         ? report.devices
             .map(
               d =>
-                `${d.name}: ${gib(d.memory_free)} GiB free of ${gib(d.memory_total)} GiB`
+                `${d.name}: ${gb(d.memory_free)} GB free of ${gb(d.memory_total)} GB`
             )
             .join('\n')
         : `GPU status: ${report.status}${report.message ? ` (${report.message})` : ''}`;
@@ -73,7 +74,9 @@ export class LabAdvisorStatus extends Widget {
     this._context.title = current
       ? [
           `Docker engine: ${current.host ?? 'none'}`,
-          typeof current.reason === 'string' ? `Decided by: ${current.reason}` : ''
+          typeof current.reason === 'string'
+            ? `Decided by: ${current.reason}`
+            : ''
         ]
           .filter(line => line)
           .join('\n')

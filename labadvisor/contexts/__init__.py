@@ -1,8 +1,13 @@
 """Docker contexts for the notebook kernel: list them, see which is in effect, switch between
 the local engine and Docker Offload, and talk to the engine behind one.
 
-``import labadvisor.contexts`` reads nothing and does not import docker-py; a kernel-scope
-``use()`` of a unix:// or tcp:// context does not import it either. Only :func:`client` does.
+Modules, by job: ``store`` (the context store and config.json), ``resolve`` (roles, what a
+name means, which context is in effect, the list), ``switch`` (``use``/``using`` and the
+kernel's environment), ``engine`` (docker-py: client, ping, engine_info), ``offload`` (the
+``docker offload`` plugin), ``errors`` and ``display`` (HTML tables).
+
+``import labadvisor.contexts`` reads nothing and does not import docker-py; listing, ``current()``
+and ``use(check=False)`` do not either. It is imported when an engine is contacted.
 """
 
 from __future__ import annotations
@@ -19,11 +24,19 @@ from labadvisor.contexts.errors import (
     OffloadNotInstalledError,
     StoreError,
 )
-from labadvisor.contexts.listing import ContextInfo, ContextList, list_contexts
 from labadvisor.contexts.offload import OffloadStatus
-from labadvisor.contexts.resolve import CurrentContext, current
-from labadvisor.contexts.roles import ROLES
+from labadvisor.contexts.resolve import (
+    ROLES,
+    ContextInfo,
+    ContextList,
+    CurrentContext,
+    current,
+    list_contexts,
+)
 from labadvisor.contexts.switch import SCOPES, SwitchResult, use, using
+
+# The kernel's Docker variables, for fixtures that snapshot and restore them.
+from labadvisor.contexts.switch import kernel_env as kernel_env
 
 __all__ = [
     "ROLES",

@@ -1,22 +1,33 @@
-"""The engine behind a context: a docker-py client for it, a ping, and what it reports."""
+"""The engine behind a context, through docker-py: a client for it, a ping, and what it reports.
+
+Every conversation with an engine goes through :func:`_connected`, which builds the client from
+the context store (not from the process environment) and turns whatever the transport raises
+into an :class:`EngineUnreachableError` with a short cause. docker-py is imported only here,
+and only when an engine is contacted.
+"""
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from labadvisor.contexts import store
 from labadvisor.contexts.display import html_table
-from labadvisor.contexts.errors import ContextNotFoundError, EngineUnreachableError
-from labadvisor.contexts.resolve import current_stored
-from labadvisor.contexts.roles import role_of
-from labadvisor.contexts.targets import find
+from labadvisor.contexts.errors import EngineUnreachableError
+from labadvisor.contexts.resolve import role_of, stored_context
 
 if TYPE_CHECKING:
     import docker
 
 DEFAULT_TIMEOUT = 3.0
+# Never hand a zero or negative timeout to a socket: it would mean non-blocking.
+_SHORTEST_WAIT = 0.05
+_Answer = TypeVar("_Answer")
 
 
 @dataclass(frozen=True)
@@ -91,75 +102,49 @@ class EngineInfo:
         return html_table("Docker engine", rows)
 
 
-def resolve_context(context: str | None) -> store.StoredContext:
-    """The named context (or role), or the one in effect for this process."""
-    if context is not None:
-        return find(context, store.config_dir()).context
-    resolution, stored = current_stored()
-    if stored is None:
-        raise ContextNotFoundError(
-            f"the current context {resolution.name!r} does not exist ({resolution.reason})"
-        )
-    return stored
-
-
 def client(context: str | None = None, *, timeout: float | None = None) -> docker.DockerClient:
     """A docker-py client for ``context`` (a name, "local"/"offload", or None for the current one).
 
     It is built from the context store, not from DOCKER_HOST/DOCKER_CONTEXT, so it keeps
     talking to the same engine whatever the process environment does later. TLS material in
-    the store is used. Raises EngineUnreachableError if the engine does not answer.
+    the store is used. Raises EngineUnreachableError if the engine does not answer within
+    ``timeout`` (default 3 s); later calls then wait up to ``timeout`` (default docker-py's).
     """
-    stored = resolve_context(context)
-    return _client_for(stored, timeout=timeout)
+    import docker
+
+    stored = stored_context(context)
+    api = _api_client(stored, DEFAULT_TIMEOUT if timeout is None else timeout)
+    if timeout is None:
+        api.timeout = docker.constants.DEFAULT_TIMEOUT_SECONDS
+    return _client_class()(api)
 
 
 def ping(context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> float:
     """Round-trip milliseconds to the engine, or EngineUnreachableError naming context, endpoint
     and cause."""
-    return ping_stored(resolve_context(context), timeout=timeout)
+    return ping_stored(stored_context(context), timeout=timeout)
 
 
 def ping_stored(stored: store.StoredContext, *, timeout: float) -> float:
-    from labadvisor.contexts import transport
-
-    try:
-        return transport.ping(transport.Endpoint.of(stored), timeout=timeout)
-    except transport.UnsupportedHostError:
-        if not stored.host:
-            raise _unreachable(stored, "it has no docker endpoint") from None
-    except transport.EngineRequestError as exc:
-        raise _unreachable(stored, str(exc)) from exc
-    return _ping_with_docker_py(stored, timeout)
+    with _connected(stored, timeout) as conversation:
+        return conversation.ping()
 
 
 def engine_info(context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> EngineInfo:
     """Reachability, round trip, version, OS, CPUs, memory and GPU capability of an engine."""
-    from labadvisor.contexts import transport
-
-    stored = resolve_context(context)
-    base = {"context": stored.name, "host": stored.host, "role": role_of(stored.name, stored.host)}
-    deadline = time.monotonic() + timeout
+    stored = stored_context(context)
     try:
-        endpoint = transport.Endpoint.of(stored)
-        round_trip_ms = transport.ping(endpoint, timeout=timeout)
-    except transport.UnsupportedHostError:
-        if not stored.host:
-            return EngineInfo(**base, reachable=False, error="it has no docker endpoint")
-        return _engine_info_with_docker_py(stored, base, timeout)
-    except transport.EngineRequestError as exc:
-        return EngineInfo(**base, reachable=False, error=str(exc))
-    try:
-        version = transport.get(endpoint, "/version", timeout=_left(deadline)).json()
-        info = transport.get(endpoint, "/info", timeout=_left(deadline)).json()
-    except (transport.EngineRequestError, ValueError) as exc:
-        return EngineInfo(
-            **base,
-            reachable=True,
-            round_trip_ms=round_trip_ms,
-            error=f"the engine answered /_ping but not /version or /info: {exc}",
-        )
-    return _describe(base, round_trip_ms, version, info)
+        with _connected(stored, timeout) as conversation:
+            round_trip_ms = conversation.ping()
+            try:
+                version = conversation.call(lambda api: api.version())
+                info = conversation.call(lambda api: api.info())
+            except EngineUnreachableError as exc:
+                cause = f"the engine answered /_ping but not /version or /info: {exc.cause}"
+                return _engine_info(stored, round_trip_ms, error=cause)
+    except EngineUnreachableError as exc:
+        return _engine_info(stored, None, error=exc.cause)
+    return _engine_info(stored, round_trip_ms, version=version, info=info)
 
 
 def gpu_capability(info: dict[str, Any]) -> tuple[str, ...]:
@@ -174,13 +159,23 @@ def gpu_capability(info: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sources)
 
 
-def _describe(
-    base: dict[str, Any], round_trip_ms: float, version: dict[str, Any], info: dict[str, Any]
+def _engine_info(
+    stored: store.StoredContext,
+    round_trip_ms: float | None,
+    *,
+    error: str | None = None,
+    version: dict[str, Any] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> EngineInfo:
+    """What was learnt; an engine is reachable when it answered the ping."""
+    version, info = version or {}, info or {}
     gpu_sources = gpu_capability(info)
     return EngineInfo(
-        **base,
-        reachable=True,
+        context=stored.name,
+        host=stored.host,
+        role=role_of(stored.name, stored.host),
+        reachable=round_trip_ms is not None,
+        error=error,
         round_trip_ms=round_trip_ms,
         server_version=version.get("Version"),
         api_version=version.get("ApiVersion"),
@@ -197,9 +192,99 @@ def _describe(
     )
 
 
-def _left(deadline: float) -> float:
-    # Never hand a zero or negative timeout to a socket: it would mean non-blocking.
-    return max(deadline - time.monotonic(), 0.05)
+class _Conversation:
+    """Requests to one engine that share one time budget."""
+
+    def __init__(
+        self, stored: store.StoredContext, api: docker.APIClient, timeout: float, ends: float
+    ) -> None:
+        self.stored = stored
+        self.api = api
+        self.timeout = timeout
+        self.ends = ends
+
+    def call(self, request: Callable[[docker.APIClient], _Answer]) -> _Answer:
+        """``request(api)`` with the time left; engine errors become EngineUnreachableError."""
+        self.api.timeout = max(self.ends - time.monotonic(), _SHORTEST_WAIT)
+        try:
+            return request(self.api)
+        except Exception as exc:  # docker-py raises requests/urllib3/paramiko errors too
+            raise _unreachable(self.stored, _cause(exc, self.stored, self.timeout)) from exc
+
+    def ping(self) -> float:
+        start = time.perf_counter()
+        answer = self.call(lambda api: api.ping())
+        if answer is not True:
+            raise _unreachable(self.stored, f"unexpected answer to /_ping: {answer!r}")
+        return (time.perf_counter() - start) * 1000
+
+
+@contextmanager
+def _connected(stored: store.StoredContext, timeout: float) -> Iterator[_Conversation]:
+    """A conversation with ``stored``'s engine that takes at most about ``timeout`` seconds in
+    all (each request gets what is left)."""
+    ends = time.monotonic() + timeout  # the client's own version probe counts too
+    conversation = _Conversation(stored, _api_client(stored, timeout), timeout, ends)
+    try:
+        yield conversation
+    finally:
+        conversation.api.close()
+
+
+def _api_client(stored: store.StoredContext, timeout: float) -> docker.APIClient:
+    """A client for the context's endpoint and TLS material; asks the engine its API version."""
+    if not stored.host:
+        raise _unreachable(stored, "it has no docker endpoint")
+    from docker.tls import TLSConfig
+
+    tls: TLSConfig | bool = False
+    try:
+        if stored.tls:
+            files = stored.tls_files
+            cert, key = files.get("cert.pem"), files.get("key.pem")
+            # A context may hold only ca.pem (server verified, no client certificate).
+            tls = TLSConfig(
+                client_cert=(cert, key) if cert and key else None,
+                ca_cert=files.get("ca.pem"),
+                verify=not stored.skip_tls_verify,
+            )
+        return _api_client_class()(base_url=stored.host, tls=tls, timeout=timeout, version="auto")
+    except Exception as exc:  # a bad host, bad TLS files, or no answer to the version probe
+        raise _unreachable(stored, _cause(exc, stored, timeout)) from exc
+
+
+@functools.cache
+def _api_client_class() -> type[docker.APIClient]:
+    import docker
+
+    class ContextAPIClient(docker.APIClient):
+        """Keeps the context's CA (or SkipTLSVerify) when REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE is
+        set: requests lets those variables replace a session's ``verify`` on every request
+        (psf/requests#3829), which would make the client ignore the store's ca.pem."""
+
+        def merge_environment_settings(
+            self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+        ) -> dict[str, Any]:
+            settings = dict(super().merge_environment_settings(url, proxies, stream, verify, cert))
+            if verify is None:  # an explicit per-request choice still wins
+                settings["verify"] = self.verify
+            return settings
+
+    return ContextAPIClient
+
+
+@functools.cache
+def _client_class() -> type[docker.DockerClient]:
+    import docker
+
+    class ContextDockerClient(docker.DockerClient):
+        """docker-py's high-level client around an APIClient built from the context store."""
+
+        def __init__(self, api: docker.APIClient) -> None:
+            # DockerClient.__init__ only builds an APIClient from its arguments; ours is built.
+            self.api = api
+
+    return ContextDockerClient
 
 
 def _unreachable(stored: store.StoredContext, cause: str) -> EngineUnreachableError:
@@ -211,93 +296,47 @@ def _unreachable(stored: store.StoredContext, cause: str) -> EngineUnreachableEr
     )
 
 
-def _client_for(stored: store.StoredContext, *, timeout: float | None) -> docker.DockerClient:
+def _cause(exc: BaseException, stored: store.StoredContext, timeout: float) -> str:
+    """One short line saying why the engine did not answer, from docker-py's nested errors."""
     import docker
-    from docker.tls import TLSConfig
+    import requests
+    import urllib3
 
-    tls: TLSConfig | bool = False
-    if stored.tls:
-        files = stored.tls_files
-        cert = files.get("cert.pem"), files.get("key.pem")
-        tls = TLSConfig(
-            client_cert=cert if all(cert) else None,
-            ca_cert=files.get("ca.pem"),
-            verify=not stored.skip_tls_verify,
-        )
-    kwargs: dict[str, Any] = {"base_url": stored.host, "tls": tls}
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    # Ask the engine for its API version ourselves: docker-py's own probe runs inside the
-    # constructor, before _pin_tls_settings could take effect.
-    kwargs["version"] = _api_version(stored, DEFAULT_TIMEOUT if timeout is None else timeout)
-    try:
-        docker_client = docker.DockerClient(**kwargs)
-    except docker.errors.DockerException as exc:
-        raise _unreachable(stored, str(exc)) from exc
-    if stored.tls:
-        _pin_tls_settings(docker_client.api)
-    return docker_client
-
-
-def _api_version(stored: store.StoredContext, timeout: float) -> str | None:
-    """The engine's API version, or None to let docker-py probe (schemes we do not speak)."""
-    from labadvisor.contexts import transport
-
-    try:
-        version = transport.get(transport.Endpoint.of(stored), "/version", timeout=timeout)
-        return str(version.json()["ApiVersion"])
-    except transport.UnsupportedHostError:
-        return None
-    except transport.EngineRequestError as exc:
-        raise _unreachable(stored, str(exc)) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _unreachable(stored, f"unexpected answer to /version: {exc}") from exc
+    chain = _exception_chain(exc)
+    for error in chain:
+        if isinstance(error, FileNotFoundError) and (stored.host or "").startswith("unix://"):
+            return f"no socket at {(stored.host or '').split('://', 1)[1]}"
+        if isinstance(error, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(error, ssl.SSLError):
+            return f"TLS failed: {error.reason or error}"
+    for error in chain:
+        # urllib3 counts a refused or unresolvable connection as a connect timeout; it is not.
+        if isinstance(error, urllib3.exceptions.NewConnectionError):
+            continue
+        if isinstance(
+            error, (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+        ):
+            return f"no answer within {timeout:g} s"
+    for error in chain:
+        if isinstance(error, docker.errors.APIError):
+            return f"HTTP {error.status_code}: {error.explanation}"
+    for error in reversed(chain):
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror[:1].lower() + error.strerror[1:]
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _pin_tls_settings(session: Any) -> None:
-    """Keep the context's CA (or SkipTLSVerify) when REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE is set.
-
-    requests lets those variables replace a session's ``verify`` on every request
-    (psf/requests#3829), which would make the client ignore the store's ca.pem.
-    """
-    pinned = session.verify
-    merge = session.merge_environment_settings
-
-    def merge_keeping_verify(
-        url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        settings = merge(url, proxies, stream, verify, cert)
-        if verify is None:  # an explicit per-request choice still wins
-            settings["verify"] = pinned
-        return dict(settings)
-
-    session.merge_environment_settings = merge_keeping_verify
-
-
-def _ping_with_docker_py(stored: store.StoredContext, timeout: float) -> float:
-    start = time.perf_counter()
-    docker_client = _client_for(stored, timeout=timeout)
-    try:
-        docker_client.ping()
-    except Exception as exc:  # docker-py raises requests/paramiko errors as well as its own
-        raise _unreachable(stored, str(exc)) from exc
-    finally:
-        docker_client.close()
-    return (time.perf_counter() - start) * 1000
-
-
-def _engine_info_with_docker_py(
-    stored: store.StoredContext, base: dict[str, Any], timeout: float
-) -> EngineInfo:
-    try:
-        round_trip_ms = _ping_with_docker_py(stored, timeout)
-        docker_client = _client_for(stored, timeout=timeout)
-        try:
-            version, info = docker_client.version(), docker_client.info()
-        finally:
-            docker_client.close()
-    except EngineUnreachableError as exc:
-        return EngineInfo(**base, reachable=False, error=exc.cause)
-    except Exception as exc:  # docker-py surfaces transport errors of several libraries
-        return EngineInfo(**base, reachable=False, error=str(exc))
-    return _describe(base, round_trip_ms, version, info)
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception nested in it: causes, contexts, urllib3's ``reason`` and the
+    exceptions requests and urllib3 keep in ``args``."""
+    found: list[BaseException] = []
+    pending = [exc]
+    while pending:
+        error = pending.pop(0)
+        if any(error is seen for seen in found):
+            continue
+        found.append(error)
+        nested = [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
+        pending.extend(e for e in nested if isinstance(e, BaseException))
+    return found

@@ -1,4 +1,5 @@
-"""Read the docker CLI's context store and config.json directly (no subprocess, no docker-py).
+"""The docker CLI's context store and config.json, read directly (no subprocess, no docker-py),
+and ``currentContext`` written the way ``docker context use`` writes it.
 
 Layout, as the CLI writes it under ``$DOCKER_CONFIG`` (default ``~/.docker``)::
 
@@ -9,11 +10,14 @@ Layout, as the CLI writes it under ``$DOCKER_CONFIG`` (default ``~/.docker``)::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,8 @@ DEFAULT_DESCRIPTION = "Current DOCKER_HOST based configuration"
 # The pattern the docker CLI validates context names against.
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$")
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
+# A fresh config.json gets the mode os.CreateTemp gives the CLI's temporary file.
+_NEW_CONFIG_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -217,9 +223,8 @@ def _parse_meta(raw: bytes, meta_path: Path, directory: Path) -> StoredContext:
             f"context store entry {meta_path} has the invalid name {name!r} "
             f"(names must match {NAME_PATTERN.pattern}); remove or repair it"
         )
-    metadata = meta.get("Metadata") if isinstance(meta.get("Metadata"), dict) else {}
-    endpoints = meta.get("Endpoints") if isinstance(meta.get("Endpoints"), dict) else {}
-    docker = endpoints.get("docker") if isinstance(endpoints.get("docker"), dict) else {}
+    metadata = _object(meta.get("Metadata"))
+    docker = _object(_object(meta.get("Endpoints")).get("docker"))
     host = docker.get("Host")
     description = metadata.get("Description")
     tls_dir = directory / "contexts" / "tls" / context_id(name) / "docker"
@@ -231,6 +236,11 @@ def _parse_meta(raw: bytes, meta_path: Path, directory: Path) -> StoredContext:
         tls_files=_tls_files(tls_dir),
         meta_path=str(meta_path),
     )
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A JSON object from meta.json, or an empty one where something else stands."""
+    return value if isinstance(value, dict) else {}
 
 
 def _tls_files(tls_dir: Path) -> dict[str, str]:
@@ -249,3 +259,102 @@ def _unreadable(path: Path, exc: OSError) -> StoreError:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+# --- writing config.json ------------------------------------------------------------------------
+
+
+def set_current_context(name: str | None, directory: Path) -> bool:
+    """Select ``name`` (None: the built-in default) in ``directory/config.json``, atomically and
+    under the lock, keeping the file's mode, owner and every other key in its order.
+
+    Unlike the CLI we keep keys it does not know (it drops them) and refuse to overwrite a file
+    we cannot parse (it replaces it with an empty configuration). Returns False when config.json
+    already selected ``name``: like the CLI, we then leave the file alone (and do not create one
+    just to store "default").
+    """
+    path = directory / "config.json"
+    # Like the CLI, write through a symlink (dotfile managers link config.json elsewhere).
+    target = Path(os.path.realpath(path))
+    if name is None and not target.exists():
+        return False  # "default" is the absence of the key: nothing to record
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {target.parent}: {_reason(exc)}") from exc
+    with _locked(target):
+        try:
+            raw: bytes | None = target.read_bytes()
+        except FileNotFoundError:
+            raw = None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {_reason(exc)}") from exc
+        data = parse_config(raw, path) if raw is not None else {}
+        if (data.get("currentContext") or None) == name:
+            return False
+        if name is None:
+            data.pop("currentContext", None)
+        else:
+            data["currentContext"] = name
+        if "auths" not in data:
+            data = {"auths": {}, **data}  # the CLI always writes auths, even when empty
+        # Tab-indented raw UTF-8 without a final newline, as the CLI lays the file out.
+        text = json.dumps(data, indent="\t", ensure_ascii=False)
+        _replace(target, text.encode("utf-8"))
+    return True
+
+
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    # A lock file beside config.json: the file itself is replaced by rename, so locking it
+    # would lock an inode that the next writer no longer opens.
+    lock_path = target.with_name(target.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file {lock_path}: {_reason(exc)}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _replace(target: Path, content: bytes) -> None:
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as temp:
+            temp.write(content)
+            temp.flush()
+            if existing is not None:
+                os.fchmod(temp.fileno(), existing.st_mode & 0o7777)
+                if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(PermissionError):
+                        os.fchown(temp.fileno(), existing.st_uid, existing.st_gid)
+            else:
+                os.fchmod(temp.fileno(), _NEW_CONFIG_MODE)
+            os.fsync(temp.fileno())
+        os.replace(temp_name, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise StoreError(f"cannot write {target}: {_reason(exc)}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    _sync_directory(target.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    # Make the rename itself durable; not every filesystem allows fsync on a directory.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,21 +1,96 @@
-"""``use()`` and ``using()``: point this kernel, or all docker clients of a user, at a context."""
+"""``use()`` and ``using()``: point this kernel, or all docker clients of a user, at a context;
+and the kernel environment that kernel-scope switching edits.
+
+``DOCKER_HOST`` beats ``DOCKER_CONTEXT`` for the docker CLI and docker-py alike, so pointing the
+kernel at a named context means setting ``DOCKER_HOST`` (and the TLS variables that only make
+sense with it) aside. They are kept in :data:`kernel_env` and put back when the kernel returns
+to "default", which is the context that ``DOCKER_HOST`` describes.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from labadvisor.contexts import configfile, kernel_env, store
+from labadvisor.contexts import store
 from labadvisor.contexts.display import html_table
 from labadvisor.contexts.engine import DEFAULT_TIMEOUT, ping_stored
 from labadvisor.contexts.errors import EngineUnreachableError
-from labadvisor.contexts.resolve import resolve
-from labadvisor.contexts.targets import find
+from labadvisor.contexts.resolve import Target, find, resolve
 from labadvisor.units import check_finite_number
+
+# DOCKER_HOST and the variables that only apply together with it.
+HOST_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS")
+CONTEXT_VARIABLE = "DOCKER_CONTEXT"
+_WATCHED = (CONTEXT_VARIABLE, *HOST_VARIABLES)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    values: dict[str, str | None]
+    set_aside: dict[str, str]
+
+
+class KernelEnvironment:
+    """This process's Docker variables and the DOCKER_HOST group a switch set aside."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._set_aside: dict[str, str] = {}
+
+    def set_aside(self) -> dict[str, str]:
+        """The DOCKER_HOST group removed from the environment by the last switch, if any."""
+        return dict(self._set_aside)
+
+    def environment_with_set_aside(self) -> dict[str, str]:
+        """os.environ as it will be once "default" is selected again (to describe that context)."""
+        env = dict(os.environ)
+        if self._set_aside and not env.get("DOCKER_HOST"):
+            env.update(self._set_aside)
+        return env
+
+    def point_at(self, name: str) -> None:
+        """Make ``name`` the context of this process (and of the subprocesses it starts)."""
+        env = os.environ
+        with self.lock:
+            if name == store.DEFAULT_CONTEXT:
+                if self._set_aside and not env.get("DOCKER_HOST"):
+                    env.update(self._set_aside)
+                    # DOCKER_HOST decides again, as it did before the first switch.
+                    env.pop(CONTEXT_VARIABLE, None)
+                else:
+                    # Needed even without DOCKER_HOST: config.json may name another context.
+                    env[CONTEXT_VARIABLE] = name
+                self._set_aside.clear()
+                return
+            if env.get("DOCKER_HOST"):
+                self._set_aside.clear()
+                for variable in HOST_VARIABLES:
+                    if variable in env:
+                        self._set_aside[variable] = env.pop(variable)
+            env[CONTEXT_VARIABLE] = name
+
+    def snapshot(self) -> Snapshot:
+        with self.lock:
+            return Snapshot({v: os.environ.get(v) for v in _WATCHED}, dict(self._set_aside))
+
+    def restore(self, saved: Snapshot) -> None:
+        with self.lock:
+            for variable, value in saved.values.items():
+                if value is None:
+                    os.environ.pop(variable, None)
+                else:
+                    os.environ[variable] = value
+            self._set_aside.clear()
+            self._set_aside.update(saved.set_aside)
+
+
+kernel_env = KernelEnvironment()
 
 Scope = Literal["kernel", "global"]
 SCOPES: tuple[Scope, ...] = ("kernel", "global")
@@ -82,7 +157,8 @@ def use(
     scope="kernel" (default) changes only this process: DOCKER_CONTEXT is set (a DOCKER_HOST
     that would override it is set aside until you switch back to "default"), so ``!docker`` in
     the notebook, docker-py's ``from_env()`` and :func:`client` follow; config.json is untouched.
-    scope="global" writes currentContext to config.json exactly as ``docker context use`` does.
+    scope="global" writes currentContext to config.json as ``docker context use`` does (the
+    same JSON; other keys keep their order).
     With check=True the target engine must answer within ``timeout`` seconds first. On any
     error nothing is changed.
     """
@@ -92,18 +168,7 @@ def use(
     # Read config.json first in both scopes: a corrupted file stops us before anything changes.
     config = store.read_config(directory)
     chosen = find(target, directory)
-    round_trip_ms = None
-    if check:
-        try:
-            round_trip_ms = ping_stored(chosen.context, timeout=timeout)
-        except EngineUnreachableError as exc:
-            raise EngineUnreachableError(
-                f"cannot switch to context {chosen.name!r}: its engine at {exc.endpoint} did not "
-                f"answer ({exc.cause}); nothing was changed",
-                context=exc.context,
-                endpoint=exc.endpoint,
-                cause=exc.cause,
-            ) from exc
+    round_trip_ms = _check_engine(chosen, timeout) if check else None
     if scope == "kernel":
         with kernel_env.lock:
             before = kernel_env.snapshot()
@@ -118,7 +183,7 @@ def use(
         )
     else:
         previous = config.current_context or store.DEFAULT_CONTEXT
-        changed = configfile.set_current_context(
+        changed = store.set_current_context(
             None if chosen.name == store.DEFAULT_CONTEXT else chosen.name, directory
         )
         aside = None
@@ -162,7 +227,21 @@ def using(
     try:
         yield result
     finally:
-        configfile.set_current_context(previous, directory)
+        store.set_current_context(previous, directory)
+
+
+def _check_engine(chosen: Target, timeout: float) -> float:
+    """Round-trip milliseconds to the target's engine; refuses the switch if it does not answer."""
+    try:
+        return ping_stored(chosen.context, timeout=timeout)
+    except EngineUnreachableError as exc:
+        raise EngineUnreachableError(
+            f"cannot switch to context {chosen.name!r}: its engine at {exc.endpoint} did not "
+            f"answer ({exc.cause}); nothing was changed",
+            context=exc.context,
+            endpoint=exc.endpoint,
+            cause=exc.cause,
+        ) from exc
 
 
 def _check_scope(scope: object) -> Scope:

@@ -1,8 +1,9 @@
-"""Notebook panels: plain-Python state objects, and ipywidgets views over them.
+"""Notebook panels: state objects with traits, and ipywidgets views linked to them.
 
-The ``*_state`` modules hold the inputs, the current answer and the actions of each panel
-without importing ipywidgets, so tests and scripts drive them directly. The ``*_view``
-modules build ipywidgets 8 controls over one state object each. Nothing here is imported by
+The ``*_state`` modules hold the inputs, the current answer and the actions of each panel as
+:class:`traitlets.HasTraits` objects; traitlets does not import ipywidgets, so tests and
+scripts drive the states directly. The ``*_view`` modules build ipywidgets 8 controls and
+``traitlets.link`` them to one state object each. Nothing here is imported by
 ``import labadvisor``; views import ipywidgets only when a panel is built.
 """
 
@@ -47,8 +48,8 @@ __all__ = [
 def dashboard(**options: Any) -> Dashboard:
     """All four panels (runtime, deployment, GPU, Docker context) in tabs.
 
-    ``options`` go to :class:`~labadvisor.widgets.dashboard.Dashboard`, e.g. ``gpu=None`` to
-    advise as if this kernel had no GPU.
+    ``options`` go to :class:`~labadvisor.widgets.dashboard_view.Dashboard`, e.g. ``gpu=None``
+    to advise as if this kernel had no GPU.
     """
     from labadvisor.widgets.dashboard_view import Dashboard
 

@@ -1,93 +1,95 @@
-"""What every panel state shares: observers, and a compact HTML vocabulary for the views.
+"""What the runtime and deployment states share: inputs held as traits, and their advice.
 
-States call observers synchronously on the thread that changed them; views re-render from
-the state in their observer, so a state is the single source of truth for what is shown.
+States are :class:`traitlets.HasTraits`, which does not import ipywidgets: scripts and tests
+drive them without a front end, and views ``traitlets.link`` their controls to the input
+traits and observe the rest (``state.observe(callback, names="advice")``).
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
-from labadvisor.explain import Reason
+from traitlets import Enum, HasTraits, TraitError, Unicode
 
-Observer = Callable[[str], None]
-
-
-class Observable:
-    """A minimal observer list; ``what`` tells observers which part of the state changed."""
-
-    def __init__(self) -> None:
-        self._observers: list[Observer] = []
-
-    def observe(self, callback: Observer) -> Observer:
-        if callback not in self._observers:
-            self._observers.append(callback)
-        return callback
-
-    def unobserve(self, callback: Observer) -> None:
-        if callback in self._observers:
-            self._observers.remove(callback)
-
-    def _notify(self, what: str) -> None:
-        for callback in list(self._observers):
-            callback(what)
+from labadvisor.explain import Advice
 
 
-esc = html.escape
+class AdviceState(HasTraits):
+    """The traits named in ``input_names`` are an adviser's inputs; changing any of them
+    re-advises at once. A value the adviser rejects is kept: the advice becomes None and
+    ``error`` holds the library's message, naming the valid values. A value no input of
+    that kind can hold (a word for ``team_size``) or an unknown input name is refused with
+    a ValueError that names it."""
 
-# The colours the JupyterLab front end uses for the same choices, so panels and the
-# sidebar read alike.
-CHOICE_COLOURS = {
-    "local-cpu": "#2563eb",
-    "local-gpu": "#16a34a",
-    "offload": "#ea580c",
-    "docker-compose": "#0e7490",
-    "k3s": "#7c3aed",
-}
+    subject: ClassVar[str]  # what the inputs are for, in messages: "runtime", "deployment"
+    input_names: ClassVar[tuple[str, ...]]
+
+    error = Unicode(None, allow_none=True)
+
+    def __init__(self, **inputs: Any) -> None:
+        self._batch_changed: bool | None = None  # inside set(): whether an input changed
+        super().__init__()
+        self._assign(inputs)
+        self.observe(self._input_changed, names=list(self.input_names))
+        self._advise()
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs as keyword arguments (what ``set`` and the constructor take)."""
+        return {name: getattr(self, name) for name in self.input_names}
+
+    def set(self, **changes: Any) -> None:
+        """Change several inputs and re-advise once."""
+        self._batch_changed = False
+        try:
+            self._assign(changes)
+        finally:  # also when a later value was refused: re-advise for the ones taken
+            changed, self._batch_changed = self._batch_changed, None
+            if changed:
+                self._advise()
+
+    def current_advice(self) -> Advice | None:
+        raise NotImplementedError
+
+    def _advise(self) -> None:
+        """Set the advice (and ``error``) for the current inputs."""
+        raise NotImplementedError
+
+    def _assign(self, changes: dict[str, Any]) -> None:
+        unknown = set(changes) - set(self.input_names)
+        if unknown:
+            raise ValueError(
+                f"unknown {self.subject} input(s) {', '.join(sorted(unknown))}; "
+                f"valid: {', '.join(self.input_names)}"
+            )
+        for name, value in changes.items():
+            try:
+                setattr(self, name, value)
+            except TraitError:
+                raise ValueError(
+                    f"{self.subject} input {name} must be {_expected(self.traits()[name])}, "
+                    f"got {value!r}"
+                ) from None
+
+    def _keep_canonical(self, **values: Any) -> None:
+        """Store the adviser's own spelling of inputs ("compose" → "docker-compose"), so
+        views can show them, without advising again."""
+        outer = self._batch_changed
+        self._batch_changed = False
+        try:
+            for name, value in values.items():
+                setattr(self, name, value)
+        finally:
+            self._batch_changed = outer
+
+    def _input_changed(self, change: Any) -> None:
+        if self._batch_changed is None:
+            self._advise()
+        else:
+            self._batch_changed = True
 
 
-def choice_html(label: str, choice: str, caption: str) -> str:
-    colour = CHOICE_COLOURS.get(choice, "#111827")
-    return (
-        f"<div style='opacity:.7;font-size:.9em'>{esc(caption)}</div>"
-        f"<div class='labadvisor-choice' style='font-size:1.8em;font-weight:bold;"
-        f"color:{colour}'>{esc(label)}</div>"
-    )
-
-
-def reasons_html(reasons: Iterable[Reason]) -> str:
-    items = "".join(
-        f"<li>{esc(r.text)}<br><small style='opacity:.65'>[{esc(r.rule)}] {esc(r.source)}"
-        "</small></li>"
-        for r in reasons
-    )
-    return f"<b>Why</b><ul style='margin-top:2px'>{items}</ul>"
-
-
-def warnings_html(warnings: Iterable[str]) -> str:
-    items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
-    if not items:
-        return ""
-    return (
-        f"<div style='color:#9a3412'><b>Warnings</b><ul style='margin-top:2px'>{items}</ul></div>"
-    )
-
-
-def error_html(message: str) -> str:
-    return (
-        "<div class='labadvisor-error' style='color:#b91c1c;border-left:3px solid #b91c1c;"
-        f"padding-left:6px'>{esc(message)}</div>"
-    )
-
-
-def bar_html(fraction: float | None, *, width: int = 160, colour: str = "#2563eb") -> str:
-    """A horizontal bar in plain HTML: renders in stored notebooks and costs microseconds."""
-    if fraction is None:
-        return "<span style='opacity:.6'>unknown</span>"
-    filled = max(0.0, min(1.0, fraction)) * width
-    return (
-        f"<span style='display:inline-block;width:{width}px;height:10px;background:#e5e7eb;"
-        f"border-radius:3px;vertical-align:middle'><span style='display:block;width:{filled:.0f}px;"
-        f"height:10px;background:{colour};border-radius:3px'></span></span>"
-    )
+def _expected(trait: Any) -> str:
+    if isinstance(trait, Enum):
+        return "one of " + ", ".join(str(value) for value in trait.values or ())
+    return str(trait.info())

@@ -3,25 +3,51 @@ switching (kernel or global scope), engine reachability and the Docker Offload s
 
 Reading the context store is a few small files and happens on the caller's thread. Anything
 that may wait on a network or a subprocess (engine pings, switches that check the target,
-``docker offload``) runs in a :class:`~labadvisor.widgets._jobs.JobRunner` thread; ``busy``
+``docker offload``) runs as a background job (:mod:`labadvisor.widgets._jobs`); ``busy``
 names what is in progress so a view can show it, and :meth:`wait` lets tests and scripts
 block until it is done.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
+from typing import Any, Literal
+
+from traitlets import Bool, HasTraits, Instance, List, Unicode
 
 from labadvisor import contexts
-from labadvisor.widgets._jobs import JobRunner
-from labadvisor.widgets._state import Observable
+from labadvisor.contexts import (
+    ContextInfo,
+    CurrentContext,
+    EngineInfo,
+    OffloadStatus,
+    SwitchResult,
+)
+from labadvisor.widgets._jobs import BackgroundJobs
 
 THREAD_NAME = "labadvisor-contexts"
 
+Scope = Literal["kernel", "global"]  # labadvisor.contexts.SCOPES
 
-class ContextState(Observable):
-    """Observers hear "contexts" (list/current changed), "engine", "offload", "busy" and
-    "error". A failed switch sets ``error`` and leaves ``current`` on the context in use."""
+
+class ContextState(HasTraits):
+    """The store's ``contexts``, the ``current`` one and why, the ``engine`` behind it, the
+    ``offload`` session, what is ``busy`` and the last ``error``. A failed switch sets
+    ``error`` and leaves ``current`` on the context in use. ``global_scope`` makes
+    :meth:`switch` write the docker CLI's config (all terminals) instead of this kernel's
+    environment."""
+
+    contexts = List(Instance(ContextInfo))
+    current = Instance(CurrentContext, allow_none=True)
+    engine = Instance(EngineInfo, allow_none=True)
+    offload = Instance(OffloadStatus, allow_none=True)
+    last_switch = Instance(SwitchResult, allow_none=True)
+    error = Unicode(None, allow_none=True)
+    # What is in progress ("checking the engine of docker-cloud", …), or None.
+    busy = Unicode(None, allow_none=True)
+    global_scope = Bool(False)
 
     def __init__(
         self,
@@ -32,14 +58,7 @@ class ContextState(Observable):
     ) -> None:
         super().__init__()
         self.timeout = timeout
-        self.global_scope = False
-        self.contexts: list[contexts.ContextInfo] = []
-        self.current: contexts.CurrentContext | None = None
-        self.engine: contexts.EngineInfo | None = None
-        self.offload: contexts.OffloadStatus | None = None
-        self.last_switch: contexts.SwitchResult | None = None
-        self.error: str | None = None
-        self._runner = JobRunner(self._busy_changed, self._job_failed, thread_name=THREAD_NAME)
+        self._jobs = BackgroundJobs(THREAD_NAME, on_change=self._jobs_changed)
         self.reload()
         if check_engine:
             self.check_engine()
@@ -47,11 +66,6 @@ class ContextState(Observable):
             self.check_offload()
 
     # reading
-    @property
-    def busy(self) -> str | None:
-        """What is in progress ("checking the engine of docker-cloud", …), or None."""
-        return self._runner.current if self._runner.busy else None
-
     @property
     def role(self) -> str | None:
         """The role of the context in use: "local", "offload", "remote", or None."""
@@ -64,12 +78,11 @@ class ContextState(Observable):
             now = contexts.current()
         except contexts.ContextError as exc:
             self.error = str(exc)
-            self._notify("error")
             return
-        self.contexts, self.current = listed, now
-        if self.engine is not None and self.engine.context != now.name:
-            self.engine = None  # it described another context
-        self._notify("contexts")
+        with self.hold_trait_notifications():
+            self.contexts, self.current = listed, now
+            if self.engine is not None and self.engine.context != now.name:
+                self.engine = None  # it described another context
 
     def context_names(self) -> list[str]:
         return [c.name for c in self.contexts]
@@ -80,12 +93,12 @@ class ContextState(Observable):
         name = self.current.name if self.current else "the current context"
         self._submit(f"checking the engine of {name}", self._check_engine)
 
-    def switch(self, target: str, *, scope: str | None = None, check: bool = True) -> None:
+    def switch(self, target: str, *, scope: Scope | None = None, check: bool = True) -> None:
         """Switch to ``target`` (a context name, "local" or "offload"). ``scope`` defaults to
         "global" when ``global_scope`` is on, else "kernel"."""
-        scope = scope or ("global" if self.global_scope else "kernel")
-        where = "all terminals" if scope == "global" else "this kernel"
-        self._submit(f"switching {where} to {target}", lambda: self._switch(target, scope, check))
+        chosen: Scope = scope or ("global" if self.global_scope else "kernel")
+        where = "all terminals" if chosen == "global" else "this kernel"
+        self._submit(f"switching {where} to {target}", lambda: self._switch(target, chosen, check))
 
     def check_offload(self) -> None:
         self._submit("asking Docker Offload for its status", self._check_offload)
@@ -99,24 +112,18 @@ class ContextState(Observable):
         self._submit("stopping Docker Offload", lambda: self._offload("stop", False))
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self._runner.wait(timeout)
-
-    def set_global_scope(self, value: bool) -> None:
-        self.global_scope = bool(value)
-        self._notify("scope")
+        return self._jobs.wait(timeout)
 
     # jobs (worker thread)
     def _check_engine(self) -> None:
         self.engine = contexts.engine_info(timeout=self.timeout)
-        self._notify("engine")
 
-    def _switch(self, target: str, scope: str, check: bool) -> None:
+    def _switch(self, target: str, scope: Scope, check: bool) -> None:
         try:
             result = contexts.use(target, scope=scope, check=check, timeout=self.timeout)
         except (contexts.ContextError, ValueError) as exc:
             self.error = str(exc)
             self.reload()  # show the context really in use: the failed switch changed nothing
-            self._notify("error")
             return
         self.error = None
         self.last_switch = result
@@ -125,7 +132,6 @@ class ContextState(Observable):
 
     def _check_offload(self) -> None:
         self.offload = contexts.offload.status()
-        self._notify("offload")
 
     def _offload(self, action: str, gpu: bool) -> None:
         try:
@@ -136,22 +142,20 @@ class ContextState(Observable):
             self.error = None
         except contexts.ContextError as exc:
             self.error = str(exc)
-            self._notify("error")
             self._check_offload()
         # start/stop change which context the docker CLI uses globally.
         self.reload()
-        self._notify("offload")
 
-    def _submit(self, label: str, job: Any) -> None:
-        self._runner.submit(label, job)
-        self._notify("busy")
+    def _submit(self, label: str, job: Callable[[], None]) -> None:
+        self._jobs.submit(label, job, on_done=partial(self._job_done, label))
 
-    def _busy_changed(self) -> None:
-        self._notify("busy")
+    def _jobs_changed(self) -> None:
+        self.busy = self._jobs.current
 
-    def _job_failed(self, label: str, exc: BaseException) -> None:
-        self.error = f"{label} failed: {type(exc).__name__}: {exc}"
-        self._notify("error")
+    def _job_done(self, label: str, future: Future[None]) -> None:
+        error = future.exception()
+        if error is not None:
+            self.error = f"{label} failed: {type(error).__name__}: {error}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -6,16 +6,20 @@ from typing import Any
 
 import ipywidgets as w
 
-from labadvisor.widgets import _state as h
-from labadvisor.widgets._view import PanelMixin, set_html, shown
+from labadvisor.widgets._html import error_html, esc, note_html
+from labadvisor.widgets._view import Panel, set_html, shown
 from labadvisor.widgets.context_state import ContextState
 
 ROLE_OPTIONS = [("Local engine", "local"), ("Docker Offload", "offload")]
 
 
-class ContextPanel(PanelMixin, w.VBox):
+class ContextPanel(Panel, w.VBox):
     """The toggle always shows the role of the context actually in use: after a failed
-    switch it falls back to it, and the error is shown below."""
+    switch it falls back to it, and the error is shown below.
+
+    Choosing a role or a context asks the state to switch; the controls then show what the
+    state says is in use. Showing the state's value in a control is no new choice (it
+    equals the state's), so that round trip starts no switch."""
 
     panel_title = "labadvisor Docker context panel"
 
@@ -32,7 +36,6 @@ class ContextPanel(PanelMixin, w.VBox):
         )
         self.other = w.Dropdown(description="or context", layout=w.Layout(width="280px"))
         self.global_scope = w.Checkbox(
-            value=self.state.global_scope,
             description="apply to all terminals (writes currentContext to config.json)",
             indent=False,
             layout=w.Layout(width="auto"),
@@ -48,10 +51,8 @@ class ContextPanel(PanelMixin, w.VBox):
         )
         self.offload_stop = w.Button(description="Stop Offload", icon="stop")
         self.offload_refresh = w.Button(description="Offload status", icon="refresh")
-        self._syncing = False
         self.toggle.observe(self._on_toggle, names="value")
         self.other.observe(self._on_other, names="value")
-        self.global_scope.observe(lambda c: self.state.set_global_scope(c["new"]), names="value")
         self.check_button.on_click(lambda _: self._reload_and_check())
         self.offload_start.on_click(lambda _: self.state.start_offload())
         self.offload_stop.on_click(lambda _: self.state.stop_offload())
@@ -70,7 +71,10 @@ class ContextPanel(PanelMixin, w.VBox):
                 self.offload_buttons,
             ]
         )
-        self.state.observe(self._on_state)
+        self._link(self.state, "global_scope", self.global_scope)
+        self._watch(
+            self.state, self.render, ["contexts", "current", "engine", "offload", "busy", "error"]
+        )
         self.render()
 
     def _reload_and_check(self) -> None:
@@ -78,32 +82,29 @@ class ContextPanel(PanelMixin, w.VBox):
         self.state.check_engine()
 
     def _on_toggle(self, change: dict[str, Any]) -> None:
-        if not self._syncing and change["new"] is not None and change["new"] != self.state.role:
+        if change["new"] is not None and change["new"] != self.state.role:
             self.state.switch(change["new"])
 
     def _on_other(self, change: dict[str, Any]) -> None:
         current = self.state.current.name if self.state.current else None
-        if not self._syncing and change["new"] is not None and change["new"] != current:
+        if change["new"] is not None and change["new"] != current:
             self.state.switch(change["new"])
 
-    def _on_state(self, what: str) -> None:
-        self.render()
-
-    def render(self) -> None:
+    def render(self, _change: Any = None) -> None:
         state = self.state
         cur = state.current
         if cur is not None:
             role = f" ({cur.role})" if cur.role else ""
-            where = f" at <code>{h.esc(cur.host)}</code>" if cur.host else ""
+            where = f" at <code>{esc(cur.host)}</code>" if cur.host else ""
             set_html(
                 self.current,
-                f"<b>This kernel uses</b> <b style='font-size:1.3em'>{h.esc(cur.name)}</b>"
-                f"{h.esc(role)}{where}<br><small style='opacity:.75'>why: {h.esc(cur.reason)}"
+                f"<b>This kernel uses</b> <b style='font-size:1.3em'>{esc(cur.name)}</b>"
+                f"{esc(role)}{where}<br><small style='opacity:.75'>why: {esc(cur.reason)}"
                 "</small>",
             )
         busy = state.busy
-        set_html(self.progress, f"<i>⏳ {h.esc(busy)}…</i>" if busy else "")
-        set_html(self.error, h.error_html(state.error) if state.error else "")
+        set_html(self.progress, f"<i>⏳ {esc(busy)}…</i>" if busy else "")
+        set_html(self.error, error_html(state.error) if state.error else "")
         set_html(self.engine, _engine_html(state.engine, busy))
         set_html(self.table, _table_html(state.contexts))
         set_html(self.offload, _offload_html(state.offload))
@@ -122,44 +123,38 @@ class ContextPanel(PanelMixin, w.VBox):
         self._sync_controls()
 
     def _sync_controls(self) -> None:
-        self._syncing = True
-        try:
-            role = self.state.role
-            value = role if role in ("local", "offload") else None
-            if self.toggle.value != value:
-                self.toggle.value = value
-            names = self.state.context_names()
-            if list(self.other.options) != names:
-                self.other.options = names
-            current = self.state.current.name if self.state.current else None
-            if self.other.value != current and current in names:
-                self.other.value = current
-            if self.global_scope.value != self.state.global_scope:
-                self.global_scope.value = self.state.global_scope
-        finally:
-            self._syncing = False
+        role = self.state.role
+        self.toggle.value = role if role in ("local", "offload") else None
+        names = self.state.context_names()
+        current = self.state.current.name if self.state.current else None
+        if list(self.other.options) != names:
+            # New options would select the first one (a switch to it) unless nothing is
+            # selected when they come; None is no choice and starts no switch.
+            self.other.value = None
+            self.other.options = names
+        self.other.value = current if current in names else None
 
 
 def _engine_html(engine: Any, busy: str | None) -> str:
     if engine is None:
-        return "<small style='opacity:.7'>engine not checked yet</small>" if not busy else ""
+        return note_html("engine not checked yet") if not busy else ""
     if not engine.reachable:
         return (
-            f"<b style='color:#9a6700'>Engine unreachable</b> <small>({h.esc(engine.error or '')})"
+            f"<b style='color:#9a6700'>Engine unreachable</b> <small>({esc(engine.error or '')})"
             "</small>"
         )
     details = f"Docker {engine.server_version}" if engine.server_version else ""
     gpu = ", GPU: " + ", ".join(engine.gpu_sources) if engine.gpu else ", no GPU"
     return (
         f"<b style='color:#16a34a'>Engine reachable</b>, round trip "
-        f"<b>{engine.round_trip_ms:.1f} ms</b> <small>{h.esc(details + gpu)}</small>"
+        f"<b>{engine.round_trip_ms:.1f} ms</b> <small>{esc(details + gpu)}</small>"
     )
 
 
 def _table_html(listed: list[Any]) -> str:
     rows = "".join(
-        f"<tr><td>{'▶ ' if c.current else ''}{h.esc(c.name)}</td><td>{h.esc(c.role)}</td>"
-        f"<td><code>{h.esc(c.host or '—')}</code></td><td>{h.esc(c.description)}</td></tr>"
+        f"<tr><td>{'▶ ' if c.current else ''}{esc(c.name)}</td><td>{esc(c.role)}</td>"
+        f"<td><code>{esc(c.host or '—')}</code></td><td>{esc(c.description)}</td></tr>"
         for c in listed
     )
     return (
@@ -172,6 +167,6 @@ def _offload_html(status: Any) -> str:
     if status is None:
         return ""
     if not status.installed:
-        return f"<b>Docker Offload</b>: not installed — <small>{h.esc(status.message)}</small>"
-    gpu = f", GPU: {h.esc(status.gpu)}" if status.gpu else ""
-    return f"<b>Docker Offload</b>: {h.esc(status.state)}{gpu}"
+        return f"<b>Docker Offload</b>: not installed — <small>{esc(status.message)}</small>"
+    gpu = f", GPU: {esc(status.gpu)}" if status.gpu else ""
+    return f"<b>Docker Offload</b>: {esc(status.state)}{gpu}"

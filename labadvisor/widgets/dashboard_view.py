@@ -6,7 +6,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from labadvisor.widgets._view import PanelMixin
+from labadvisor.widgets._view import Panel
 from labadvisor.widgets.context_view import ContextPanel
 from labadvisor.widgets.deployment_view import DeploymentPanel
 from labadvisor.widgets.gpu_view import GpuPanel
@@ -15,7 +15,7 @@ from labadvisor.widgets.runtime_view import RuntimePanel
 TITLES = ("Runtime", "Deployment", "GPU", "Docker context")
 
 
-class Dashboard(PanelMixin, w.Tab):
+class Dashboard(Panel, w.Tab):
     """Runtime, deployment, GPU and Docker-context panels. ``close()`` closes all four, which
     stops the GPU sampler and any context check still running."""
 

@@ -7,49 +7,51 @@ import os
 from pathlib import Path
 from typing import Any
 
+from traitlets import Bool, Dict, Instance, Int, Unicode
+
 from labadvisor.deployment import DeploymentAdvice, advise_deployment
-from labadvisor.widgets._state import Observable
-
-_DEFAULTS: dict[str, Any] = {
-    "users": 20,
-    "nodes": 1,
-    "high_availability": False,
-    "gpu_sharing": None,
-    "kubernetes_experience": None,
-    "current": None,
-}
+from labadvisor.widgets._state import AdviceState
 
 
-class DeploymentState(Observable):
+class DeploymentState(AdviceState):
     """Inputs of :func:`labadvisor.advise_deployment`, the advice, and ticked checklist items.
 
-    Ticks are kept by checklist item id, so they survive input changes (advice that stops
-    and later starts asking for a migration shows the same ticks). With ``checklist_file``
-    they are also written to that JSON file on every change and read back on creation,
-    so they survive a kernel restart.
+    Ticks (``checked``, item id → done) are kept by checklist item id, so they survive input
+    changes (advice that stops and later starts asking for a migration shows the same
+    ticks). With ``checklist_file`` they are also written to that JSON file on every change
+    and read back on creation, so they survive a kernel restart.
     """
 
-    def __init__(self, *, checklist_file: str | os.PathLike[str] | None = None, **inputs: Any):
-        super().__init__()
-        unknown = set(inputs) - set(_DEFAULTS)
-        if unknown:
-            raise ValueError(_unknown_message(unknown))
-        self.inputs: dict[str, Any] = {**_DEFAULTS, **inputs}
-        self.checklist_file = None if checklist_file is None else Path(checklist_file)
-        self.checked: dict[str, bool] = self._load_checklist()
-        self.advice: DeploymentAdvice | None = None
-        self.error: str | None = None
-        self._recompute()
+    subject = "deployment"
+    input_names = (
+        "users",
+        "nodes",
+        "high_availability",
+        "gpu_sharing",
+        "kubernetes_experience",
+        "current",
+    )
 
-    def set(self, **changes: Any) -> None:
-        unknown = set(changes) - set(_DEFAULTS)
-        if unknown:
-            raise ValueError(_unknown_message(unknown))
-        if all(self.inputs.get(k) == v for k, v in changes.items()) and self.advice is not None:
-            return
-        self.inputs.update(changes)
-        self._recompute()
-        self._notify("advice")
+    users = Int(20)
+    nodes = Int(1)
+    high_availability = Bool(False)
+    gpu_sharing = Unicode(None, allow_none=True)
+    kubernetes_experience = Bool(None, allow_none=True)
+    current = Unicode(None, allow_none=True)
+
+    advice = Instance(DeploymentAdvice, allow_none=True)
+    checked = Dict(key_trait=Unicode(), value_trait=Bool())
+
+    def __init__(
+        self, *, checklist_file: str | os.PathLike[str] | None = None, **inputs: Any
+    ) -> None:
+        self.checklist_file = None if checklist_file is None else Path(checklist_file)
+        ticks = self._load_checklist()
+        super().__init__(**inputs)
+        self.checked = ticks
+
+    def current_advice(self) -> DeploymentAdvice | None:
+        return self.advice
 
     @property
     def checklist(self) -> list[dict[str, Any]]:
@@ -70,24 +72,26 @@ class DeploymentState(Observable):
             )
         if self.checked.get(item_id, False) == done:
             return
-        self.checked[item_id] = bool(done)
+        self.checked = {**self.checked, item_id: bool(done)}
         self._save_checklist()
-        self._notify("checklist")
 
     @property
     def ready_to_migrate(self) -> bool:
         items = self.checklist
         return bool(items) and all(item["done"] for item in items)
 
-    def _recompute(self) -> None:
+    def _advise(self) -> None:
+        advice: DeploymentAdvice | None = None
+        error: str | None = None
         try:
-            self.advice = advise_deployment(**self.inputs)
-            self.error = None
-            # Keep the canonical spelling ("compose" → "docker-compose") so views can show it.
-            for name in ("current", "gpu_sharing"):
-                self.inputs[name] = self.advice.inputs[name]
+            advice = advise_deployment(**self.inputs)
+            self._keep_canonical(
+                current=advice.inputs["current"], gpu_sharing=advice.inputs["gpu_sharing"]
+            )
         except ValueError as exc:
-            self.advice, self.error = None, str(exc)
+            error = str(exc)
+        with self.hold_trait_notifications():
+            self.error, self.advice = error, advice
 
     def _load_checklist(self) -> dict[str, bool]:
         if self.checklist_file is None or not self.checklist_file.exists():
@@ -110,9 +114,3 @@ class DeploymentState(Observable):
         tmp = self.checklist_file.with_name(self.checklist_file.name + ".tmp")
         tmp.write_text(json.dumps(self.checked, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.checklist_file)
-
-
-def _unknown_message(unknown: set[str]) -> str:
-    return (
-        f"unknown deployment input(s) {', '.join(sorted(unknown))}; valid: {', '.join(_DEFAULTS)}"
-    )

@@ -1,8 +1,9 @@
 """State of the GPU panel: what detection found, in plain words, and live readings.
 
-Live readings come from a daemon thread started by :meth:`GpuState.start`. It ends on
-:meth:`GpuState.stop`, when the panel is closed, when the state is garbage-collected and at
-interpreter exit (a kernel shutting down), so no sampler thread outlives its panel.
+Live readings come from a background job (:mod:`labadvisor.widgets._jobs`) started by
+:meth:`GpuState.start` or by setting ``running``. It ends on :meth:`GpuState.stop`, when the
+panel is closed, when the state is garbage-collected and at interpreter exit (a kernel
+shutting down), so no sampler thread outlives its panel.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import atexit
 import threading
 import weakref
 from collections import deque
+from functools import partial
 from typing import Any
+
+from traitlets import Bool, Float, HasTraits, Instance, Int, Unicode, observe, validate
 
 from labadvisor import gpu
 from labadvisor.gpu import GpuReport, GpuSample
-from labadvisor.widgets._state import Observable
+from labadvisor.widgets._jobs import BackgroundJobs
 
 THREAD_NAME = "labadvisor-gpu-sampler"
 
@@ -42,27 +46,28 @@ PLAIN_STATUS = {
 _live: weakref.WeakSet[GpuState] = weakref.WeakSet()
 
 
-class GpuState(Observable):
-    """Detection report, device rows, and an optional live sampler.
+class GpuState(HasTraits):
+    """Detection ``report``, device rows, and an optional live sampler.
 
-    Observers hear "report" after :meth:`refresh`, "sample" on every live reading, and
-    "live" when sampling starts or stops.
+    ``running`` is True while live readings are taken (set it, or call :meth:`start` /
+    :meth:`stop`); each reading is appended to ``samples`` and counted in ``readings``.
     """
 
+    report = Instance(GpuReport)
+    interval = Float(1.0)
+    running = Bool(False)
+    readings = Int(0)
+    live_error = Unicode(None, allow_none=True)
+
     def __init__(self, *, interval: float = 1.0, history: int = 60) -> None:
-        super().__init__()
-        self.interval = _check_interval(interval)
-        self.report: GpuReport = gpu.detect()
+        super().__init__(interval=_check_interval(interval), report=gpu.detect())
         self.samples: deque[GpuSample] = deque(maxlen=history)
-        self.live_error: str | None = None
+        self._sampler = BackgroundJobs(THREAD_NAME)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     # detection
     def refresh(self) -> None:
         self.report = gpu.detect(refresh=True)
-        self._notify("report")
 
     @property
     def status_text(self) -> str:
@@ -89,53 +94,45 @@ class GpuState(Observable):
 
     # live readings
     @property
-    def running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    @property
     def last_sample(self) -> GpuSample | None:
         return self.samples[-1] if self.samples else None
 
     def start(self, interval: float | None = None) -> None:
-        """Sample every ``interval`` seconds in a daemon thread until :meth:`stop`."""
-        with self._lock:
-            if self.running:
-                return
-            if interval is not None:
-                self.interval = _check_interval(interval)
-            self.live_error = None
-            self._stop = threading.Event()
-            # The thread holds only a weak reference, so a forgotten panel can still be
-            # collected, and collecting it ends the thread.
-            self._thread = threading.Thread(
-                target=_sample_loop,
-                args=(weakref.ref(self), self._stop, self.interval),
-                name=THREAD_NAME,
-                daemon=True,
-            )
-            _live.add(self)
-            self._thread.start()
-        self._notify("live")
+        """Sample every ``interval`` seconds in the background until :meth:`stop`."""
+        if interval is not None and not self.running:
+            self.interval = interval
+        self.running = True
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop sampling and wait for the thread to end."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-        if thread is None:
-            return
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-        _live.discard(self)
-        self._notify("live")
+        """Stop sampling and wait for the sampler thread to end."""
+        self.running = False
+        self._sampler.wait(timeout)
 
     def sample_once(self) -> GpuSample:
         """Take one reading now, on this thread (what the live loop does each tick)."""
         reading = gpu.sample(interval=0)
         self.samples.append(reading)
-        self._notify("sample")
+        self.readings += 1
         return reading
+
+    @validate("interval")
+    def _valid_interval(self, proposal: Any) -> float:
+        return _check_interval(proposal["value"])
+
+    @observe("running")
+    def _start_or_stop(self, change: Any) -> None:
+        if change["new"]:
+            self.live_error = None
+            self._stop = threading.Event()
+            # The job holds only a weak reference, so a forgotten panel can still be
+            # collected, and collecting it ends the sampling.
+            loop = partial(_sample_loop, weakref.ref(self), self._stop, self.interval)
+            self._sampler.submit("live readings", loop)
+            _live.add(self)
+        else:
+            self._stop.set()
+            _live.discard(self)
+            self._sampler.wait(5.0)  # no-op on the sampler's own thread (a failed reading)
 
     def __del__(self) -> None:
         stop = self.__dict__.get("_stop")
@@ -152,8 +149,7 @@ def _sample_loop(ref: weakref.ref[GpuState], stop: threading.Event, interval: fl
             state.sample_once()
         except Exception as exc:  # a broken reading must end the loop visibly, not silently
             state.live_error = f"live readings stopped: {type(exc).__name__}: {exc}"
-            state._thread = None
-            state._notify("live")
+            state.running = False
             return
         del state  # do not keep the panel alive while waiting
         stop.wait(interval)

@@ -6,15 +6,16 @@ from typing import Any
 
 import ipywidgets as w
 
-from labadvisor.widgets import _state as h
-from labadvisor.widgets._view import PanelMixin, set_html, style
+from labadvisor.widgets._html import bar_html, error_html, esc, note_html
+from labadvisor.widgets._view import Panel, set_html, style
 from labadvisor.widgets.gpu_state import GpuState
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 
-class GpuPanel(PanelMixin, w.VBox):
-    """Closing the panel (or its dashboard) stops the live sampler thread."""
+class GpuPanel(Panel, w.VBox):
+    """The live toggle and the interval are linked to the state's ``running`` and
+    ``interval``. Closing the panel (or its dashboard) stops the live sampler thread."""
 
     panel_title = "labadvisor GPU panel"
 
@@ -27,7 +28,6 @@ class GpuPanel(PanelMixin, w.VBox):
             value=False, description="Live readings", icon="play", tooltip="start / stop"
         )
         self.interval = w.BoundedFloatText(
-            value=self.state.interval,
             min=0.2,
             max=60,
             step=0.5,
@@ -37,7 +37,6 @@ class GpuPanel(PanelMixin, w.VBox):
         )
         self.live = w.HTML()
         self.refresh_button.on_click(lambda _: self.state.refresh())
-        self.live_toggle.observe(self._on_toggle, names="value")
         super().__init__(
             [
                 self.status,
@@ -46,57 +45,41 @@ class GpuPanel(PanelMixin, w.VBox):
                 self.live,
             ]
         )
-        self.state.observe(self._on_state)
+        self._link(self.state, "running", self.live_toggle)
+        self._link(self.state, "interval", self.interval)
+        self._watch(self.state, self.render, ["report", "running", "live_error"])
+        self._watch(self.state, self._render_live, ["readings"])
         self.render()
 
-    def _on_toggle(self, change: dict[str, Any]) -> None:
-        if change["new"] and not self.state.running:
-            try:
-                self.state.start(self.interval.value)
-            except ValueError as exc:
-                set_html(self.live, h.error_html(str(exc)))
-        elif not change["new"] and self.state.running:
-            self.state.stop()
-
-    def _on_state(self, what: str) -> None:
-        if what == "sample":
-            self._render_live()
-        else:
-            self.render()
-
-    def render(self) -> None:
+    def render(self, _change: Any = None) -> None:
         state, report = self.state, self.state.report
         colour = "#16a34a" if report.ok else "#9a6700"
         set_html(
             self.status,
-            f"<b style='color:{colour}'>{h.esc(state.status_text)}</b><br>"
-            f"<small style='opacity:.7'>detection: {h.esc(report.status)} — "
-            f"{h.esc(report.message)}</small>"
-            + "".join(f"<br><small>note: {h.esc(n)}</small>" for n in report.notes),
+            f"<b style='color:{colour}'>{esc(state.status_text)}</b><br>"
+            f"<small style='opacity:.7'>detection: {esc(report.status)} — "
+            f"{esc(report.message)}</small>"
+            + "".join(f"<br><small>note: {esc(n)}</small>" for n in report.notes),
         )
         set_html(self.devices, _devices_html(state.rows()))
         has_units = bool(report.units())
         self.live_toggle.disabled = not has_units and not state.running
         self.interval.disabled = state.running
-        if self.live_toggle.value != state.running:
-            self.live_toggle.value = state.running
         self.live_toggle.icon = "stop" if state.running else "play"
         self._render_live()
 
-    def _render_live(self) -> None:
+    def _render_live(self, _change: Any = None) -> None:
         state = self.state
         if state.live_error:
-            set_html(self.live, h.error_html(state.live_error))
+            set_html(self.live, error_html(state.live_error))
             return
         if not state.report.units():
-            set_html(
-                self.live, "<small style='opacity:.7'>No GPU to watch on this machine.</small>"
-            )
+            set_html(self.live, note_html("No GPU to watch on this machine."))
             return
         sample = state.last_sample
         if sample is None:
             hint = "waiting for the first reading…" if state.running else "press Live readings"
-            set_html(self.live, f"<small style='opacity:.7'>{hint}</small>")
+            set_html(self.live, note_html(hint))
             return
         lines = []
         for device in sample.devices:
@@ -113,9 +96,9 @@ class GpuPanel(PanelMixin, w.VBox):
             )
             util = "—" if device.utilization_gpu is None else f"{device.utilization_gpu}%"
             lines.append(
-                f"<tr><td>{h.esc(device.label)}</td><td>util {util}</td>"
+                f"<tr><td>{esc(device.label)}</td><td>util {util}</td>"
                 f"<td style='font-family:monospace'>{_sparkline(history)}</td>"
-                f"<td>memory {h.bar_html(fraction, width=120)} {_gb(device.memory_used)} / "
+                f"<td>memory {bar_html(fraction, width=120)} {_gb(device.memory_used)} / "
                 f"{_gb(device.memory_total)}</td></tr>"
             )
         state_word = "live" if state.running else "stopped"
@@ -126,16 +109,16 @@ class GpuPanel(PanelMixin, w.VBox):
         )
 
     def close(self) -> None:
-        self.state.stop()
         super().close()
+        self.state.stop()
 
 
 def _devices_html(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     body = "".join(
-        f"<tr><td>{h.esc(r['label'])}</td><td>{h.esc(r['name'])}</td>"
-        f"<td>{h.bar_html(r['memory_fraction'])}</td>"
+        f"<tr><td>{esc(r['label'])}</td><td>{esc(r['name'])}</td>"
+        f"<td>{bar_html(r['memory_fraction'])}</td>"
         f"<td>{_gb_value(r['memory_used_gb'])} used of {_gb_value(r['memory_total_gb'])} "
         f"({_gb_value(r['memory_free_gb'])} free)</td>"
         f"<td>{'—' if r['utilization_gpu'] is None else str(r['utilization_gpu']) + '%'}</td></tr>"

@@ -2,154 +2,162 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future
+from functools import partial
+from typing import Any
 
+from traitlets import Any as AnyTrait
+from traitlets import Bool, Bytes, Enum, Float, Instance, Int, Unicode
+
+from labadvisor.memory import MemoryEstimate, estimate_memory, find_preset
 from labadvisor.runtime import RuntimeAdvice, advise_runtime
-from labadvisor.widgets._plot import PlotKey, PlotRenderer, plot_key
-from labadvisor.widgets._state import Observable
-
-if TYPE_CHECKING:
-    from labadvisor.memory import MemoryEstimate
+from labadvisor.widgets._jobs import BackgroundJobs
+from labadvisor.widgets._plot import PlotCache, PlotKey, plot_key, render_breakeven_png
+from labadvisor.widgets._state import AdviceState
 
 SIZE_MODES = ("size", "params", "preset")
-
-_DEFAULTS: dict[str, Any] = {
-    "size_mode": "size",
-    "size_gb": 13.0,
-    "params_b": 7.0,
-    "dtype": "fp16",
-    "preset": "llama-2-7b",
-    "workload": "code-completion",
-    "hours_per_day": 6.0,
-    "team_size": 1,
-    "sensitive": False,
-    "gpu": "auto",
-}
+PLOT_THREAD = "labadvisor-plot"
 
 
-class RuntimeState(Observable):
+class RuntimeState(AdviceState):
     """Inputs of :func:`labadvisor.advise_runtime` and the advice they give.
 
-    ``set(**changes)`` recomputes at once and tells observers "advice"; a bad value keeps
-    the change, clears ``advice`` and puts the library's message in ``error``. The break-even
-    plot is drawn in the background (``plot_png``, observers told "plot").
+    The model is known by its size (``size_mode="size"``: ``size_gb``), by its parameters
+    (``"params"``: ``params_b`` and ``dtype``) or by a preset (``"preset"``: ``preset`` and
+    ``dtype``). The break-even plot is drawn in the background: ``plot_png`` follows the
+    inputs a moment later, ``plot_pending`` is True meanwhile.
     """
 
+    subject = "runtime"
+    input_names = (
+        "size_mode",
+        "size_gb",
+        "params_b",
+        "dtype",
+        "preset",
+        "workload",
+        "hours_per_day",
+        "team_size",
+        "sensitive",
+        "gpu",
+    )
+
+    size_mode = Enum(SIZE_MODES, default_value="size")
+    size_gb = Float(13.0)
+    params_b = Float(7.0)
+    dtype = Unicode("fp16")
+    preset = Unicode("llama-2-7b")
+    workload = Unicode("code-completion")
+    hours_per_day = Float(6.0)
+    team_size = Int(1)
+    sensitive = Bool(False)
+    # "auto" (detect this kernel's GPU), None/False (none), True, or its free memory in GB:
+    # advise_runtime judges the value and names the valid ones.
+    gpu = AnyTrait("auto", allow_none=True)
+
+    advice = Instance(RuntimeAdvice, allow_none=True)
+    # Inference memory (weights + KV cache + overhead) when the model is known by its
+    # parameters or a preset; advise_runtime itself only weighs the weights.
+    memory = Instance(MemoryEstimate, allow_none=True)
+    plot_png = Bytes(None, allow_none=True)
+    plot_error = Unicode(None, allow_none=True)
+    # True while the plot shown is for older inputs and a new one is being drawn.
+    plot_pending = Bool(False)
+
     def __init__(self, *, plot: bool = True, **inputs: Any) -> None:
-        super().__init__()
-        self.inputs: dict[str, Any] = dict(_DEFAULTS)
-        self.advice: RuntimeAdvice | None = None
-        self.error: str | None = None
-        # Inference memory (weights + KV cache + overhead) when the model is known by its
-        # parameters or a preset; advise_runtime itself only weighs the weights.
-        self.memory: MemoryEstimate | None = None
-        self.plot_png: bytes | None = None
-        self.plot_error: str | None = None
-        # True while the plot shown is for older inputs and a new one is being drawn.
-        self.plot_pending = False
+        self._plot_jobs: BackgroundJobs | None = None
+        self._plot_cache = PlotCache()
         self._plot_key: PlotKey | None = None
-        self._renderer = PlotRenderer(self._plot_ready) if plot else None
-        self._check_names(inputs)
-        self.inputs.update(inputs)
-        self._recompute()
+        if plot:
+            # Not a daemon: interpreter exit waits for the render in progress (well under a
+            # second) instead of killing matplotlib's C++ code mid-draw.
+            self._plot_jobs = BackgroundJobs(PLOT_THREAD, daemon=False)
+            # Import matplotlib here, on the caller's thread: an import racing in the worker
+            # exposes half-initialised numpy/matplotlib modules to code on the main thread.
+            import labadvisor.plots  # noqa: F401
+        super().__init__(**inputs)
 
-    def __getattr__(self, name: str) -> Any:
-        inputs = self.__dict__.get("inputs")
-        if inputs is not None and name in inputs:
-            return inputs[name]
-        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
-
-    def set(self, **changes: Any) -> None:
-        self._check_names(changes)
-        if all(self.inputs.get(k) == v for k, v in changes.items()) and self.advice is not None:
-            return
-        self.inputs.update(changes)
-        self._recompute()
-        self._notify("advice")
+    def current_advice(self) -> RuntimeAdvice | None:
+        return self.advice
 
     def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments for advise_runtime these inputs mean."""
-        i = self.inputs
         kwargs: dict[str, Any] = {
-            "workload": i["workload"],
-            "gpu": i["gpu"],
-            "hours_per_day": i["hours_per_day"],
-            "team_size": i["team_size"],
-            "sensitive": i["sensitive"],
+            "workload": self.workload,
+            "gpu": self.gpu,
+            "hours_per_day": self.hours_per_day,
+            "team_size": self.team_size,
+            "sensitive": self.sensitive,
         }
-        mode = i["size_mode"]
-        if mode == "params":
-            kwargs.update(params_b=i["params_b"], dtype=i["dtype"])
+        if self.size_mode == "params":
+            kwargs.update(params_b=self.params_b, dtype=self.dtype)
             return (), kwargs
-        if mode == "preset":
-            from labadvisor.memory import find_preset
-
-            kwargs.update(params_b=find_preset(i["preset"]).params_b, dtype=i["dtype"])
+        if self.size_mode == "preset":
+            kwargs.update(params_b=find_preset(self.preset).params_b, dtype=self.dtype)
             return (), kwargs
-        return (i["size_gb"],), kwargs
+        return (self.size_gb,), kwargs
 
     def plot_params(self) -> dict[str, Any]:
-        return {
-            "team_size": self.inputs["team_size"],
-            "hours_per_day": self.inputs["hours_per_day"],
-        }
+        return {"team_size": self.team_size, "hours_per_day": self.hours_per_day}
 
     def wait_for_plot(self, timeout: float = 10.0) -> bool:
-        return True if self._renderer is None else self._renderer.wait(timeout)
+        return True if self._plot_jobs is None else self._plot_jobs.wait(timeout)
 
-    def _check_names(self, changes: dict[str, Any]) -> None:
-        unknown = set(changes) - set(_DEFAULTS)
-        if unknown:
-            raise ValueError(
-                f"unknown runtime input(s) {', '.join(sorted(unknown))}; "
-                f"valid: {', '.join(_DEFAULTS)}"
-            )
-        mode = changes.get("size_mode", self.inputs["size_mode"])
-        if mode not in SIZE_MODES:
-            raise ValueError(f"size_mode must be one of {', '.join(SIZE_MODES)}, got {mode!r}")
-
-    def _recompute(self) -> None:
-        self.memory = None
+    def _advise(self) -> None:
+        advice: RuntimeAdvice | None = None
+        memory: MemoryEstimate | None = None
+        error: str | None = None
         try:
             args, kwargs = self.arguments()
-            self.advice = advise_runtime(*args, **kwargs)
-            self.error = None
-            mode = self.inputs["size_mode"]
-            if mode in ("params", "preset"):
-                from labadvisor.memory import estimate_memory
-
-                self.memory = estimate_memory(
-                    kwargs["params_b"] if mode == "params" else None,
-                    preset=self.inputs["preset"] if mode == "preset" else None,
-                    dtype=self.inputs["dtype"],
+            advice = advise_runtime(*args, **kwargs)
+            if self.size_mode in ("params", "preset"):
+                memory = estimate_memory(
+                    kwargs["params_b"] if self.size_mode == "params" else None,
+                    preset=self.preset if self.size_mode == "preset" else None,
+                    dtype=self.dtype,
                 )
         except ValueError as exc:
-            self.advice, self.error = None, str(exc)
+            advice, error = None, str(exc)
+        with self.hold_trait_notifications():
+            self.memory, self.error, self.advice = memory, error, advice
         self._request_plot()
 
     def _request_plot(self) -> None:
-        if self._renderer is None or self.advice is None:
+        if self._plot_jobs is None or self.advice is None:
             return
         params = self.plot_params()
         key = plot_key(params)
-        if key == self._plot_key and self.plot_png is not None:
-            return
+        if key == self._plot_key:
+            return  # shown already, or on its way
         self._plot_key = key
-        png = self._renderer.request(params)
+        png = self._plot_cache.get(key)
         if png is not None:
-            self.plot_png, self.plot_error, self.plot_pending = png, None, False
-        else:
-            self.plot_pending = True
+            self._show_plot(png, None)
+            return
+        self.plot_pending = True
+        self._plot_jobs.submit(
+            "drawing the break-even plot",
+            partial(self._draw, key, params),
+            group="plot",
+            on_done=partial(self._drawn, key),
+        )
 
-    def _plot_ready(self, key: PlotKey, png: bytes | None, error: str | None) -> None:
+    def _draw(self, key: PlotKey, params: dict[str, Any]) -> bytes:
+        png = render_breakeven_png(params)
+        self._plot_cache.put(key, png)
+        return png
+
+    def _drawn(self, key: PlotKey, future: Future[bytes]) -> None:
         if key != self._plot_key:
-            return  # inputs moved on while this one was drawn; a newer plot is on its way
-        self.plot_png, self.plot_error, self.plot_pending = png, error, False
-        self._notify("plot")
+            return  # the inputs moved on to a plot from the cache meanwhile
+        error = future.exception()
+        if error is not None:  # a bad override must not fail silently
+            self._show_plot(None, f"{type(error).__name__}: {error}")
+        else:
+            self._show_plot(future.result(), None)
 
-
-def preset_names() -> list[tuple[str, str]]:
-    """(label, id) of every model preset in ``models.toml``, for a dropdown."""
-    from labadvisor.memory import presets
-
-    return [(f"{p.name} ({p.params_b:g}B)", p.id) for p in presets()]
+    def _show_plot(self, png: bytes | None, error: str | None) -> None:
+        with self.hold_trait_notifications():
+            if png is not None:
+                self.plot_png = png
+            self.plot_error, self.plot_pending = error, False

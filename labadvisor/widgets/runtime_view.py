@@ -6,12 +6,14 @@ from typing import Any
 
 import ipywidgets as w
 
-from labadvisor.guides import models_data, offload_data
-from labadvisor.widgets import _state as h
-from labadvisor.widgets._view import PanelMixin, bind, set_html, shown, style, sync_value, wide
-from labadvisor.widgets.runtime_state import RuntimeState, preset_names
+from labadvisor.memory import MemoryEstimate
+from labadvisor.options import Option, runtime_options
+from labadvisor.runtime import RuntimeAdvice
+from labadvisor.widgets._html import bar_html, error_html, esc, note_html
+from labadvisor.widgets._view import AdvicePanel, dropdown, set_html, shown, style, wide
+from labadvisor.widgets.runtime_state import RuntimeState
 
-GPU_OPTIONS: list[tuple[str, Any]] = [
+GPU_OPTIONS: list[Option] = [
     ("detect this kernel's GPU", "auto"),
     ("no local GPU", None),
     ("local GPU, 8 GB free", 8.0),
@@ -21,25 +23,30 @@ GPU_OPTIONS: list[tuple[str, Any]] = [
     ("local GPU, 48 GB free", 48.0),
     ("local GPU, 80 GB free", 80.0),
 ]
+SIZE_MODE_OPTIONS: list[Option] = [
+    ("Size (GB)", "size"),
+    ("Parameters", "params"),
+    ("Preset", "preset"),
+]
 
 
-class RuntimePanel(PanelMixin, w.VBox):
-    """Controls on the left, the advice on the right; every change re-advises at once."""
+class RuntimePanel(AdvicePanel):
+    """Controls on the left, the advice on the right; every change re-advises at once.
+    Below the advice: whether the model fits the local GPU, its inference memory, and the
+    break-even plot, drawn in the background."""
 
     panel_title = "labadvisor runtime advisor"
+    state: RuntimeState
 
     def __init__(self, state: RuntimeState | None = None, **inputs: Any) -> None:
-        self.state = state if state is not None else RuntimeState(**inputs)
-        i = self.state.inputs
-        presets = preset_names()
-        modes = [("Size (GB)", "size"), ("Parameters", "params"), ("Preset", "preset")]
+        state = state if state is not None else RuntimeState(**inputs)
+        options = runtime_options()
         gpu_options = list(GPU_OPTIONS)
-        if i["gpu"] not in [v for _, v in gpu_options]:
-            gpu_options.append((f"given: {i['gpu']!r}", i["gpu"]))
-        self.controls: dict[str, w.ValueWidget] = {
-            "size_mode": w.ToggleButtons(options=modes, value=i["size_mode"], style=style()),
+        if state.gpu not in [value for _, value in gpu_options]:
+            gpu_options.append((f"given: {state.gpu!r}", state.gpu))
+        controls: dict[str, w.ValueWidget] = {
+            "size_mode": w.ToggleButtons(options=SIZE_MODE_OPTIONS, style=style()),
             "size_gb": w.BoundedFloatText(
-                value=i["size_gb"],
                 min=0,
                 max=10_000,
                 step=0.5,
@@ -48,7 +55,6 @@ class RuntimePanel(PanelMixin, w.VBox):
                 layout=wide(),
             ),
             "params_b": w.BoundedFloatText(
-                value=i["params_b"],
                 min=0,
                 max=10_000,
                 step=0.5,
@@ -56,29 +62,10 @@ class RuntimePanel(PanelMixin, w.VBox):
                 style=style(),
                 layout=wide(),
             ),
-            "dtype": w.Dropdown(
-                options=list(models_data()["dtypes"]),
-                value=i["dtype"],
-                description="dtype",
-                style=style(),
-                layout=wide(),
-            ),
-            "preset": w.Dropdown(
-                options=presets,
-                value=i["preset"] if i["preset"] in [v for _, v in presets] else None,
-                description="Preset",
-                style=style(),
-                layout=wide(),
-            ),
-            "workload": w.Dropdown(
-                options=[(e["label"], e["name"]) for e in offload_data()["workloads"]],
-                value=i["workload"],
-                description="Workload",
-                style=style(),
-                layout=wide(),
-            ),
+            "dtype": dropdown("dtype", options["dtype"]),
+            "preset": dropdown("Preset", options["preset"]),
+            "workload": dropdown("Workload", options["workload"]),
             "hours_per_day": w.FloatSlider(
-                value=i["hours_per_day"],
                 min=0,
                 max=24,
                 step=0.5,
@@ -87,114 +74,54 @@ class RuntimePanel(PanelMixin, w.VBox):
                 layout=wide(),
             ),
             "team_size": w.BoundedIntText(
-                value=i["team_size"],
-                min=1,
-                max=10_000,
-                description="Team size",
-                style=style(),
-                layout=wide(),
+                min=1, max=10_000, description="Team size", style=style(), layout=wide()
             ),
-            "sensitive": w.Checkbox(
-                value=i["sensitive"],
-                description="Sensitive code (must stay local)",
-                indent=False,
-            ),
-            "gpu": w.Dropdown(
-                options=gpu_options,
-                value=i["gpu"],
-                description="Local GPU",
-                style=style(),
-                layout=wide(),
-            ),
+            "sensitive": w.Checkbox(description="Sensitive code (must stay local)", indent=False),
+            "gpu": dropdown("Local GPU", gpu_options),
         }
-        self.choice = w.HTML()
         self.fit = w.HTML()
-        self.reasons = w.HTML()
-        self.warnings = w.HTML()
-        self.costs = w.HTML()
-        self.error = w.HTML()
-        self.plot = w.Image(format="png", layout=w.Layout(width="512px"))
         self.plot_status = w.HTML()
-        self._syncing = False
-        results = w.VBox(
-            [
-                self.error,
-                self.choice,
-                self.fit,
-                self.warnings,
-                self.reasons,
-                self.costs,
-                self.plot_status,
-                self.plot,
-            ],
-            layout=w.Layout(flex="1 1 420px", min_width="320px"),
-        )
-        inputs_box = w.VBox(list(self.controls.values()), layout=w.Layout(flex="0 0 340px"))
-        super().__init__([w.HBox([inputs_box, results], layout=w.Layout(flex_flow="row wrap"))])
-        bind(self.controls, self._on_input)
-        self.state.observe(self._on_state)
-        self.render()
+        self.plot = w.Image(format="png", layout=w.Layout(width="512px"))
+        super().__init__(state, controls, [self.fit, self.plot_status, self.plot])
+        self._watch(state, self._show_fit, ["advice", "memory"])
+        self._watch(state, self._show_plot, ["advice", "plot_png", "plot_error", "plot_pending"])
+        self._watch(state, self._show_size_controls, ["size_mode"])
+        self._show_fit()
+        self._show_plot()
+        self._show_size_controls()
 
-    # input → state
-    def _on_input(self, name: str, value: Any) -> None:
-        if not self._syncing:
-            self.state.set(**{name: value})
+    def _show_fit(self, _change: Any = None) -> None:
+        advice = self.state.advice
+        fit = "" if advice is None else _fit_html(advice) + _memory_html(self.state.memory)
+        set_html(self.fit, fit)
 
-    # state → view
-    def _on_state(self, what: str) -> None:
-        if what == "plot":
-            self._render_plot()
-        else:
-            self.render()
-
-    def render(self) -> None:
-        state, advice = self.state, self.state.advice
-        self._sync_controls()
-        set_html(self.error, h.error_html(state.error) if state.error else "")
-        if advice is None:
-            for part in (self.choice, self.fit, self.reasons, self.warnings, self.costs):
-                set_html(part, "")
-        else:
-            set_html(self.choice, h.choice_html(advice.choice_label, advice.choice, "Run it on"))
-            set_html(self.fit, _fit_html(advice) + _memory_html(state.memory))
-            set_html(self.reasons, h.reasons_html(advice.reasons))
-            set_html(self.warnings, h.warnings_html(advice.warnings))
-            set_html(self.costs, f"<b>Costs</b>: {h.esc(str(advice.cost))}" if advice.cost else "")
-        self._render_plot()
-
-    def _render_plot(self) -> None:
+    def _show_plot(self, _change: Any = None) -> None:
         state = self.state
         if state.plot_png is not None and self.plot.value != state.plot_png:
             self.plot.value = state.plot_png
         shown(self.plot, state.plot_png is not None and state.advice is not None)
         if state.plot_error:
-            status = h.error_html(f"break-even plot failed: {state.plot_error}")
+            status = error_html(f"break-even plot failed: {state.plot_error}")
         elif state.advice is not None and state.plot_pending:
-            status = "<small style='opacity:.7'>⏳ drawing the break-even plot…</small>"
+            status = note_html("⏳ drawing the break-even plot…")
         else:
             status = ""
         set_html(self.plot_status, status)
 
-    def _sync_controls(self) -> None:
-        self._syncing = True
-        try:
-            for name, control in self.controls.items():
-                sync_value(control, self.state.inputs[name])
-        finally:
-            self._syncing = False
-        mode = self.state.inputs["size_mode"]
+    def _show_size_controls(self, _change: Any = None) -> None:
+        mode = self.state.size_mode
         shown(self.controls["size_gb"], mode == "size")
         shown(self.controls["params_b"], mode == "params")
         shown(self.controls["dtype"], mode in ("params", "preset"))
         shown(self.controls["preset"], mode == "preset")
 
 
-def _fit_html(advice: Any) -> str:
+def _fit_html(advice: RuntimeAdvice) -> str:
     gpu = advice.gpu
     if advice.fit_margin_gb is None:
         why = gpu.why if gpu is not None else "unknown"
-        return f"<b>GPU fit</b>: not checked — {h.esc(why)}"
-    free = gpu.free_gb or 0.0
+        return f"<b>GPU fit</b>: not checked — {esc(why)}"
+    free = (gpu.free_gb if gpu is not None else None) or 0.0
     needed = free - advice.fit_margin_gb
     fits = advice.fit_margin_gb >= 0
     colour = "#16a34a" if fits else "#b91c1c"
@@ -202,11 +129,11 @@ def _fit_html(advice: Any) -> str:
     return (
         f"<b>GPU fit</b>: {verdict}, margin <b style='color:{colour}'>"
         f"{advice.fit_margin_gb:+.1f} GB</b> (needs {needed:.1f} GB with headroom, "
-        f"{free:.1f} GB free) {h.bar_html(needed / free if free else 1.0, colour=colour)}"
+        f"{free:.1f} GB free) {bar_html(needed / free if free else 1.0, colour=colour)}"
     )
 
 
-def _memory_html(memory: Any) -> str:
+def _memory_html(memory: MemoryEstimate | None) -> str:
     if memory is None:
         return ""
     kv = (
@@ -216,7 +143,7 @@ def _memory_html(memory: Any) -> str:
     )
     context = f" at {memory.context_tokens} tokens" if memory.context_tokens else ""
     return (
-        f"<br><b>Inference memory</b>: {memory.total_gb:.1f} GB for {h.esc(memory.name)} in "
-        f"{h.esc(memory.dtype)} (weights {memory.weights_gb:.2f} + {kv}{context} + overhead "
+        f"<br><b>Inference memory</b>: {memory.total_gb:.1f} GB for {esc(memory.name)} in "
+        f"{esc(memory.dtype)} (weights {memory.weights_gb:.2f} + {kv}{context} + overhead "
         f"{memory.overhead_gb:.2f})"
     )
