@@ -26,7 +26,6 @@ from labadvisor.commands import (
     HelpPrinted,
     build_parser,
     check_override_file,
-    clip_values,
     one_line,
     parse,
 )
@@ -67,7 +66,7 @@ def _usage_error(exc: CommandLineError, failed: argparse.ArgumentParser | None) 
     if failed is not None:
         sys.stderr.write(failed.format_usage())
     prog = failed.prog if failed else "labadvisor"
-    print(f"{prog}: error: {clip_values(exc.message)}", file=sys.stderr)
+    print(f"{prog}: error: {one_line(exc.message)}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 

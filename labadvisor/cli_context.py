@@ -234,7 +234,7 @@ def handle_context_use(args: argparse.Namespace) -> int:
 
 def _take_back_set_aside() -> None:
     """Hand this process's switching what an earlier `use` in the calling shell set aside."""
-    from labadvisor.contexts import kernel_env
+    from labadvisor.contexts.switch import HOST_VARIABLES, Snapshot, kernel_env
 
     text = os.environ.get(SET_ASIDE_VARIABLE)
     if not text:
@@ -247,7 +247,7 @@ def _take_back_set_aside() -> None:
         isinstance(saved, dict)
         and saved
         and all(
-            name in kernel_env.HOST_VARIABLES and isinstance(value, str)
+            name in HOST_VARIABLES and isinstance(value, str)
             for name, value in saved.items()
         )
     )
@@ -258,11 +258,11 @@ def _take_back_set_aside() -> None:
         )
         return
     now = kernel_env.snapshot()
-    kernel_env.restore(kernel_env.Snapshot(now.values, dict(saved)))
+    kernel_env.restore(Snapshot(now.values, dict(saved)))
 
 
 def _keep_set_aside() -> None:
-    from labadvisor.contexts import kernel_env
+    from labadvisor.contexts.switch import kernel_env
 
     aside = kernel_env.set_aside()
     if aside:

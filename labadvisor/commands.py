@@ -256,9 +256,15 @@ def _unrecognized(parser: CommandParser, args: argparse.Namespace, extra: list[s
             f"unexpected argument {extra[0]!r} for {command.prog}; only `{parser.prog} "
             "context` takes a target (local, offload or a context name)"
         )
-    shown = " ".join(clip(word) for word in extra[:10])
+    shown = " ".join(_shown(word) for word in extra[:10])
     more = f" … ({len(extra) - 10} more)" if len(extra) > 10 else ""
     return f"unrecognized arguments: {shown}{more}"
+
+
+def _shown(word: str) -> str:
+    # As typed when that reads unambiguously, else as repr() escapes it (blanks, controls).
+    plain = word.isprintable() and word.split() == [word]
+    return clip(word) if plain else repr(word)
 
 
 def _walk(parser: CommandParser) -> Iterator[CommandParser]:

@@ -30,7 +30,6 @@ from labadvisor.commands import (
     build_parser,
     check_override_file,
     clip,
-    clip_values,
     finite_result,
     one_line,
     overview,
@@ -64,7 +63,7 @@ def run_line(line: str) -> Any:
         return None
     except CommandLineError as exc:
         failed = exc.parser or _command(args, parser)
-        message = clip_values(exc.message)
+        message = one_line(exc.message)
         raise UsageError(f"{failed.prog}: error: {message}\n\n{overview(parser)}") from None
     except Exception as exc:
         from labadvisor.contexts.errors import ContextError
