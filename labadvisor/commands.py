@@ -548,7 +548,22 @@ def detect_gpus(args: argparse.Namespace) -> Any:
 def show_dashboard(args: argparse.Namespace) -> Any:
     from labadvisor.widgets import dashboard
 
-    return dashboard(gpu=args.gpu)
+    return dashboard(gpu=_checked_gpu(args.gpu))
+
+
+def _checked_gpu(gpu: Any) -> Any:
+    # As advise_runtime checks it, so that a bad --gpu is refused here, not shown in a panel.
+    if not isinstance(gpu, str) or gpu == "auto":
+        return gpu
+    from labadvisor.units import parse_size_gb
+
+    try:
+        return parse_size_gb(gpu, "--gpu")
+    except ValueError:
+        raise ValueError(
+            "--gpu must be auto, none, yes or the free GPU memory in GB (a finite number, "
+            f"at least 0); got {gpu!r}"
+        ) from None
 
 
 def finite_result(args: argparse.Namespace) -> Any:

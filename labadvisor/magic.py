@@ -45,8 +45,17 @@ class LabAdvisorMagics(Magics):
         return run_line(line)
 
 
+# Longer lines are refused before splitting: shlex takes time quadratic in a token's length
+# (minutes for 2 MB), and no command needs more than a few hundred characters.
+MAX_LINE = 64 * 1024
+
+
 def run_line(line: str) -> Any:
     """What ``%labadvisor <line>`` returns: the command's result, or None after --help."""
+    if len(line) > MAX_LINE:
+        raise UsageError(
+            f"%labadvisor: error: the line is {len(line)} characters long; at most {MAX_LINE}"
+        )
     # Built per call: the help lists presets and workloads as configure() left them.
     parser = build_parser("magic")
     try:

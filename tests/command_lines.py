@@ -108,7 +108,7 @@ def _argument_list(draw: Any, shapes: list[Shape]) -> list[str]:
     argv = list(words)
     if words[-1] == "use":
         argv.append(draw(st.one_of(st.sampled_from(TARGETS), _values())))
-    chosen = draw(st.lists(st.sampled_from(options), max_size=6))
+    chosen = draw(st.lists(st.sampled_from(options), max_size=6)) if options else []
     if words[0] in REQUIRED and draw(st.integers(0, 9)) > 0:
         chosen.insert(0, (draw(st.sampled_from(REQUIRED[words[0]])), True))
     for option, takes_value in chosen:
