@@ -246,10 +246,7 @@ def _take_back_set_aside() -> None:
     valid = (
         isinstance(saved, dict)
         and saved
-        and all(
-            name in HOST_VARIABLES and isinstance(value, str)
-            for name, value in saved.items()
-        )
+        and all(name in HOST_VARIABLES and isinstance(value, str) for name, value in saved.items())
     )
     if not valid:
         print(
