@@ -8,6 +8,11 @@ A command cannot change the environment of the shell that started it, so in a te
 (``eval "$(labadvisor context use offload)"``). With --global it writes currentContext to
 config.json like ``docker context use``. Exit codes: 0 done, 1 the engine or the store failed,
 2 bad input.
+
+Those shell lines also keep what they unset: switching away from the engine that
+``DOCKER_HOST`` names exports :data:`SET_ASIDE_VARIABLE`, holding ``DOCKER_HOST`` and its TLS
+variables as JSON, and ``use local`` (or ``use default``) in that shell puts them back and
+unsets it, as the kernel does with what it sets aside.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import shlex
 import sys
 from typing import Any, Literal
 
-from labadvisor.commands import USAGE_INDENT, CommandLineError
+from labadvisor.commands import USAGE_INDENT, CommandLineError, one_line
 from labadvisor.contexts import (
     AmbiguousContextError,
     ContextError,
@@ -32,6 +37,10 @@ from labadvisor.contexts import (
 )
 
 _BAD_INPUT = (InvalidContextNameError, ContextNotFoundError, AmbiguousContextError, ValueError)
+# The engine check's limit: longer than any engine needs to answer, short enough to wait for.
+MAX_TIMEOUT_S = 600.0
+# Where the shell form of `use` keeps the DOCKER_HOST group it unset (JSON: name -> value).
+SET_ASIDE_VARIABLE = "LABADVISOR_DOCKER_SET_ASIDE"
 
 
 def add_context_parser(
@@ -71,7 +80,12 @@ def add_context_parser(
     switch.add_argument("target", metavar="NAME|local|offload")
     _add_switch_flags(switch)
     switch.add_argument(
-        "--timeout", type=float, default=3.0, metavar="SECONDS", help="ping timeout (3)"
+        "--timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help=f"how long the engine may take to answer, more than 0 and at most "
+        f"{MAX_TIMEOUT_S:g} (default: 3)",
     )
     if surface == "cli":
         switch.add_argument(
@@ -132,7 +146,17 @@ def switch_context(args: argparse.Namespace) -> SwitchResult:
     scope: Literal["kernel", "global"] = (
         "global" if getattr(args, "global_scope", False) else "kernel"
     )
-    return use(args.target, scope=scope, check=getattr(args, "check", True), timeout=args.timeout)
+    timeout = checked_timeout(args.timeout)
+    return use(args.target, scope=scope, check=getattr(args, "check", True), timeout=timeout)
+
+
+def checked_timeout(seconds: float) -> float:
+    """``--timeout``: more than 0 and at most MAX_TIMEOUT_S seconds, else ValueError."""
+    if not 0 < seconds <= MAX_TIMEOUT_S:  # NaN fails too
+        raise ValueError(
+            f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds, got {seconds:g}"
+        )
+    return seconds
 
 
 def _refuse_switch_flags(args: argparse.Namespace) -> None:
@@ -150,7 +174,7 @@ def handle_context_list(args: argparse.Namespace) -> int:
     try:
         contexts = list_contexts()
         in_effect = current()
-    except ContextError as exc:
+    except (ContextError, OSError) as exc:
         return _fail("context", exc)
     if getattr(args, "json", False):
         payload = {"current": in_effect.to_dict(), "contexts": contexts.to_list()}
@@ -177,9 +201,12 @@ def handle_context_list(args: argparse.Namespace) -> int:
 
 def handle_context_use(args: argparse.Namespace) -> int:
     before = dict(os.environ)
+    shell_form = not getattr(args, "json", False) and not getattr(args, "global_scope", False)
+    if shell_form:
+        _take_back_set_aside()
     try:
         result = switch_context(args)
-    except (ContextError, ValueError) as exc:
+    except (ContextError, ValueError, OSError) as exc:
         return _fail("context use", exc)
     if getattr(args, "json", False):
         print(json.dumps(result.to_dict(), indent=2))
@@ -188,7 +215,8 @@ def handle_context_use(args: argparse.Namespace) -> int:
         print(result.summary())
         return 0
     # This process switched; the same change to its environment, as shell lines, switches
-    # the calling shell.
+    # the calling shell, with what it set aside kept in the shell for the way back.
+    _keep_set_aside()
     for name in before:
         if name not in os.environ:
             print(f"unset {name}")
@@ -204,8 +232,43 @@ def handle_context_use(args: argparse.Namespace) -> int:
     return 0
 
 
+def _take_back_set_aside() -> None:
+    """Hand this process's switching what an earlier `use` in the calling shell set aside."""
+    from labadvisor.contexts.switch import HOST_VARIABLES, Snapshot, kernel_env
+
+    text = os.environ.get(SET_ASIDE_VARIABLE)
+    if not text:
+        return
+    try:
+        saved = json.loads(text)
+    except ValueError:
+        saved = None
+    valid = (
+        isinstance(saved, dict)
+        and saved
+        and all(name in HOST_VARIABLES and isinstance(value, str) for name, value in saved.items())
+    )
+    if not valid:
+        print(
+            f"# ignoring ${SET_ASIDE_VARIABLE}: not what `labadvisor context use` writes",
+            file=sys.stderr,
+        )
+        return
+    now = kernel_env.snapshot()
+    kernel_env.restore(Snapshot(now.values, dict(saved)))
+
+
+def _keep_set_aside() -> None:
+    from labadvisor.contexts.switch import kernel_env
+
+    aside = kernel_env.set_aside()
+    if aside:
+        os.environ[SET_ASIDE_VARIABLE] = json.dumps(aside, sort_keys=True)
+    else:
+        os.environ.pop(SET_ASIDE_VARIABLE, None)
+
+
 def _fail(command: str, exc: Exception) -> int:
     # One line, no traceback: messages already name the bad value and the valid ones.
-    message = " ".join(str(exc).split())
-    print(f"labadvisor {command}: error: {message}", file=sys.stderr)
+    print(f"labadvisor {command}: error: {one_line(str(exc))}", file=sys.stderr)
     return 2 if isinstance(exc, _BAD_INPUT) else 1

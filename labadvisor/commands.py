@@ -9,14 +9,24 @@ CLI, ``--panel`` and the ``dashboard`` command (the default) in the magic.
 Enumerated values (dtype, workload, preset, GPU sharing, platform) are listed in the help from
 :mod:`labadvisor.options` but checked by the advisers themselves, which accept forgiving
 spellings and aliases ("code generation", "compose") and name the valid values when refusing.
+
+What either surface may report instead of a result (the CLI as one line and an exit status,
+the magic as ``UsageError``): :class:`CommandLineError` (the line does not parse),
+``ValueError`` from the library (a bad value; :class:`OverrideFileError` is one, for the
+user's override file, and so is a result that would not be finite), and the contexts' errors
+and ``OSError`` (an engine, the context store or a file failed). Any other exception is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, NoReturn
 
 from labadvisor.options import Option, deployment_options, runtime_options
@@ -33,6 +43,10 @@ _TOP_LEVEL_FLAGS = ("-h", "--help", "--version")
 # A command's usage lines: another form of it starts under "usage: ", a long one wraps further in.
 USAGE_INDENT = " " * len("usage: ")
 _WRAP = "\n" + USAGE_INDENT + "    "
+# Values echoed in messages are cut to this many characters: a 2 MB argument gets a short error.
+MAX_QUOTED = 100
+# Whole numbers must be exact as floats (the advisers compute in floats): at most 2**53.
+MAX_WHOLE_NUMBER = 2**53
 
 
 class CommandLineError(Exception):
@@ -46,6 +60,10 @@ class CommandLineError(Exception):
         super().__init__(message)
         self.message = message
         self.parser = parser
+
+
+class OverrideFileError(ValueError):
+    """The user's override file (``$LABADVISOR_CONFIG`` or ``config.toml``) cannot be used."""
 
 
 class HelpPrinted(Exception):
@@ -80,7 +98,7 @@ class CommandParser(argparse.ArgumentParser):
         return commands
 
     def error(self, message: str) -> NoReturn:
-        raise CommandLineError(message, self)
+        raise CommandLineError(clip_values(message), self)
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
@@ -114,6 +132,9 @@ def build_parser(surface: Surface) -> CommandParser:
     _add_costs(commands, surface)
     _add_gpu(commands, surface)
     add_context_parser(commands, surface)
+    for name in GUIDE_COMMANDS:
+        if name in parser.subcommands:
+            parser.subcommands[name].set_defaults(reads_guides=True)
     # Usage is %-formatted with the program name, which in the magic starts with "%".
     parser.usage = "\n" + _command_lines(parser).replace("%", "%%")
     return parser
@@ -138,6 +159,72 @@ def parse(parser: CommandParser, argv: Sequence[str]) -> argparse.Namespace:
     if extra:
         raise CommandLineError(_unrecognized(parser, args, extra), args.command_parser)
     return args
+
+
+def check_override_file() -> None:
+    """Raise :class:`OverrideFileError` if the user's override file cannot be used.
+
+    The advice commands run this first, so an unreadable, undecodable, invalid or absurdly
+    nested file is reported as such (exit 2, ``UsageError``) rather than as whatever the TOML
+    reader raised; the ``context`` and ``gpu`` commands never read it.
+    """
+    from labadvisor import guides
+
+    try:
+        for name in guides.DATA_FILES:
+            guides.load(name)
+    except (ValueError, OSError, RecursionError) as exc:
+        raise OverrideFileError(_override_file_message(guides.override_file(), exc)) from None
+
+
+def _override_file_message(path: Any, exc: BaseException) -> str:
+    where = str(path)
+    if os.environ.get("LABADVISOR_CONFIG"):
+        where += " ($LABADVISOR_CONFIG)"
+    if isinstance(exc, RecursionError):
+        reason = "its tables or arrays are nested too deeply"
+    elif isinstance(exc, UnicodeDecodeError):
+        reason = f"it is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    elif isinstance(exc, OSError):
+        reason = f"it cannot be read ({exc.strerror or exc})"
+    else:
+        reason = str(exc).replace(f"{path}: ", "").replace(str(path), "it")
+    return f"the override file {where} cannot be used: {reason}"
+
+
+# Commands whose handlers read the guides' data (and so the user's override file).
+GUIDE_COMMANDS = ("runtime", "deploy", "costs", "dashboard")
+
+
+def clip(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` cut to ``limit`` characters, with a note of how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text)} characters)"
+
+
+# A quoted value as repr() writes it: a quote not inside a word ("can't" has none), up to the
+# same quote, backslash escapes included. Also any single word longer than the limit.
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?!\w)""")
+_LONG_WORD = re.compile(rf"\S{{{MAX_QUOTED + 1},}}")
+
+
+def clip_values(message: str) -> str:
+    """``message`` with each quoted value and each overlong word cut to MAX_QUOTED characters."""
+
+    def cut_quoted(match: re.Match[str]) -> str:
+        quoted = match.group(0)
+        if len(quoted) <= MAX_QUOTED:
+            return quoted
+        return f"{quoted[: MAX_QUOTED - 2]}{quoted[0]}… ({len(quoted) - 2} characters)"
+
+    message = _QUOTED.sub(cut_quoted, message)
+    return _LONG_WORD.sub(lambda match: clip(match.group(0)), message)
+
+
+def one_line(message: str) -> str:
+    """An error message as the CLI prints it: one line, values cut."""
+    return clip_values(" ".join(message.split()))
 
 
 def overview(parser: CommandParser) -> str:
@@ -169,7 +256,15 @@ def _unrecognized(parser: CommandParser, args: argparse.Namespace, extra: list[s
             f"unexpected argument {extra[0]!r} for {command.prog}; only `{parser.prog} "
             "context` takes a target (local, offload or a context name)"
         )
-    return f"unrecognized arguments: {' '.join(extra)}"
+    shown = " ".join(_shown(word) for word in extra[:10])
+    more = f" … ({len(extra) - 10} more)" if len(extra) > 10 else ""
+    return f"unrecognized arguments: {shown}{more}"
+
+
+def _shown(word: str) -> str:
+    # As typed when that reads unambiguously, else as repr() escapes it (blanks, controls).
+    plain = word.isprintable() and word.split() == [word]
+    return clip(word) if plain else repr(word)
 
 
 def _walk(parser: CommandParser) -> Iterator[CommandParser]:
@@ -191,7 +286,7 @@ def _add_dashboard(commands: Subcommands[CommandParser]) -> None:
 
 
 def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None:
-    options = runtime_options()
+    options = _listed(runtime_options)
     runtime = commands.add_parser(
         "runtime",
         help="local CPU, local GPU or Docker Offload?",
@@ -203,22 +298,24 @@ def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None
     runtime.add_argument("--model", metavar="SIZE", help="model size, e.g. 13GB or '500 MB'")
     runtime.add_argument("--params", type=float, metavar="BILLIONS", help="parameters (billions)")
     runtime.add_argument(
-        "--preset", metavar="NAME", help=f"a known model: {_values(options['preset'])}"
+        "--preset", metavar="NAME", help=f"a known model: {_values(options, 'preset')}"
     )
     runtime.add_argument(
         "--dtype",
         default="fp16",
         metavar="D",
-        help=f"with --params or --preset: {_values(options['dtype'])} (default: fp16)",
+        help=f"with --params or --preset: {_values(options, 'dtype')} (default: fp16)",
     )
     runtime.add_argument(
         "--workload",
         default="completion",
         metavar="W",
-        help=f"{_values(options['workload'])}, or an alias (default: completion)",
+        help=f"{_values(options, 'workload')}, or an alias (default: completion)",
     )
     runtime.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (costs)")
-    runtime.add_argument("--team", type=int, default=1, metavar="N", help="team size (default: 1)")
+    runtime.add_argument(
+        "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
+    )
     _add_gpu_option(runtime)
     runtime.add_argument("--sensitive", action="store_true", help="code must not leave the machine")
     _add_json(runtime, surface)
@@ -226,7 +323,7 @@ def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None
 
 
 def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
-    options = deployment_options()
+    options = _listed(deployment_options)
     deploy = commands.add_parser(
         "deploy",
         help="Docker Compose or K3s?",
@@ -235,11 +332,15 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
         + "[--k8s-experience yes|no] [--current PLATFORM]"
         + _json_flag(surface),
     )
-    deploy.add_argument("--users", type=int, metavar="N", help="number of lab users (required)")
-    deploy.add_argument("--nodes", type=int, default=1, metavar="N", help="servers (default: 1)")
+    deploy.add_argument(
+        "--users", type=whole_number, metavar="N", help="number of lab users (required)"
+    )
+    deploy.add_argument(
+        "--nodes", type=whole_number, default=1, metavar="N", help="servers (default: 1)"
+    )
     deploy.add_argument("--ha", action="store_true", help="high availability needed")
     deploy.add_argument(
-        "--sharing", metavar="MODE", help=f"GPU sharing: {_values(options['gpu_sharing'])}"
+        "--sharing", metavar="MODE", help=f"GPU sharing: {_values(options, 'gpu_sharing')}"
     )
     deploy.add_argument(
         "--k8s-experience",
@@ -250,7 +351,7 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
     deploy.add_argument(
         "--current",
         metavar="PLATFORM",
-        help=f"platform in use now: {_values(options['current'])}, or an alias such as compose",
+        help=f"platform in use now: {_values(options, 'current')}, or an alias such as compose",
     )
     _add_json(deploy, surface)
     deploy.set_defaults(result=advise_deployment_for, func=print_result)
@@ -266,8 +367,10 @@ def _add_costs(commands: Subcommands[CommandParser], surface: Surface) -> None:
     costs.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (required)")
     costs.add_argument("--rate", type=float, metavar="USD", help="Offload USD per hour")
     costs.add_argument("--local-monthly", type=float, metavar="USD", help="local USD per month")
-    costs.add_argument("--days", type=int, metavar="D", help="working days per month")
-    costs.add_argument("--team", type=int, default=1, metavar="N", help="team size (default: 1)")
+    costs.add_argument("--days", type=whole_number, metavar="D", help="working days per month")
+    costs.add_argument(
+        "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
+    )
     _add_json(costs, surface)
     costs.set_defaults(result=monthly_costs_for, func=print_result)
 
@@ -303,8 +406,20 @@ def _json_flag(surface: Surface) -> str:
     return " [--json]" if surface == "cli" else ""
 
 
-def _values(options: list[Option]) -> str:
-    return ", ".join(str(value) if value is not None else label for label, value in options)
+def _listed(options: Callable[[], dict[str, list[Option]]]) -> dict[str, list[Option]] | None:
+    # The help lists the values the guides hold; with an unusable override file it cannot,
+    # and the parser must still build (`context use local` does not read the guides).
+    try:
+        check_override_file()
+    except OverrideFileError:
+        return None
+    return options()
+
+
+def _values(options: dict[str, list[Option]] | None, name: str) -> str:
+    if options is None:
+        return "see the guides (the override file cannot be used)"
+    return ", ".join(str(value) if value is not None else label for label, value in options[name])
 
 
 def _examples(surface: Surface) -> str:
@@ -336,6 +451,20 @@ def gpu_value(text: str) -> Any:
     """``--gpu``: auto, none/no/false, yes/true, or a number of GB (checked by the adviser)."""
     named = {"auto": "auto", "none": None, "no": None, "false": None, "yes": True, "true": True}
     return named.get(text.strip().lower(), text)
+
+
+def whole_number(text: str) -> int:
+    """An integer option: a whole number small enough to compute with (the advisers check
+    the range that makes sense, e.g. at least one user)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if abs(number) > MAX_WHOLE_NUMBER:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of at most {MAX_WHOLE_NUMBER} in size, got {text!r}"
+        )
+    return number
 
 
 def _yes_no(text: str) -> bool:
@@ -419,11 +548,56 @@ def detect_gpus(args: argparse.Namespace) -> Any:
 def show_dashboard(args: argparse.Namespace) -> Any:
     from labadvisor.widgets import dashboard
 
-    return dashboard(gpu=args.gpu)
+    return dashboard(gpu=_checked_gpu(args.gpu))
+
+
+def _checked_gpu(gpu: Any) -> Any:
+    # As advise_runtime checks it, so that a bad --gpu is refused here, not shown in a panel.
+    if not isinstance(gpu, str) or gpu == "auto":
+        return gpu
+    from labadvisor.units import parse_size_gb
+
+    try:
+        return parse_size_gb(gpu, "--gpu")
+    except ValueError:
+        raise ValueError(
+            "--gpu must be auto, none, yes or the free GPU memory in GB (a finite number, "
+            f"at least 0); got {gpu!r}"
+        ) from None
+
+
+def finite_result(args: argparse.Namespace) -> Any:
+    """The handler's object, refused (ValueError) if its dict holds NaN or an infinity.
+
+    The advisers refuse such inputs themselves; this is the surfaces' own guarantee that no
+    answer they give, as text, JSON or an object, carries a number that strict JSON lacks.
+    """
+    result = args.result(args)
+    to_dict = getattr(result, "to_dict", None)
+    if to_dict is not None:
+        bad = list(_non_finite(to_dict(), ""))
+        if bad:
+            raise ValueError(
+                "these inputs give results too large to compute: "
+                f"{', '.join(bad[:5])} would not be a finite number; use smaller values"
+            )
+    return result
+
+
+def _non_finite(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path or "the result"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, f"{path}[{index}]")
 
 
 def print_result(args: argparse.Namespace) -> int:
     """The CLI's way to show a handler's object: its text, or with ``--json`` its dict."""
-    result = args.result(args)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else str(result))
+    result = finite_result(args)
+    text = json.dumps(result.to_dict(), indent=2, allow_nan=False) if args.json else str(result)
+    print(text)
     return 0

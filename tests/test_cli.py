@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from command_lines import (
+    argument_lists,
+    make_hostile_home,
+    sandboxed_process_state,
+    strict_json,
+)
+from docker_engines import closed_port, isolate_docker_env, write_context
+from hypothesis import HealthCheck, given, settings
 
 import labadvisor
 from labadvisor import advise_runtime, gpu
@@ -149,3 +161,160 @@ def test_the_cli_and_the_magic_share_one_grammar() -> None:
         assert set(command.own_options()) - surface_only == (
             set(magic.subcommands[name].own_options()) - surface_only
         ), name
+
+
+# Hostile input: one line and exit 2, never a traceback, never NaN or Infinity in JSON.
+
+HUGE_INT = "9" * 400
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Variables for a child process with its own Docker store and no override file."""
+    config_dir = isolate_docker_env(monkeypatch, tmp_path)
+    write_context(config_dir, "docker-cloud", f"tcp://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("LABADVISOR_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    return dict(os.environ)
+
+
+def run_in(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labadvisor", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == "" and "Traceback" not in out.stderr
+    error = out.stderr.rstrip("\n").splitlines()[-1]
+    assert ": error: " in error
+    for word in words:
+        assert word in error, error
+
+
+@pytest.mark.parametrize("timeout", ["1e10", "0", "nan"])
+def test_timeout_outside_its_range_exits_2_naming_it(
+    isolated_env: dict[str, str], timeout: str
+) -> None:
+    out = run_in(isolated_env, "context", "use", "docker-cloud", "--timeout", timeout)
+    assert_one_line_error(out, "--timeout", "more than 0 and at most 600 seconds")
+    assert out.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["runtime", "--model", "1GB", "--team", HUGE_INT],
+        ["costs", "--hours", "2", "--team", HUGE_INT],
+        ["costs", "--hours", "2", "--days", HUGE_INT],
+        ["deploy", "--users", HUGE_INT],
+        ["deploy", "--users", "3", "--nodes", "-" + HUGE_INT],
+    ],
+)
+def test_a_400_digit_integer_exits_2(isolated_env: dict[str, str], argv: list[str]) -> None:
+    out = run_in(isolated_env, *argv)
+    assert_one_line_error(out, "expected a whole number of at most 9007199254740992")
+    assert "(400 characters)" in out.stderr or "(401 characters)" in out.stderr
+    assert len(out.stderr.splitlines()[-1]) < 400  # the value is cut
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["costs", "--hours", "24", "--rate", "1e308", "--json"],
+        ["costs", "--hours", "24", "--rate", "1e308"],
+        ["runtime", "--params", "1e308", "--gpu", "none", "--json"],
+    ],
+)
+def test_inputs_that_would_give_infinity_exit_2(
+    isolated_env: dict[str, str], argv: list[str]
+) -> None:
+    out = run_in(isolated_env, *argv)
+    assert_one_line_error(out)
+    assert "Infinity" not in out.stdout and "inf" not in out.stdout
+
+
+def _unreadable_file(tmp_path: Path) -> Path:
+    # Root reads any mode; /proc/self/mem fails every read at offset 0 (EIO) for anyone.
+    mem = Path("/proc/self/mem")
+    if mem.exists():
+        return mem
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    path.chmod(0)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, ["cannot be read"]),
+        (b"\xff\xfe not utf-8", ["is not UTF-8 text"]),
+        (b"x = " + b"[" * 100_000 + b"]" * 100_000, ["nested too deeply"]),
+        (b"x = [1,", ["is not valid TOML"]),
+        (b'[offload-vs-local.costs.defaults]\noffload_rate = "x"\n', ["offload_rate must be"]),
+        (b"[nonsense]\n", ["unknown data set(s) nonsense"]),
+    ],
+)
+def test_an_unusable_override_file_exits_2_in_one_line(
+    isolated_env: dict[str, str], tmp_path: Path, content: bytes | None, words: list[str]
+) -> None:
+    if content is None:
+        path = _unreadable_file(tmp_path)
+    else:
+        path = tmp_path / "config.toml"
+        path.write_bytes(content)
+    env = {**isolated_env, "LABADVISOR_CONFIG": str(path)}
+    for argv in (["costs", "--hours", "2"], ["runtime", "--model", "2GB", "--json"]):
+        out = run_in(env, *argv)
+        assert_one_line_error(out, f"the override file {path} ($LABADVISOR_CONFIG)", *words)
+        assert out.stderr.count("\n") == 1
+    # Commands that do not read the guides still work: leaving Offload needs no advice.
+    assert run_in(env, "context", "use", "local", "--no-check").returncode == 0
+    assert run_in(env, "runtime", "--help").returncode == 0
+
+
+def test_values_quoted_in_messages_are_cut_to_100_characters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    huge = "x" * 2_000_000
+    for argv in (
+        ["runtime", "--model", huge],
+        ["costs", "--hours", huge],
+        ["deploy", "--users", "3", "--k8s-experience", huge],
+        ["bogus" + huge],
+        ["costs", "--hours", "2", huge],
+        ["runtime", "--model", "2GB", "--workload", "a " * 500_000],
+    ):
+        assert main(argv) == 2
+        error = capsys.readouterr().err.rstrip("\n").splitlines()[-1]
+        assert len(error) < 600, argv[:2]
+        assert "x" * 100 not in error and "a " * 100 not in error
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(argv=argument_lists("cli"))
+def test_no_argument_list_gives_a_traceback_or_non_json(
+    hostile_sandbox: Path, argv: list[str]
+) -> None:
+    with sandboxed_process_state(hostile_sandbox):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(argv)  # an exception here is a traceback in a terminal
+    assert code in (0, 1, 2), (code, stderr.getvalue())
+    if code == 0 and "--json" in argv and "--help" not in argv and "-h" not in argv:
+        strict_json(stdout.getvalue())
+    if code != 0:
+        lines = stderr.getvalue().splitlines()
+        assert lines and ": error: " in lines[-1]
+        assert len(lines[-1]) < 1500, lines[-1][:200]
+
+
+@pytest.fixture(scope="module")
+def hostile_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_hostile_home(tmp_path_factory)

@@ -13,12 +13,20 @@ import pytest
 from docker_engines import FakeEngine, closed_port, isolate_docker_env, write_context
 
 from labadvisor.cli import main
-from labadvisor.cli_context import add_context_parser, handle_context_list, handle_context_use
+from labadvisor.cli_context import (
+    SET_ASIDE_VARIABLE as SET_ASIDE,
+)
+from labadvisor.cli_context import (
+    add_context_parser,
+    handle_context_list,
+    handle_context_use,
+)
 
 
 @pytest.fixture
 def config_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     directory = isolate_docker_env(monkeypatch, tmp_path)
+    monkeypatch.delenv(SET_ASIDE, raising=False)  # in-process switches export it
     write_context(directory, "docker-cloud", "tcp://127.0.0.1:2999", "Docker Offload")
     return directory
 
@@ -74,7 +82,11 @@ def test_use_without_global_prints_shell_lines(
     os.environ["DOCKER_HOST"] = "tcp://10.0.0.5:2375"
     code, out, err = run(capsys, "context", "use", "offload", "--no-check")
     assert code == 0
-    assert out.splitlines() == ["unset DOCKER_HOST", "export DOCKER_CONTEXT=docker-cloud"]
+    assert out.splitlines() == [
+        "unset DOCKER_HOST",
+        "export DOCKER_CONTEXT=docker-cloud",
+        f'export {SET_ASIDE}=\'{{"DOCKER_HOST": "tcp://10.0.0.5:2375"}}\'',
+    ]
     assert 'eval "$(labadvisor context use offload)"' in err
     assert not (config_dir / "config.json").exists()
 
@@ -178,7 +190,11 @@ def test_use_may_be_left_out(config_dir: Path, capsys: pytest.CaptureFixture[str
     os.environ["DOCKER_HOST"] = "tcp://10.0.0.5:2375"
     assert main(["context", "offload", "--no-check"]) == 0
     out, _ = capsys.readouterr()
-    assert out.splitlines() == ["unset DOCKER_HOST", "export DOCKER_CONTEXT=docker-cloud"]
+    assert out.splitlines() == [
+        "unset DOCKER_HOST",
+        "export DOCKER_CONTEXT=docker-cloud",
+        f'export {SET_ASIDE}=\'{{"DOCKER_HOST": "tcp://10.0.0.5:2375"}}\'',
+    ]
     assert main(["context", "--global", "docker-cloud", "--no-check"]) == 0
     assert json.loads((config_dir / "config.json").read_text())["currentContext"] == "docker-cloud"
 
@@ -191,3 +207,135 @@ def test_switch_options_without_a_target_are_a_usage_error(
     assert err.startswith("usage: labadvisor context")
     assert "labadvisor context: error: --global and --no-check need a target" in err
     assert not (config_dir / "config.json").exists()
+
+
+# The shell form of `use` keeps DOCKER_HOST (and its TLS variables) for the way back.
+
+
+def _bash(script: str, config_dir: Path, **variables: str) -> list[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")},
+        "DOCKER_CONFIG": str(config_dir),
+        **variables,
+    }
+    env.pop(SET_ASIDE, None)
+    labadvisor = f"{sys.executable} -m labadvisor"
+    result = subprocess.run(
+        ["bash", "-c", script.replace("labadvisor", labadvisor)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+SHOW = (
+    'echo "host=${DOCKER_HOST-unset} verify=${DOCKER_TLS_VERIFY-unset} '
+    "certs=${DOCKER_CERT_PATH-unset} context=${DOCKER_CONTEXT-unset} "
+    f'saved=${{{SET_ASIDE}+set}}"'
+)
+
+
+@pytest.mark.parametrize("back", ["local", "default"])
+def test_the_shell_gets_its_docker_host_back(config_dir: Path, back: str) -> None:
+    write_context(config_dir, "docker-cloud", f"tcp://127.0.0.1:{closed_port()}")
+    lines = _bash(
+        f'eval "$(labadvisor context use docker-cloud --no-check)"; {SHOW}; '
+        f'eval "$(labadvisor context use {back} --no-check)"; {SHOW}',
+        config_dir,
+        DOCKER_HOST="tcp://127.0.0.1:1",
+        DOCKER_TLS_VERIFY="1",
+        DOCKER_CERT_PATH="/certs with space",
+    )
+    assert lines == [
+        "host=unset verify=unset certs=unset context=docker-cloud saved=set",
+        "host=tcp://127.0.0.1:1 verify=1 certs=/certs with space context=unset saved=",
+    ]
+
+
+def test_the_round_trip_with_engines_that_answer(config_dir: Path) -> None:
+    """Both switches check their engine, the way back against the restored DOCKER_HOST; a
+    switch between two named contexts on the way keeps what was set aside."""
+    with FakeEngine() as local, FakeEngine() as cloud, FakeEngine() as other:
+        write_context(config_dir, "docker-cloud", cloud.host)
+        write_context(config_dir, "lab", other.host)
+        lines = _bash(
+            'eval "$(labadvisor context use offload)"; '
+            'eval "$(labadvisor context use lab)"; echo "${DOCKER_CONTEXT}"; '
+            'eval "$(labadvisor context use local)"; echo "${DOCKER_HOST-unset}"',
+            config_dir,
+            DOCKER_HOST=local.host,
+        )
+    assert lines == ["lab", local.host]
+
+
+def test_without_a_docker_host_nothing_is_kept(config_dir: Path) -> None:
+    lines = _bash(
+        f'eval "$(labadvisor context use offload --no-check)"; {SHOW}; '
+        f'eval "$(labadvisor context use local --no-check)"; {SHOW}',
+        config_dir,
+    )
+    assert lines == [
+        "host=unset verify=unset certs=unset context=docker-cloud saved=",
+        "host=unset verify=unset certs=unset context=default saved=",
+    ]
+
+
+@pytest.mark.parametrize(
+    "saved", ["{", "[]", "{}", '{"PATH": "/evil"}', '{"DOCKER_HOST": 1}', "x" * 10_000]
+)
+def test_a_tampered_set_aside_variable_is_ignored_with_a_note(
+    config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    saved: str,
+) -> None:
+    monkeypatch.setenv(SET_ASIDE, saved)
+    assert main(["context", "use", "local", "--no-check"]) == 0
+    out, err = capsys.readouterr()
+    # Dropped from the shell, and nothing of it exported.
+    assert out.splitlines() == [f"unset {SET_ASIDE}", "export DOCKER_CONTEXT=default"]
+    assert f"ignoring ${SET_ASIDE}" in err
+
+
+@pytest.mark.parametrize("timeout", ["1e10", "0", "-1", "nan", "inf", "600.001", "-0"])
+def test_timeout_outside_0_to_600_is_refused(
+    config_dir: Path, capsys: pytest.CaptureFixture[str], timeout: str
+) -> None:
+    assert main(["context", "use", "docker-cloud", f"--timeout={timeout}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("labadvisor context use: error: --timeout must be more than 0 and ")
+    assert "at most 600 seconds" in err
+    assert "DOCKER_CONTEXT" not in os.environ
+
+
+def test_timeout_600_is_accepted(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["context", "use", "docker-cloud", "--timeout", "600", "--no-check"]) == 0
+
+
+def test_a_file_system_failure_is_one_line_and_exit_1(
+    config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a read-only ~/.docker holding config.json.lock gave: an OSError from the write.
+    from labadvisor.contexts import store
+
+    def read_only(*args: object) -> bool:
+        raise PermissionError(13, "Permission denied", str(config_dir / "config.json.lock"))
+
+    monkeypatch.setattr(store, "set_current_context", read_only)
+    assert main(["context", "use", "docker-cloud", "--global", "--no-check"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("labadvisor context use: error: [Errno 13] Permission denied")
+
+
+def test_a_huge_name_is_cut_in_the_message(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["context", "use", "n" * 100_000, "--no-check"]) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and len(err) < 1000
+    assert "n" * 97 in err and "n" * 98 not in err and "(100000 characters)" in err

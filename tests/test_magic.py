@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from command_lines import argument_lists, make_hostile_home, sandboxed_process_state, strict_json
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -16,6 +20,7 @@ import labadvisor
 from labadvisor import advise_deployment, advise_runtime, monthly_costs
 from labadvisor.costs import CostComparison
 from labadvisor.deployment import DeploymentAdvice
+from labadvisor.magic import run_line
 from labadvisor.runtime import RuntimeAdvice
 
 BIN = Path(sys.executable).parent
@@ -268,3 +273,138 @@ def test_context_use_reads_as_in_the_cli(ip, docker_sandbox):
     assert result.context == "docker-cloud" and result.scope == "kernel"
     with pytest.raises(UsageError, match="--panel does not apply to %labadvisor context use"):
         magic(ip, "context offload --panel")
+
+
+# Hostile lines: UsageError (no traceback), never a result that strict JSON cannot carry.
+
+
+def test_ipython_quoting_reaches_the_grammar_as_a_shell_would(ip):
+    expected = advise_runtime("13 GB", workload="code generation", gpu=None).to_dict()
+    for cell in (
+        '%labadvisor runtime --model "13 GB" --workload "code generation" --gpu none',
+        "%labadvisor runtime --model '13 GB' --workload 'code generation' --gpu none",
+        "%labadvisor runtime --model 13\\ GB --workload code\\ generation --gpu none",
+    ):
+        result = ip.run_cell(cell)
+        assert result.success, cell
+        assert result.result.to_dict() == expected
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '%labadvisor runtime --model "13 GB',
+        "%labadvisor runtime --model '13 GB",
+        '%labadvisor costs --hours 2 --rate "',
+        "%labadvisor context use 'offload",
+    ],
+)
+def test_an_unbalanced_quote_is_a_usage_error_not_a_traceback(ip, capsys, cell):
+    result = ip.run_cell(cell)
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "No closing quotation" in str(result.error_in_exec)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("context use offload --timeout 1e10", ["--timeout", "more than 0 and at most 600"]),
+        ("context use offload --timeout 0", ["--timeout", "more than 0 and at most 600"]),
+        ("context use offload --timeout nan", ["--timeout", "more than 0 and at most 600"]),
+        ("runtime --model 1GB --team " + "9" * 400, ["argument --team", "(400 characters)"]),
+        ("deploy --users " + "9" * 400, ["argument --users", "(400 characters)"]),
+        ("costs --hours 24 --rate 1e308", ["too large", "offload"]),
+        ("runtime --params 1e308 --gpu none", ["too large", "size_gb"]),
+    ],
+)
+def test_hostile_values_are_usage_errors(ip, docker_sandbox, line, words):
+    with pytest.raises(UsageError) as caught:
+        magic(ip, line)
+    for word in words:
+        assert word in str(caught.value)
+    assert "DOCKER_CONTEXT" not in os.environ
+
+
+@pytest.fixture
+def override_file(tmp_path, monkeypatch):
+    """$LABADVISOR_CONFIG at a file the test fills; the kernel reads it afresh."""
+    from labadvisor.guides import configure
+
+    path = tmp_path / "config.toml"
+    monkeypatch.setenv("LABADVISOR_CONFIG", str(path))
+    configure()  # forget the data merged so far: the file is read again
+    yield path
+    monkeypatch.delenv("LABADVISOR_CONFIG")
+    configure()
+
+
+def test_an_unusable_override_file_is_a_usage_error(ip, docker_sandbox, override_file):
+    from labadvisor.guides import configure
+
+    override_file.write_bytes(b"x = " + b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(UsageError, match="nested too deeply"):
+        magic(ip, "costs --hours 2")
+    override_file.write_bytes(b"\xff")
+    configure()
+    with pytest.raises(UsageError, match="is not UTF-8 text"):
+        magic(ip, "runtime --model 2GB")
+    # Leaving Offload reads no guide data.
+    assert magic(ip, "context use local --no-check").context == "default"
+
+
+@pytest.mark.parametrize("size", [2_000, 60_000])
+def test_values_in_usage_errors_are_cut_to_100_characters(ip, size):
+    # IPython's own $name/{expr} expansion, before the magic runs, takes time quadratic in
+    # the line's length (seconds at 20,000 characters), so the long lines skip it.
+    run = (lambda line: magic(ip, line)) if size < 10_000 else run_line
+    for line in (
+        "runtime --model " + "x" * size,
+        "bogus" + "x" * size,
+        "costs --hours 2 " + "x" * size,
+        "runtime --model '" + "x" * size,
+        "runtime --model 2GB --workload '" + "a " * (size // 2) + "'",
+    ):
+        with pytest.raises(UsageError) as caught:
+            run(line)
+        message = str(caught.value).split("\n\n")[0]
+        assert "x" * 100 not in message and "a " * 100 not in message
+        assert len(message) < 600
+
+
+def test_a_line_over_64_kib_is_refused_before_splitting():
+    with pytest.raises(UsageError, match="is 2000017 characters long; at most 65536"):
+        run_line("runtime --model '" + "x" * 2_000_000)
+
+
+def test_python_values_are_expanded_into_the_line(ip):
+    ip.user_ns["size"] = "13 GB"
+    result = ip.run_cell('%labadvisor runtime --model "{size}" --gpu none')
+    assert result.success and result.result.size_gb == pytest.approx(13)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(argv=argument_lists("magic", leave_out=("dashboard", "--panel")), quote=st.booleans())
+def test_no_magic_line_gives_a_traceback(ip, hostile_sandbox, argv, quote):
+    # Joined as typed: tokens with quotes in them may leave a quote open.
+    line = shlex.join(argv) if quote else " ".join(argv)
+    with sandboxed_process_state(hostile_sandbox):
+        try:
+            result = magic(ip, line)  # any exception but UsageError fails the test
+        except UsageError:
+            return
+    to_dict = getattr(result, "to_dict", None)
+    if to_dict is not None:
+        strict_json(json.dumps(to_dict()))
+
+
+@pytest.fixture(scope="module")
+def hostile_sandbox(tmp_path_factory):
+    return make_hostile_home(tmp_path_factory)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "9" * 400, "lots"])
+def test_the_dashboard_refuses_a_bad_gpu_before_building_panels(ip, value):
+    with pytest.raises(UsageError, match="--gpu must be auto, none, yes or the free GPU memory"):
+        magic(ip, f"--gpu {value}")
