@@ -103,7 +103,7 @@ def test_rate_comes_from_the_guide_data_and_its_overrides(ledger_path: Path) -> 
     from labadvisor.guides import configure
 
     default = summary(7, ledger_path, now=NOW)
-    assert default.offload_rate == cost_defaults()["offload_rate"]
+    assert default.offload_rate == cost_defaults().offload_rate
     configure({"offload-vs-local": {"costs": {"defaults": {"offload_rate": 2.0}}}})
     try:
         assert summary(7, ledger_path, now=NOW).offload_cost_month == pytest.approx(7.0)

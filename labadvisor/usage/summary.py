@@ -351,5 +351,5 @@ def _offload_rate(rate: float | None) -> float:
     if rate is None:
         from labadvisor.costs import cost_defaults
 
-        rate = cost_defaults()["offload_rate"]
+        rate = cost_defaults().offload_rate
     return _check_number(rate, "offload_rate", 0, None)
