@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+from labadvisor.usage.backends import open_ledger
 from labadvisor.usage.offload_status import OffloadState, OffloadStatusReader
 from labadvisor.usage.records import (
     KERNEL_SCOPE_PREFIX,
@@ -85,8 +86,12 @@ def no_kernels() -> list[str]:
 
 
 def ledger_of(ledger: LedgerBackend | str | os.PathLike[str] | None) -> LedgerBackend:
-    if ledger is None or isinstance(ledger, (str, os.PathLike)):
-        return SqliteLedger(ledger)
+    """A backend as given; a URL or path opened (see :func:`open_ledger`); None: the
+    default SQLite file."""
+    if ledger is None:
+        return SqliteLedger()
+    if isinstance(ledger, (str, os.PathLike)):
+        return open_ledger(ledger)
     return ledger
 
 
