@@ -191,3 +191,18 @@ def test_the_sampler_records_gpus_held_and_wanted(
     assert UsageSampler(tmp_path / "u.sqlite3", read_offload=lambda: None).gpu_request == 0
     with pytest.raises(ValueError, match="gpu_request must be a whole number of GPUs"):
         UsageSampler(tmp_path / "u.sqlite3", gpu_request=-1, read_offload=lambda: None)
+
+
+def test_importing_the_usage_package_does_not_import_psycopg() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labadvisor, labadvisor.usage; "
+        "print(sorted(m for m in ('psycopg', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "[]"
