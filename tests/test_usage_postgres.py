@@ -223,6 +223,7 @@ def test_lab_summary_reads_postgres_as_it_reads_sqlite(lab_db: LabDatabase, tmp_
     assert from_pg["gpu_hours_by_user"] == {"alice": 0.5}
 
 
+@pytest.mark.slow
 def test_twenty_servers_through_an_outage_lose_nothing_and_double_nothing(
     postgres_cluster: PostgresCluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
