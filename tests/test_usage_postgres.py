@@ -3,6 +3,7 @@ through the SQLite spool, row-level privacy between users, and many servers at o
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -294,3 +295,20 @@ def test_twenty_servers_through_an_outage_lose_nothing_and_double_nothing(
     for user in users:  # one warning per server for the one outage
         assert len([w for w in warnings if f"//{user}:***@" in w]) == 1, user
     assert not any(password in caplog.text for password in lab.passwords.values())
+
+
+def test_lab_summary_errors_and_results_never_show_the_password(lab_db: LabDatabase) -> None:
+    from labadvisor.usage.store import LedgerUnavailable
+
+    with pytest.raises(LedgerUnavailable, match="no lab usage ledger") as missing:
+        lab_summary(lab_db.admin_url)
+    wrong = lab_db.admin_url.replace(lab_db.admin_password, "not-" + lab_db.admin_password)
+    with pytest.raises(LedgerUnavailable, match="password authentication failed") as refused:
+        lab_summary(wrong)
+    migrate_lab(lab_db.admin_url)
+    result = lab_summary(lab_db.admin_url)
+    shown = [str(missing.value), str(refused.value), repr(result), str(result)]
+    shown += [result._repr_html_(), json.dumps(result.to_dict())]
+    for text in shown:
+        assert lab_db.admin_password not in text
+    assert "lab_admin:***@" in result.location
