@@ -29,8 +29,8 @@ WHO = Identity("alice", "host")
 
 def offload(state: str | None) -> OffloadState | None:
     if state is None:  # no plugin
-        return OffloadState(False, "not installed", None, "none", "")
-    return OffloadState(True, state, None, "json", "")
+        return OffloadState(False, "not installed", None, message="", output="", format="none")
+    return OffloadState(True, state, None, message="", output="", format="json")
 
 
 def test_plugin_that_fails_is_not_an_answer() -> None:
