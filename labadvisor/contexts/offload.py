@@ -40,6 +40,7 @@ NOT_INSTALLED_MESSAGE = (
 # What the docker CLI prints for an unknown subcommand (wording differs between versions).
 _MISSING_PLUGIN = re.compile(r"is not a docker command|unknown command", re.IGNORECASE)
 _UNKNOWN_FLAG = re.compile(r"unknown (shorthand )?flag|flag provided but not defined", re.I)
+_STATE_LINE = re.compile(r"^\s*State\s*:\s*\S", re.IGNORECASE | re.MULTILINE)
 _FIELD = re.compile(r"^\s*(State|Status|GPU)\s*:\s*(.*?)\s*$", re.IGNORECASE | re.MULTILINE)
 
 # Runs ``docker <arguments>`` with a timeout (injected by tests).
@@ -157,17 +158,13 @@ class OffloadStatusReader:
             if self._json:
                 result = self._run(["status", "--format", "json"])
                 output = _output(result)
-                parsed = parse_json(result.stdout) if result.returncode == 0 else None
+                parsed = parse_json(result.stdout)
                 if parsed is not None:
                     return _answer(*parsed, "json", output)
                 if result.returncode and not _UNKNOWN_FLAG.search(output):
-                    return _failed("json", output)
+                    return self._plain_or_failed(result, "json")
                 self._json = False  # an older plugin: plain text from now on
-            result = self._run(["status"])
-            output = _output(result)
-            if result.returncode:
-                return _failed("plain", output)
-            return _answer(*parse_plain(output), "plain", output)
+            return self._plain_or_failed(self._run(["status"]), "plain")
         except OffloadNotInstalledError:
             self._missing_until = self._clock() + self.recheck_missing_s
             return _not_installed()
@@ -176,6 +173,15 @@ class OffloadStatusReader:
 
     def _run(self, arguments: list[str]) -> subprocess.CompletedProcess[str]:
         return _run(self.docker, arguments, self.timeout, self._runner)
+
+    @staticmethod
+    def _plain_or_failed(result: subprocess.CompletedProcess[str], form: str) -> OffloadStatus:
+        output = _output(result)
+        # A "State:" line is the plugin's answer even with a failing exit status (some
+        # versions exit non-zero when no session runs), and from a plugin that ignored --format.
+        if _STATE_LINE.search(output) or not result.returncode:
+            return _answer(*parse_plain(output), "plain", output)
+        return _failed(form, output)
 
 
 def status(*, docker: str = "docker", timeout: float = 30.0) -> OffloadStatus:
