@@ -1,4 +1,5 @@
-"""How much CPU GPU sampling at 1 Hz costs, and what the detect() cache saves.
+"""How much CPU GPU sampling at 1 Hz costs, and what the detect() cache saves: a cached
+report, and a report whose readings are taken again over the cached inventory.
 
     .venv/bin/python benchmarks/bench_gpu_sample.py [--seconds 5] [--fake]
 
@@ -46,18 +47,23 @@ def sampling_cost(seconds: float) -> tuple[float, int, float]:
     return cpu / wall, len(readings), per_read * 1e6
 
 
-def detect_cost() -> tuple[float, float]:
-    """Mean seconds of a fresh detect(refresh=True) and of a cached detect()."""
-    fresh_runs, cached_runs = 50, 20_000
+def detect_cost() -> tuple[float, float, float]:
+    """Mean seconds of a fresh detect(refresh=True), of a cached detect() and of a
+    detect(max_age=0), which reads memory and utilization again over the cached inventory."""
+    fresh_runs, cached_runs, reread_runs = 50, 20_000, 500
     start = time.perf_counter()
     for _ in range(fresh_runs):
         gpu.detect(refresh=True)
     fresh = (time.perf_counter() - start) / fresh_runs
     start = time.perf_counter()
     for _ in range(cached_runs):
-        gpu.detect()
+        gpu.detect(max_age=60)
     cached = (time.perf_counter() - start) / cached_runs
-    return fresh, cached
+    start = time.perf_counter()
+    for _ in range(reread_runs):
+        gpu.detect(max_age=0)
+    reread = (time.perf_counter() - start) / reread_runs
+    return fresh, cached, reread
 
 
 def main() -> int:
@@ -75,21 +81,27 @@ def main() -> int:
         f"(limit 1%: {share / 0.01:.1%} of the budget); one reading costs {per_read_us:.1f} µs "
         f"of CPU = {per_read_us / 1e6:.4%} of a core at 1 Hz"
     )
-    fresh, cached = detect_cost()
+    fresh, cached, reread = detect_cost()
     print(
         f"detect(): fresh {fresh * 1e6:.1f} µs, cached {cached * 1e6:.2f} µs; cached costs "
         f"{cached / fresh:.2%} of a fresh probe ({fresh / cached:.0f}x faster); "
-        f"cached is {cached / 1e-3:.3%} of the 1 ms budget"
+        f"cached is {cached / 1e-3:.3%} of the 1 ms budget; fresh readings over the cached "
+        f"inventory {reread * 1e6:.1f} µs ({reread / fresh:.1%} of a probe)"
     )
     use_backend(None)  # the real nvidia-ml-py again, nothing cached
-    real_fresh, real_cached = detect_cost()
+    real_fresh, real_cached, real_reread = detect_cost()
     status = gpu.detect().status
     print(
         f"detect() through the real nvidia-ml-py here ({status}): fresh {real_fresh * 1e6:.1f} µs, "
-        f"cached {real_cached * 1e6:.2f} µs ({real_cached / real_fresh:.2%} of fresh)"
+        f"cached {real_cached * 1e6:.2f} µs ({real_cached / real_fresh:.2%} of fresh), "
+        f"fresh readings {real_reread * 1e6:.1f} µs"
     )
-    met = share < 0.01 and max(cached, real_cached) < 1e-3
-    print("targets met" if met else "TARGET MISSED: sampling >= 1% of a core or cached >= 1 ms")
+    met = share < 0.01 and max(cached, real_cached) < 1e-3 and max(reread, real_reread) < 1e-3
+    print(
+        "targets met"
+        if met
+        else "TARGET MISSED: sampling >= 1% of a core, or cached or fresh readings >= 1 ms"
+    )
     return 0 if met else 1
 
 

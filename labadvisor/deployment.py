@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from labadvisor.explain import Advice, Reason, fill, fire, source_of
-from labadvisor.guides import deployment_data
+from labadvisor.deployment_facts import (
+    OPERATIONAL_COST,
+    PLATFORMS,
+    ROLLBACK_TO_COMPOSE,
+    ROLLBACK_TO_PREVIOUS,
+    DeploymentUseCase,
+    PlatformName,
+)
+from labadvisor.explain import Advice, Reason, fire
+from labadvisor.guides import deployment_guide
 from labadvisor.units import normalize_name
-
-DEPLOYMENT_CHOICES = ("docker-compose", "k3s")
 
 
 @dataclass(frozen=True)
@@ -146,9 +151,8 @@ def advise_deployment(
     ``gpu_sharing`` is None, "mig" or "time-slicing"; ``current`` is the platform in use
     ("docker-compose" or "k3s"), which adds a migration plan when the advice differs.
     """
-    data = deployment_data()
-    guide = data["guide"]
-    rules = data["rules"]
+    guide = deployment_guide()
+    rules = guide.rules
     users = _whole_number(users, "users")
     nodes = _whole_number(nodes, "nodes")
     if not isinstance(high_availability, bool):
@@ -160,46 +164,62 @@ def advise_deployment(
     sharing = resolve_gpu_sharing(gpu_sharing)
     current_platform = None if current is None else resolve_platform(current, "current")
 
-    reasons: list[Reason] = []
     warnings: list[str] = []
-    threshold = rules["users"]["k3s_from_users"]
-    choice = "k3s" if users >= threshold else "docker-compose"
-    template = "k3s_text" if choice == "k3s" else "compose_text"
-    reasons.append(fire(rules["users"], guide, template=template, effect=choice, users=users))
-    if nodes > rules["nodes"]["max_compose_nodes"]:
+    users_rule = rules.users
+    choice: PlatformName = "k3s" if users >= users_rule.k3s_from_users else "docker-compose"
+    text = users_rule.k3s_text if choice == "k3s" else users_rule.compose_text
+    reasons = [fire(users_rule, guide.source(users_rule), text, effect=choice, users=users)]
+    if nodes > rules.nodes.max_compose_nodes:
         choice = "k3s"
-        reasons.append(fire(rules["nodes"], guide, effect="k3s", nodes=nodes))
+        reasons.append(
+            fire(
+                rules.nodes, guide.source(rules.nodes), rules.nodes.text, effect="k3s", nodes=nodes
+            )
+        )
     if high_availability:
         choice = "k3s"
-        reasons.append(fire(rules["high-availability"], guide, effect="k3s"))
+        rule = rules.high_availability
+        reasons.append(fire(rule, guide.source(rule), rule.text, effect="k3s"))
     if sharing:
         choice = "k3s"
-        reasons.append(fire(rules["gpu-sharing"], guide, effect="k3s", mode=sharing))
+        sharing_rule = rules.gpu_sharing
+        reasons.append(
+            fire(
+                sharing_rule,
+                guide.source(sharing_rule),
+                sharing_rule.text,
+                effect="k3s",
+                mode=sharing,
+            )
+        )
 
-    ops_entry = {c["id"]: c for c in data["costs"]}["cost.operational"]
-    ops = {"ops_k3s": ops_entry["k3s"], "ops_compose": ops_entry["docker_compose"]}
-    if choice == "k3s" and kubernetes_experience is False:
-        warnings.append(fill(rules["no-experience"], "warning", **ops))
+    operations = guide.cost(OPERATIONAL_COST)
+    ops = {"ops_k3s": operations.k3s, "ops_compose": operations.docker_compose}
+    no_experience = rules.no_experience
+    if choice == "k3s" and kubernetes_experience is False and no_experience.warning is not None:
+        warnings.append(no_experience.warning.render(**ops))
     if choice == "k3s" and kubernetes_experience is not True:
-        reasons.append(fire(rules["no-experience"], guide, **ops))
+        reasons.append(fire(no_experience, guide.source(no_experience), no_experience.text, **ops))
     if choice == "docker-compose":
         if kubernetes_experience:
-            reasons.append(fire(rules["experience"], guide))
-        reasons.append(fire(rules["start-simple"], guide, effect="docker-compose"))
-        if users > rules["compose-capacity"]["max_users"]:
-            warnings.append(fill(rules["compose-capacity"], "warning", users=users))
-    elif users > rules["k3s-capacity"]["measured_users"]:
-        warnings.append(fill(rules["k3s-capacity"], "warning", users=users))
+            rule = rules.experience
+            reasons.append(fire(rule, guide.source(rule), rule.text))
+        rule = rules.start_simple
+        reasons.append(fire(rule, guide.source(rule), rule.text, effect="docker-compose"))
+        if users > rules.compose_capacity.users:
+            warnings.append(rules.compose_capacity.warning.render(users=users))
+    elif users > rules.k3s_capacity.users:
+        warnings.append(rules.k3s_capacity.warning.render(users=users))
 
     matching = matching_use_cases(users)
     for case in matching:
         reasons.append(
             Reason(
-                rule=case["id"],
-                text=f"{case['name']} ({case['users_label']}): {case['recommendation']} — "
-                + "; ".join(case["points"])
+                rule=case.id,
+                text=f"{case.name} ({case.users_label}): {case.recommendation} — "
+                + "; ".join(case.points)
                 + ".",
-                source=source_of(case, guide),
+                source=guide.source(case),
             )
         )
 
@@ -207,20 +227,30 @@ def advise_deployment(
     if current_platform and current_platform != choice:
         migration = migration_plan(current_platform, choice)
         if choice == "k3s":
-            total = f"{migration.stated_total_hours[0]:g}-{migration.stated_total_hours[1]:g} hours"
-            reasons.append(fire(rules["migrate"], guide, effect="k3s", total=total))
+            low, high = guide.migration_total.min_hours, guide.migration_total.max_hours
+            rule = rules.migrate
+            reasons.append(
+                fire(
+                    rule,
+                    guide.source(rule),
+                    rule.text,
+                    effect="k3s",
+                    total=f"{low:g}-{high:g} hours",
+                )
+            )
         else:
-            reasons.append(fire(rules["rollback"], guide, effect="docker-compose"))
+            rule = rules.rollback
+            reasons.append(fire(rule, guide.source(rule), rule.text, effect="docker-compose"))
 
     return DeploymentAdvice(
         choice=choice,
-        choice_label=data["platforms"][choice]["label"],
+        choice_label=guide.platforms[choice].label,
         reasons=reasons,
         warnings=warnings,
         users=users,
         nodes=nodes,
         migration=migration,
-        use_cases=[c["id"] for c in matching],
+        use_cases=[c.id for c in matching],
         inputs={
             "users": users,
             "nodes": nodes,
@@ -234,77 +264,72 @@ def advise_deployment(
 
 def migration_plan(source: str, target: str) -> MigrationPlan:
     """The guide's plan from one platform to the other."""
-    data = deployment_data()
+    guide = deployment_guide()
     source = resolve_platform(source, "source")
     target = resolve_platform(target, "target")
     if source == target:
         raise ValueError(f"source and target are both {source!r}; nothing to migrate")
-    rollbacks = {r["id"]: r for r in data["rollback"]}
-    checklist = [{"id": c["id"], "item": c["item"]} for c in data["checklist"]]
+    rollback_to_compose = guide.rollback[ROLLBACK_TO_COMPOSE].steps
+    transfers = {t.category: list(t.items) for t in guide.transfers}
     if target == "k3s":
-        total = data["migration_total"]
+        total = guide.migration_total
         return MigrationPlan(
             source=source,
             target=target,
             steps=[
-                MigrationStep(
-                    s["order"], s["title"], s["min_minutes"], s["max_minutes"], list(s["details"])
-                )
-                for s in sorted(data["migration_steps"], key=lambda s: s["order"])
+                MigrationStep(s.order, s.title, s.min_minutes, s.max_minutes, list(s.details))
+                for s in guide.migration_steps
             ],
-            stated_total_hours=(total["min_hours"], total["max_hours"]),
-            checklist=checklist,
-            rollback=[dict(s) for s in rollbacks["rollback.k3s-to-docker"]["steps"]],
-            transfers={t["category"]: list(t["items"]) for t in data["transfers"]},
+            stated_total_hours=(total.min_hours, total.max_hours),
+            checklist=[{"id": c.id, "item": c.item} for c in guide.checklist],
+            rollback=[{"title": s.title, "command": s.command} for s in rollback_to_compose],
+            transfers=transfers,
         )
     # Going back to Docker Compose is the guide's K3s → Docker rollback.
-    steps = rollbacks["rollback.k3s-to-docker"]["steps"]
     return MigrationPlan(
         source=source,
         target=target,
         steps=[
-            MigrationStep(i, s["title"], None, None, [s["command"]]) for i, s in enumerate(steps, 1)
+            MigrationStep(i, s.title, None, None, [s.command])
+            for i, s in enumerate(rollback_to_compose, 1)
         ],
         stated_total_hours=None,
         checklist=[],
-        rollback=[dict(s) for s in rollbacks["rollback.docker-previous"]["steps"]],
-        transfers={t["category"]: list(t["items"]) for t in data["transfers"]},
+        rollback=[
+            {"title": s.title, "command": s.command}
+            for s in guide.rollback[ROLLBACK_TO_PREVIOUS].steps
+        ],
+        transfers=transfers,
     )
 
 
-def matching_use_cases(users: int) -> list[Mapping[str, Any]]:
-    return [
-        case
-        for case in deployment_data()["use_cases"]
-        if case.get("min_users", 1) <= users <= case.get("max_users", users)
-    ]
+def matching_use_cases(users: int) -> list[DeploymentUseCase]:
+    return [case for case in deployment_guide().use_cases if case.contains(users)]
 
 
-def resolve_platform(name: object, what: str = "platform") -> str:
-    platforms = deployment_data()["platforms"]
+def resolve_platform(name: object, what: str = "platform") -> PlatformName:
+    platforms = deployment_guide().platforms
     if isinstance(name, str):
         key = normalize_name(name)
-        for platform, entry in platforms.items():
-            if key == platform or key in entry["aliases"]:
+        for platform in PLATFORMS:
+            if key == platform or key in platforms[platform].aliases:
                 return platform
-    valid = ", ".join(f"{p} ({', '.join(e['aliases'])})" for p, e in platforms.items())
+    valid = ", ".join(f"{p} ({', '.join(e.aliases)})" for p, e in platforms.items())
     raise ValueError(f"unknown {what} {name!r}; valid platforms: {valid}")
 
 
 def resolve_gpu_sharing(mode: object) -> str | None:
-    rule = deployment_data()["rules"]["gpu-sharing"]
+    rule = deployment_guide().rules.gpu_sharing
     if mode is None:
         return None
     if isinstance(mode, str):
         key = normalize_name(mode)
         if key in ("none", ""):
             return None
-        key = rule["aliases"].get(key.replace("-", "_"), rule["aliases"].get(key, key))
-        if key in rule["modes"]:
+        key = rule.aliases.get(key.replace("-", "_"), rule.aliases.get(key, key))
+        if key in rule.modes:
             return key
-    raise ValueError(
-        f"unknown gpu_sharing {mode!r}; valid values: None, {', '.join(rule['modes'])}"
-    )
+    raise ValueError(f"unknown gpu_sharing {mode!r}; valid values: None, {', '.join(rule.modes)}")
 
 
 def _whole_number(value: object, what: str) -> int:

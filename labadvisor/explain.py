@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from labadvisor.records import Entry
+from labadvisor.templates import Template
 
 
 @dataclass(frozen=True)
@@ -26,29 +28,10 @@ class Reason:
 
 
 def fire(
-    entry: Mapping[str, Any],
-    guide: Mapping[str, Any],
-    *,
-    template: str = "text",
-    effect: str | None = None,
-    **values: Any,
+    rule: Entry, source: str, text: Template, *, effect: str | None = None, **values: Any
 ) -> Reason:
-    """A Reason from a data entry (its id, section and text template) filled with ``values``."""
-    fields = {k: v for k, v in entry.items() if not isinstance(v, (list, dict))}
-    text = str(entry[template]).format(**{**fields, **values})
-    return Reason(rule=entry["id"], text=text, source=source_of(entry, guide), effect=effect)
-
-
-def source_of(entry: Mapping[str, Any], guide: Mapping[str, Any]) -> str:
-    """Where an entry's fact comes from: a guide section, or labadvisor's own rule."""
-    section = str(entry["section"])
-    return section if section.startswith("labadvisor") else f"{guide['file']} › {section}"
-
-
-def fill(entry: Mapping[str, Any], template: str, **values: Any) -> str:
-    """Fill one of an entry's templates (e.g. its ``warning``) with ``values``."""
-    fields = {k: v for k, v in entry.items() if not isinstance(v, (list, dict))}
-    return str(entry[template]).format(**{**fields, **values})
+    """A Reason from a data entry: its id, where it comes from, and ``text`` filled in."""
+    return Reason(rule=rule.id, text=text.render(**values), source=source, effect=effect)
 
 
 @dataclass

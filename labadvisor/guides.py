@@ -1,4 +1,4 @@
-"""The guides' facts as data: load the packaged TOML once and apply the user's overrides.
+"""The guides' facts as data: load the packaged TOML, apply the user's overrides, check it all.
 
 Three data sets ship in ``labadvisor/data``: one per guide plus public model-memory facts.
 Users change any value without editing the package, either in a TOML file
@@ -12,16 +12,28 @@ same shape: a table per data set, e.g.::
     [[offload-vs-local.size_tiers]]
     id = "size.medium"       # entries of a list are matched by their id
     up_to_gb = 10
+
+The advisers read typed records (:func:`offload_guide`, :func:`deployment_guide`,
+`model_facts`), built and checked from the merged tables: types, ranges, ids, the
+order of the size tiers and every template's placeholders. A bad override is refused when
+it is configured (or, for the override file, when the data is first loaded), naming the
+setting, and leaves the values in force unchanged.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from labadvisor.deployment_facts import DeploymentGuide
+from labadvisor.deployment_facts import build as build_deployment_guide
+from labadvisor.model_facts import ModelFacts
+from labadvisor.model_facts import build as build_model_facts
+from labadvisor.offload_facts import OffloadGuide
+from labadvisor.offload_facts import build as build_offload_guide
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,12 +46,23 @@ DATA_FILES: dict[str, str] = {
     "compose-vs-k3s": "compose_vs_k3s.toml",
     "models": "models.toml",
 }
+# How each data set becomes typed records (and is checked on the way).
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], str], object]] = {
+    "offload-vs-local": build_offload_guide,
+    "compose-vs-k3s": build_deployment_guide,
+    "models": build_model_facts,
+}
 # Lists whose entries users may add to, not only change.
 _EXTENSIBLE_LISTS = frozenset({"presets"})
 
+R = TypeVar("R")
+
 _packaged: dict[str, dict[str, Any]] = {}
-_merged: dict[str, dict[str, Any]] = {}
-_session_overrides: dict[str, Any] = {}
+# The data in force: merged tables and the records built from them, per data set.
+_merged: dict[str, Mapping[str, Any]] = {}
+_records: dict[str, object] = {}
+# configure() calls since the last reset, applied in order after the override file.
+_session_layers: list[Mapping[str, Any]] = []
 
 
 def override_file() -> Path:
@@ -51,28 +74,40 @@ def override_file() -> Path:
     return Path(base) / "labadvisor" / "config.toml"
 
 
-def load(name: str) -> dict[str, Any]:
-    """The data set ``name`` with every override applied. Callers must not mutate it."""
-    if name not in DATA_FILES:
-        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(DATA_FILES)}")
-    if name not in _merged:
-        data = copy.deepcopy(_packaged_data(name))
-        for layer in (_file_overrides(), _session_overrides):
-            if name in layer:
-                data = merge(data, layer[name], path=name)
-        _merged[name] = data
+def load(name: str) -> Mapping[str, Any]:
+    """The data set ``name`` as plain tables, every override applied and checked.
+
+    The advisers use the typed records instead; this view is for display and for tools
+    that walk the data. Callers must not mutate it.
+    """
+    _ensure_loaded(name)
     return _merged[name]
 
 
-def offload_data() -> dict[str, Any]:
+def offload_guide() -> OffloadGuide:
+    """The offload-vs-local guide's facts, as typed records."""
+    return _record("offload-vs-local", OffloadGuide)
+
+
+def deployment_guide() -> DeploymentGuide:
+    """The compose-vs-k3s guide's facts, as typed records."""
+    return _record("compose-vs-k3s", DeploymentGuide)
+
+
+def model_facts() -> ModelFacts:
+    """Model-memory facts (dtypes, overheads, presets), as typed records."""
+    return _record("models", ModelFacts)
+
+
+def offload_data() -> Mapping[str, Any]:
     return load("offload-vs-local")
 
 
-def deployment_data() -> dict[str, Any]:
+def deployment_data() -> Mapping[str, Any]:
     return load("compose-vs-k3s")
 
 
-def models_data() -> dict[str, Any]:
+def models_data() -> Mapping[str, Any]:
     return load("models")
 
 
@@ -82,57 +117,68 @@ def configure(
     """Override guide values for this process.
 
     ``overrides`` is a mapping shaped like the override file, or a path to such a TOML file.
-    ``reset=True`` drops earlier in-process overrides first. Everything is validated before
-    anything changes: a bad key or value raises ValueError and leaves the old values in force.
+    ``reset=True`` drops earlier in-process overrides first. Everything is checked before
+    anything changes (keys, types, ranges, ids, tier order, template placeholders): a bad
+    value raises ValueError naming the setting, and the old values stay in force.
     """
-    global _session_overrides
+    global _session_layers
     if isinstance(overrides, (str, os.PathLike)):
         overrides = _read_toml(Path(overrides))
-    new_layer: dict[str, Any] = {} if reset else copy.deepcopy(_session_overrides)
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ValueError(f"overrides must be a table of data sets, got {overrides!r}")
+    _check_data_set_names(overrides or {}, "")
+    layers = [] if reset else list(_session_layers)
     if overrides:
-        unknown = set(overrides) - set(DATA_FILES)
-        if unknown:
-            raise ValueError(
-                f"unknown data set(s) {', '.join(sorted(unknown))}; valid: {', '.join(DATA_FILES)}"
-            )
-        for name, values in overrides.items():
-            # Validate against the packaged data, then stack onto earlier overrides.
-            merge(copy.deepcopy(_packaged_data(name)), values, path=name)
-            new_layer[name] = _stack(new_layer.get(name, {}), values)
-        for name in overrides:
-            merge(copy.deepcopy(_packaged_data(name)), new_layer[name], path=name)
-    _session_overrides = new_layer
+        layers.append(overrides)
+    file_layer, file_ok = _checked_file_overrides()
+    built = {name: _assemble(name, [file_layer, *layers]) for name in DATA_FILES}
+    _session_layers = layers
     _merged.clear()
+    _records.clear()
+    if file_ok:
+        for name, (merged, records) in built.items():
+            _merged[name], _records[name] = merged, records
+    # else the next load reads the file again and reports what is wrong with it
 
 
 def merge(base: Any, override: Any, *, path: str) -> Any:
-    """Apply ``override`` onto ``base`` (mutated and returned), checking keys and types."""
-    if isinstance(base, dict):
+    """``base`` with ``override`` applied, as a new value (neither input is changed).
+
+    Tables are merged key by key and may only set keys ``base`` has; lists of tables with
+    an ``id`` are merged entry by entry (new ids only in the lists users may extend);
+    anything else is replaced by a value of the same type.
+    """
+    if isinstance(base, Mapping):
         if not isinstance(override, Mapping):
             raise ValueError(f"{path} must be a table, got {override!r}")
+        out = dict(base)
         for key, value in override.items():
             if key not in base:
                 raise ValueError(
                     f"unknown setting {path}.{key}; valid keys: {', '.join(sorted(base))}"
                 )
-            base[key] = merge(base[key], value, path=f"{path}.{key}")
-        return base
-    if isinstance(base, list) and base and all(isinstance(e, dict) and "id" in e for e in base):
+            out[key] = merge(base[key], value, path=f"{path}.{key}")
+        return out
+    if isinstance(base, list) and base and all(isinstance(e, Mapping) and "id" in e for e in base):
         if not isinstance(override, list):
             raise ValueError(f"{path} must be a list of tables with an 'id', got {override!r}")
-        by_id = {entry["id"]: entry for entry in base}
+        entries = list(base)
+        positions = {entry["id"]: i for i, entry in enumerate(entries)}
         for entry in override:
             if not isinstance(entry, Mapping) or "id" not in entry:
                 raise ValueError(f"each entry of {path} needs an 'id', got {entry!r}")
-            if entry["id"] in by_id:
-                merge(by_id[entry["id"]], entry, path=f"{path}[{entry['id']}]")
+            ident = entry["id"]
+            if ident in positions:
+                where = positions[ident]
+                entries[where] = merge(entries[where], entry, path=f"{path}[{ident}]")
             elif path.rsplit(".", 1)[-1] in _EXTENSIBLE_LISTS:
-                base.append(dict(entry))
+                positions[ident] = len(entries)
+                entries.append(dict(entry))
             else:
                 raise ValueError(
-                    f"unknown id {entry['id']!r} in {path}; valid ids: {', '.join(by_id)}"
+                    f"unknown id {ident!r} in {path}; valid ids: {', '.join(map(str, positions))}"
                 )
-        return base
+        return entries
     return _checked_scalar(base, override, path)
 
 
@@ -150,27 +196,48 @@ def _checked_scalar(base: Any, value: Any, path: str) -> Any:
         )
     if isinstance(value, float) and value != value:  # NaN never makes sense as a guide value
         raise ValueError(f"{path} must be a number, got NaN")
-    return copy.deepcopy(value)
+    return value
 
 
-def _stack(earlier: Any, later: Any) -> Any:
-    """Combine two override layers so that ``later`` wins key by key."""
-    if isinstance(earlier, Mapping) and isinstance(later, Mapping):
-        out = dict(earlier)
-        for key, value in later.items():
-            out[key] = _stack(earlier.get(key), value) if key in earlier else value
-        return out
-    if isinstance(earlier, list) and isinstance(later, list):
-        out_list = [dict(e) if isinstance(e, Mapping) else e for e in earlier]
-        positions = {e.get("id"): i for i, e in enumerate(out_list) if isinstance(e, dict)}
-        for entry in later:
-            key = entry.get("id") if isinstance(entry, Mapping) else None
-            if key in positions:
-                out_list[positions[key]] = _stack(out_list[positions[key]], entry)
-            else:
-                out_list.append(entry)
-        return out_list
-    return later
+def _record(name: str, kind: type[R]) -> R:
+    _ensure_loaded(name)
+    records = _records[name]
+    if not isinstance(records, kind):  # pragma: no cover - _BUILDERS pairs them
+        raise TypeError(f"{name} built {type(records).__name__}, not {kind.__name__}")
+    return records
+
+
+def _ensure_loaded(name: str) -> None:
+    if name not in DATA_FILES:
+        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(DATA_FILES)}")
+    if name not in _merged:
+        path = override_file()
+        file_layer = _file_overrides()
+        try:
+            merged, records = _assemble(name, [file_layer, *_session_layers])
+        except ValueError as exc:
+            if name in file_layer:
+                raise ValueError(f"{path}: {exc}") from None
+            raise
+        _merged[name], _records[name] = merged, records
+
+
+def _assemble(name: str, layers: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], object]:
+    """The packaged data set with ``layers`` applied in order, and its typed records."""
+    data: Mapping[str, Any] = _packaged_data(name)
+    for layer in layers:
+        if name in layer:
+            data = merge(data, layer[name], path=name)
+    return data, _BUILDERS[name](data, name)
+
+
+def _check_data_set_names(layer: Mapping[str, Any], where: str) -> None:
+    unknown = set(layer) - set(DATA_FILES)
+    if unknown:
+        raise ValueError(
+            f"{where}unknown data set(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"valid: {', '.join(DATA_FILES)}"
+        )
 
 
 def _packaged_data(name: str) -> dict[str, Any]:
@@ -179,22 +246,24 @@ def _packaged_data(name: str) -> dict[str, Any]:
     return _packaged[name]
 
 
+def _checked_file_overrides() -> tuple[Mapping[str, Any], bool]:
+    """The override file's layer and whether it is usable; a broken file counts as empty
+    here (configure() checks only its own overrides against it)."""
+    try:
+        layer = _file_overrides()
+        for name in layer:
+            _assemble(name, [layer])
+    except ValueError:
+        return {}, False
+    return layer, True
+
+
 def _file_overrides() -> dict[str, Any]:
     path = override_file()
     if not path.is_file():
         return {}
     data = _read_toml(path)
-    unknown = set(data) - set(DATA_FILES)
-    if unknown:
-        raise ValueError(
-            f"{path}: unknown data set(s) {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(DATA_FILES)}"
-        )
-    for name, values in data.items():
-        try:
-            merge(copy.deepcopy(_packaged_data(name)), values, path=name)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+    _check_data_set_names(data, f"{path}: ")
     return data
 
 
@@ -206,8 +275,3 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ValueError(f"override file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
-
-
-def source(data: Mapping[str, Any], section: str) -> str:
-    """'offload-vs-local.md › Cost Analysis' for a guide's data set and one of its sections."""
-    return f"{data['guide']['file']} › {section}"

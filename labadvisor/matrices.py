@@ -6,24 +6,31 @@ pandas is imported here, not in ``labadvisor/__init__``, so only users of this m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 
 from labadvisor.costs import monthly_costs
-from labadvisor.guides import deployment_data, offload_data
+from labadvisor.guides import deployment_guide, offload_guide
+from labadvisor.offload_facts import DEPENDS
+from labadvisor.records import Entry
 
 _WINNER = {"local": "Local", "offload": "Offload", "none": "-"}
 
 
-def _frame(entries: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
-    """DataFrame with the given entry keys, renamed to display names, plus id/section."""
-    rows = [{label: entry.get(key) for key, label in columns.items()} for entry in entries]
+def _frame(entries: Iterable[Entry], columns: Mapping[str, str]) -> pd.DataFrame:
+    """DataFrame of the records' fields named in ``columns``, renamed to their display names
+    (tuples of strings joined with "; ")."""
+    rows = []
+    for entry in entries:
+        fields = asdict(entry)
+        rows.append({label: _cell(fields[key]) for key, label in columns.items()})
     return pd.DataFrame(rows, columns=list(columns.values()))
 
 
-def _joined(entries: Iterable[Mapping[str, Any]], key: str = "items") -> list[dict[str, Any]]:
-    return [{**e, key: "; ".join(e[key])} for e in entries]
+def _cell(value: Any) -> Any:
+    return "; ".join(value) if isinstance(value, tuple) else value
 
 
 # ---------------------------------------------------------- offload vs local
@@ -31,31 +38,30 @@ def _joined(entries: Iterable[Mapping[str, Any]], key: str = "items") -> list[di
 
 def decision_tree() -> pd.DataFrame:
     """The quick decision tree: size tiers, then workload complexity classes."""
-    data = offload_data()
-    labels = {k: v["label"] for k, v in data["choices"].items()}
+    guide = offload_guide()
+    labels = guide.choice_labels
     rows = []
-    for tier in data["size_tiers"]:
-        without = tier.get("choice_without_gpu")
+    for tier in guide.size_tiers:
         rows.append(
             {
                 "decision": "Model size",
-                "branch": f"{tier['label']} ({tier['guide_range']})",
-                "with local GPU": labels[tier["choice"]],
-                "without local GPU": labels[without or tier["choice"]],
-                "id": tier["id"],
+                "branch": f"{tier.label} ({tier.guide_range})",
+                "with local GPU": labels[tier.choice],
+                "without local GPU": labels[tier.choice_when_no_usable_gpu],
+                "id": tier.id,
             }
         )
-    for entry in data["complexity"]:
-        if entry["name"] == "depends":
+    for entry in guide.complexity:
+        if entry.name == DEPENDS:
             continue
-        examples = f" ({', '.join(entry['examples'])})" if entry["examples"] else ""
+        examples = f" ({', '.join(entry.examples)})" if entry.examples else ""
         rows.append(
             {
                 "decision": "Workload complexity",
-                "branch": entry["label"] + examples,
-                "with local GPU": entry["guide_choice"],
-                "without local GPU": entry["guide_choice"],
-                "id": entry["id"],
+                "branch": entry.label + examples,
+                "with local GPU": entry.guide_choice,
+                "without local GPU": entry.guide_choice,
+                "id": entry.id,
             }
         )
     return pd.DataFrame(rows)
@@ -63,9 +69,8 @@ def decision_tree() -> pd.DataFrame:
 
 def offload_comparison() -> pd.DataFrame:
     """The detailed comparison matrix, one row per factor."""
-    rows = [{**e, "winner": _WINNER[e["winner"]]} for e in offload_data()["comparison"]]
-    return _frame(
-        rows,
+    df = _frame(
+        offload_guide().comparison,
         {
             "category": "Category",
             "factor": "Factor",
@@ -75,11 +80,13 @@ def offload_comparison() -> pd.DataFrame:
             "id": "id",
         },
     )
+    df["Winner"] = df["Winner"].map(_WINNER)
+    return df
 
 
 def use_case_scenarios() -> pd.DataFrame:
     return _frame(
-        offload_data()["use_cases"],
+        offload_guide().use_cases,
         {
             "runtime": "Ideal for",
             "name": "Use case",
@@ -93,22 +100,28 @@ def use_case_scenarios() -> pd.DataFrame:
 
 
 def hardware_costs() -> pd.DataFrame:
-    data = offload_data()["costs"]
-    total = data["hardware_total"]
-    rows = [*data["hardware"], {**total, "low": total["approx"], "high": total["approx"]}]
-    return _frame(rows, {"item": "Item", "low": "Low (USD)", "high": "High (USD)", "id": "id"})
+    costs = offload_guide().costs
+    total = costs.hardware_total
+    rows = [
+        *(
+            {"Item": h.item, "Low (USD)": h.low, "High (USD)": h.high, "id": h.id}
+            for h in costs.hardware
+        ),
+        {"Item": total.item, "Low (USD)": total.approx, "High (USD)": total.approx, "id": total.id},
+    ]
+    return pd.DataFrame(rows, columns=["Item", "Low (USD)", "High (USD)", "id"])
 
 
 def operational_costs() -> pd.DataFrame:
     return _frame(
-        offload_data()["costs"]["operational"],
+        offload_guide().costs.operational,
         {"item": "Item", "low": "Low", "high": "High", "unit": "Unit", "id": "id"},
     )
 
 
 def pay_per_use() -> pd.DataFrame:
     return _frame(
-        offload_data()["costs"]["pay_per_use"],
+        offload_guide().costs.pay_per_use,
         {"item": "Item", "low": "Low", "high": "High", "unit": "Unit", "id": "id"},
     )
 
@@ -116,16 +129,15 @@ def pay_per_use() -> pd.DataFrame:
 def usage_scenarios() -> pd.DataFrame:
     """The guide's Offload usage scenarios next to what the default rate gives."""
     rows = []
-    for s in offload_data()["costs"]["usage_scenarios"]:
-        model = monthly_costs(s["hours_per_day"]).offload
+    for s in offload_guide().costs.usage_scenarios:
         rows.append(
             {
-                "Scenario": s["name"],
-                "Usage": s["hours_label"],
-                "hours_per_day": s["hours_per_day"],
-                "Guide (USD/month)": s["stated_monthly"],
-                "Model (USD/month)": model,
-                "id": s["id"],
+                "Scenario": s.name,
+                "Usage": s.hours_label,
+                "hours_per_day": s.hours_per_day,
+                "Guide (USD/month)": s.stated_monthly,
+                "Model (USD/month)": monthly_costs(s.hours_per_day).offload,
+                "id": s.id,
             }
         )
     return pd.DataFrame(rows)
@@ -133,27 +145,23 @@ def usage_scenarios() -> pd.DataFrame:
 
 def cost_breakeven() -> pd.DataFrame:
     """The break-even table, computed from the cost model at the default rates."""
-    costs = offload_data()["costs"]
-    verdicts = costs["breakeven_verdicts"]
+    costs = offload_guide().costs
+    verdicts = costs.breakeven_verdicts
+    by_side = {"local": verdicts.local, "offload": verdicts.offload, "equal": verdicts.equal}
     rows = []
-    for row in costs["breakeven_rows"]:
-        team = row["team_size"]
-        if "hours_per_day" in row:
-            low = high = monthly_costs(row["hours_per_day"], team_size=team)
-        else:
-            low = monthly_costs(row["hours_per_day_low"], team_size=team)
-            high = monthly_costs(row["hours_per_day_high"], team_size=team)
-        offload_low, offload_high, local = low.offload, high.offload, low.local
-        verdict = verdicts["mixed"] if low.cheaper != high.cheaper else verdicts[low.cheaper]
+    for row in costs.breakeven_rows:
+        low = monthly_costs(row.hours_per_day_low, team_size=row.team_size)
+        high = monthly_costs(row.hours_per_day_high, team_size=row.team_size)
+        verdict = verdicts.mixed if low.cheaper != high.cheaper else by_side[low.cheaper]
         rows.append(
             {
-                "Usage Level": row["usage_level"],
-                "Team size": team,
-                "Local (Monthly)": local,
-                "Offload low (Monthly)": offload_low,
-                "Offload high (Monthly)": offload_high,
+                "Usage Level": row.usage_level,
+                "Team size": row.team_size,
+                "Local (Monthly)": low.local,
+                "Offload low (Monthly)": low.offload,
+                "Offload high (Monthly)": high.offload,
                 "Breakeven Point": verdict,
-                "id": row["id"],
+                "id": row.id,
             }
         )
     return pd.DataFrame(rows)
@@ -161,35 +169,35 @@ def cost_breakeven() -> pd.DataFrame:
 
 def migration_phases() -> pd.DataFrame:
     rows = [
-        {"Phase": p["phase"], "Name": p["name"], "Step": i, "Action": step, "id": p["id"]}
-        for p in offload_data()["migration_phases"]
-        for i, step in enumerate(p["steps"], 1)
+        {"Phase": p.phase, "Name": p.name, "Step": i, "Action": step, "id": p.id}
+        for p in offload_guide().migration_phases
+        for i, step in enumerate(p.steps, 1)
     ]
     return pd.DataFrame(rows)
 
 
 def migration_flow() -> pd.DataFrame:
     return _frame(
-        offload_data()["migration_flow"],
-        {"from": "From", "question": "Question", "yes": "Yes", "no": "No", "id": "id"},
+        offload_guide().migration_flow,
+        {"source": "From", "question": "Question", "yes": "Yes", "no": "No", "id": "id"},
     )
 
 
 def hybrid_workflow() -> pd.DataFrame:
-    return _frame(offload_data()["hybrid"], {"stage": "Stage", "use_for": "Use for", "id": "id"})
+    return _frame(offload_guide().hybrid, {"stage": "Stage", "use_for": "Use for", "id": "id"})
 
 
 def risks() -> pd.DataFrame:
     return _frame(
-        offload_data()["risks"], {"side": "Side", "risk": "Risk", "detail": "Detail", "id": "id"}
+        offload_guide().risks, {"side": "Side", "risk": "Risk", "detail": "Detail", "id": "id"}
     )
 
 
 def audience_recommendations() -> pd.DataFrame:
     rows = [
-        {"Audience": a["audience"], "Priority": i, "Recommendation": item, "id": a["id"]}
-        for a in offload_data()["audiences"]
-        for i, item in enumerate(a["items"], 1)
+        {"Audience": a.audience, "Priority": i, "Recommendation": item, "id": a.id}
+        for a in offload_guide().audiences
+        for i, item in enumerate(a.items, 1)
     ]
     return pd.DataFrame(rows)
 
@@ -198,8 +206,8 @@ def workload_recommendations() -> pd.DataFrame:
     """The "For Specific Workloads" table (its six rows), with labadvisor's complexity class."""
     entries = [
         w
-        for w in offload_data()["workloads"]
-        if w["section"] == "Recommendations › For Specific Workloads"
+        for w in offload_guide().workloads
+        if w.section == "Recommendations › For Specific Workloads"
     ]
     return _frame(
         entries,
@@ -218,9 +226,9 @@ def workload_recommendations() -> pd.DataFrame:
 
 def deployment_criteria() -> pd.DataFrame:
     return _frame(
-        deployment_data()["criteria"],
+        deployment_guide().criteria,
         {
-            "criterion": "Criteria",
+            "topic": "Criteria",
             "docker_compose": "Docker Compose",
             "k3s": "K3s (Kubernetes)",
             "id": "id",
@@ -230,34 +238,34 @@ def deployment_criteria() -> pd.DataFrame:
 
 def start_with() -> pd.DataFrame:
     rows = [
-        {"Platform": s["platform"], "Condition": item, "id": s["id"]}
-        for s in deployment_data()["start_with"]
-        for item in s["items"]
+        {"Platform": s.platform, "Condition": item, "id": s.id}
+        for s in deployment_guide().start_with
+        for item in s.items
     ]
     return pd.DataFrame(rows)
 
 
 def migration_triggers() -> pd.DataFrame:
     rows = [
-        {"Category": t["category"], "Trigger": item, "id": t["id"]}
-        for t in deployment_data()["migration_triggers"]
-        for item in t["items"]
+        {"Category": t.category, "Trigger": item, "id": t.id}
+        for t in deployment_guide().migration_triggers
+        for item in t.items
     ]
     return pd.DataFrame(rows)
 
 
 def migration_transfers() -> pd.DataFrame:
     rows = [
-        {"Category": t["category"], "Item": item, "id": t["id"]}
-        for t in deployment_data()["transfers"]
-        for item in t["items"]
+        {"Category": t.category, "Item": item, "id": t.id}
+        for t in deployment_guide().transfers
+        for item in t.items
     ]
     return pd.DataFrame(rows)
 
 
 def migration_steps() -> pd.DataFrame:
     return _frame(
-        _joined(deployment_data()["migration_steps"], "details"),
+        deployment_guide().migration_steps,
         {
             "order": "Step",
             "title": "Title",
@@ -272,42 +280,42 @@ def migration_steps() -> pd.DataFrame:
 def rollback_steps() -> pd.DataFrame:
     rows = [
         {
-            "Direction": r["direction"],
+            "Direction": r.direction,
             "Step": i,
-            "Title": s["title"],
-            "Command": s["command"],
-            "id": r["id"],
+            "Title": s.title,
+            "Command": s.command,
+            "id": r.id,
         }
-        for r in deployment_data()["rollback"]
-        for i, s in enumerate(r["steps"], 1)
+        for r in deployment_guide().rollback.values()
+        for i, s in enumerate(r.steps, 1)
     ]
     return pd.DataFrame(rows)
 
 
 def trial_steps() -> pd.DataFrame:
-    trial = deployment_data()["trial"]
+    trial = deployment_guide().trial
     return pd.DataFrame(
-        [{"Step": i, "Action": s, "id": trial["id"]} for i, s in enumerate(trial["steps"], 1)]
+        [{"Step": i, "Action": s, "id": trial.id} for i, s in enumerate(trial.steps, 1)]
     )
 
 
 def deployment_performance() -> pd.DataFrame:
     return _frame(
-        deployment_data()["performance"],
-        {"metric": "Metric", "docker_compose": "Docker Compose", "k3s": "K3s", "id": "id"},
+        deployment_guide().performance,
+        {"topic": "Metric", "docker_compose": "Docker Compose", "k3s": "K3s", "id": "id"},
     )
 
 
 def deployment_costs() -> pd.DataFrame:
     return _frame(
-        deployment_data()["costs"],
-        {"aspect": "Aspect", "docker_compose": "Docker Compose", "k3s": "K3s", "id": "id"},
+        deployment_guide().costs,
+        {"topic": "Aspect", "docker_compose": "Docker Compose", "k3s": "K3s", "id": "id"},
     )
 
 
 def use_case_recommendations() -> pd.DataFrame:
     return _frame(
-        _joined(deployment_data()["use_cases"], "points"),
+        deployment_guide().use_cases,
         {
             "name": "Use case",
             "users_label": "Users",
@@ -320,7 +328,7 @@ def use_case_recommendations() -> pd.DataFrame:
 
 
 def migration_checklist() -> pd.DataFrame:
-    return _frame(deployment_data()["checklist"], {"item": "Item", "id": "id"})
+    return _frame(deployment_guide().checklist, {"item": "Item", "id": "id"})
 
 
 OFFLOAD_TABLES = (

@@ -15,42 +15,13 @@ import html
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
-from labadvisor.guides import models_data
-from labadvisor.units import (
-    bytes_per_parameter,
-    check_finite_number,
-    normalize_name,
-    parse_size_gb,
-)
+from labadvisor.guides import model_facts
+from labadvisor.model_facts import Kind, ModelFacts, Preset
+from labadvisor.units import check_finite_number, parse_size_gb
 
-Kind = Literal["decoder", "encoder-decoder", "encoder"]
-_KINDS: tuple[str, ...] = ("decoder", "encoder-decoder", "encoder")
-_SHAPE_FIELDS = ("layers", "hidden_size", "attention_heads", "kv_heads", "context_length")
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A model's public size and attention shape (one ``[[presets]]`` entry)."""
-
-    id: str
-    name: str
-    params_b: float
-    kind: Kind = "decoder"
-    layers: int | None = None
-    hidden_size: int | None = None
-    attention_heads: int | None = None
-    kv_heads: int | None = None
-    context_length: int | None = None
-    hf_id: str | None = None
-
-    def matches(self, query: str) -> bool:
-        wanted = normalize_name(query)
-        keys = {self.id, self.name}
-        if self.hf_id:
-            keys |= {self.hf_id, self.hf_id.rsplit("/", 1)[-1]}
-        return wanted in {normalize_name(k) for k in keys}
+__all__ = ["Fit", "MemoryEstimate", "Preset", "estimate_memory", "find_preset", "fits", "presets"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +97,7 @@ class Fit:
 
 def presets() -> list[Preset]:
     """Every model preset, packaged ones first, then the user's."""
-    return [_preset_from(entry) for entry in models_data().get("presets", [])]
+    return list(model_facts().presets)
 
 
 def find_preset(query: str) -> Preset:
@@ -168,7 +139,7 @@ def estimate_memory(
 
     Raises ValueError naming the bad value and the valid ones.
     """
-    data = models_data()
+    facts = model_facts()
     notes: list[str] = []
     chosen = find_preset(preset) if preset is not None else None
     if params_b is None and chosen is None:
@@ -183,8 +154,8 @@ def estimate_memory(
     else:
         assert chosen is not None
         params = chosen.params_b
-    weight_bytes = bytes_per_parameter(dtype)
-    dtype_name = _canonical_dtype(dtype)
+    dtype_name = facts.canonical_dtype(dtype)
+    weight_bytes = facts.dtypes[dtype_name]
     batch = _positive_int(batch_size, "batch_size")
 
     shape = {
@@ -209,10 +180,9 @@ def estimate_memory(
         tokens = _non_negative_int(context_tokens, "context_tokens")
 
     weights_gb = params * weight_bytes  # 1e9 parameters x bytes = GB
-    kv_gb = _kv_cache_gb(kind, shape, tokens, batch, dtype, kv_dtype, data, notes)
+    kv_gb = _kv_cache_gb(kind, shape, tokens, batch, weight_bytes, kv_dtype, facts, notes)
     if overhead_gb is None:
-        overhead = data["overhead"]
-        runtime_gb = overhead["cuda_context_gb"] + overhead["activation_fraction"] * weights_gb
+        runtime_gb = facts.cuda_context_gb + facts.activation_fraction * weights_gb
     else:
         runtime_gb = check_finite_number(overhead_gb, "overhead_gb", minimum=0)
     total = weights_gb + (kv_gb or 0.0) + runtime_gb
@@ -295,9 +265,9 @@ def _kv_cache_gb(
     shape: Mapping[str, int | None],
     tokens: int | None,
     batch: int,
-    dtype: str,
+    weight_bytes: float,
     kv_dtype: str | None,
-    data: Mapping[str, Any],
+    facts: ModelFacts,
     notes: list[str],
 ) -> float | None:
     if kind == "encoder":
@@ -323,49 +293,10 @@ def _kv_cache_gb(
         notes.append("KV cache not counted: give context_tokens")
         return None
     if kv_dtype is None:
-        floor = float(data["kv_cache"]["min_bytes_per_value"])
-        value_bytes = max(bytes_per_parameter(dtype), floor)
+        value_bytes = max(weight_bytes, facts.kv_min_bytes_per_value)
     else:
-        value_bytes = bytes_per_parameter(kv_dtype)
+        value_bytes = facts.bytes_per_parameter(kv_dtype)
     return 2 * layers * kv_heads * head_dim * tokens * batch * value_bytes / 1e9
-
-
-def _preset_from(entry: Mapping[str, Any]) -> Preset:
-    """Build and check one preset (user-added entries are not validated on load)."""
-    ident = entry.get("id")
-    if not isinstance(ident, str) or not ident:
-        raise ValueError(f"each model preset needs a string 'id', got {dict(entry)!r}")
-    known = {f for f in Preset.__dataclass_fields__}
-    unknown = set(entry) - known
-    if unknown:
-        raise ValueError(
-            f"preset {ident!r}: unknown key(s) {', '.join(sorted(unknown))}; "
-            f"valid keys: {', '.join(sorted(known))}"
-        )
-    params = check_finite_number(
-        entry.get("params_b"), f"preset {ident!r} params_b", minimum=0, strict_minimum=True
-    )
-    kind = entry.get("kind", "decoder")
-    if kind not in _KINDS:
-        raise ValueError(f"preset {ident!r}: kind must be one of {', '.join(_KINDS)}, got {kind!r}")
-    shape = {
-        key: _optional_positive_int(entry.get(key), f"preset {ident!r} {key}")
-        for key in _SHAPE_FIELDS
-    }
-    return Preset(
-        id=ident,
-        name=str(entry.get("name", ident)),
-        params_b=params,
-        kind=kind,
-        hf_id=entry.get("hf_id"),
-        **shape,
-    )
-
-
-def _canonical_dtype(dtype: str) -> str:
-    data = models_data()
-    key = dtype.strip().lower()
-    return str(data.get("dtype_aliases", {}).get(key, key))
 
 
 def _positive_int(value: object, what: str) -> int:

@@ -15,27 +15,27 @@ Option = tuple[str, Any]
 
 def runtime_options() -> dict[str, list[Option]]:
     """Choices for ``advise_runtime``'s enumerated inputs."""
-    from labadvisor.guides import models_data, offload_data
-    from labadvisor.memory import presets
+    from labadvisor.guides import model_facts, offload_guide
 
     return {
-        "dtype": [(name, name) for name in models_data()["dtypes"]],
-        "workload": [(entry["label"], entry["name"]) for entry in offload_data()["workloads"]],
-        "preset": [(f"{preset.name} ({preset.params_b:g}B)", preset.id) for preset in presets()],
+        "dtype": [(name, name) for name in model_facts().dtypes],
+        "workload": [(entry.label, entry.name) for entry in offload_guide().workloads],
+        "preset": [
+            (f"{preset.name} ({preset.params_b:g}B)", preset.id) for preset in model_facts().presets
+        ],
     }
 
 
 def deployment_options() -> dict[str, list[Option]]:
     """Choices for ``advise_deployment``'s enumerated inputs."""
-    from labadvisor.guides import deployment_data
+    from labadvisor.guides import deployment_guide
 
-    data = deployment_data()
-    modes = data["rules"]["gpu-sharing"]["modes"]
+    guide = deployment_guide()
     return {
-        "gpu_sharing": [("none", None), *[(mode, mode) for mode in modes]],
+        "gpu_sharing": [("none", None), *[(mode, mode) for mode in guide.rules.gpu_sharing.modes]],
         "kubernetes_experience": [("not stated", None), ("yes", True), ("no", False)],
         "current": [
             ("nothing yet", None),
-            *[(entry["label"], name) for name, entry in data["platforms"].items()],
+            *[(platform.label, name) for name, platform in guide.platforms.items()],
         ],
     }

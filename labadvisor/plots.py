@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from labadvisor.costs import breakeven_hours_per_day, check_team_size, cost_defaults
-from labadvisor.guides import offload_data
+from labadvisor.costs import check_team_size, monthly_cost_arrays, resolve_rates
+from labadvisor.guides import offload_guide
 from labadvisor.units import check_finite_number, check_hours_per_day
 
 
@@ -14,7 +14,7 @@ def breakeven(
     *,
     local_monthly: float | None = None,
     offload_rate: float | None = None,
-    days: int | None = None,
+    days: float | None = None,
     team_size: int = 1,
     hours_per_day: float | None = None,
     max_hours: float = 24.0,
@@ -26,26 +26,28 @@ def breakeven(
     The break-even point is marked, the guide's usage scenarios are annotated, and
     ``hours_per_day`` (if given) is highlighted as "you".
     """
-    defaults = cost_defaults()
-    local_monthly = defaults["local_monthly"] if local_monthly is None else local_monthly
-    offload_rate = defaults["offload_rate"] if offload_rate is None else offload_rate
-    days = defaults["days"] if days is None else days
+    local_monthly, offload_rate, days = resolve_rates(local_monthly, offload_rate, days)
     team_size = check_team_size(team_size)
     max_hours = check_finite_number(
         max_hours, "max_hours", minimum=0, maximum=24, strict_minimum=True
     )
-    even = breakeven_hours_per_day(local_monthly, offload_rate, days)
-
+    scenario_list = [
+        s for s in offload_guide().costs.usage_scenarios if s.hours_per_day <= max_hours
+    ]
     hours = np.linspace(0.0, max_hours, 200)
-    local = np.full_like(hours, local_monthly * team_size)
-    offload = offload_rate * hours * days * team_size
+    rates = {"offload_rate": offload_rate, "local_monthly": local_monthly, "days": days}
+    curve = monthly_cost_arrays(hours, team_size=team_size, **rates)
+    at_scenarios = monthly_cost_arrays(
+        [s.hours_per_day for s in scenario_list], team_size=team_size, **rates
+    )
+    even = float(curve.breakeven_hours_per_day[0])
 
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(hours, local, label=f"Local (${local_monthly:,.0f}/month each)", color="#2563eb")
-    ax.plot(hours, offload, label=f"Docker Offload (${offload_rate:.2f}/h)", color="#ea580c")
+    ax.plot(hours, curve.local, label=f"Local (${local_monthly:,.0f}/month each)", color="#2563eb")
+    ax.plot(hours, curve.offload, label=f"Docker Offload (${offload_rate:.2f}/h)", color="#ea580c")
     if even <= max_hours:
-        y = local_monthly * team_size
+        y = float(curve.local[0])
         ax.axvline(even, color="#6b7280", linestyle="--", linewidth=1)
         ax.plot([even], [y], "o", color="#111827")
         ax.annotate(
@@ -57,19 +59,17 @@ def breakeven(
             fontsize=9,
         )
     if scenarios:
-        for scenario in offload_data()["costs"]["usage_scenarios"]:
-            h = scenario["hours_per_day"]
-            if h <= max_hours:
-                cost = offload_rate * h * days * team_size
-                ax.plot([h], [cost], "s", color="#ea580c", markersize=5)
-                ax.annotate(
-                    scenario["name"].split()[0],
-                    (h, cost),
-                    textcoords="offset points",
-                    xytext=(4, -12),
-                    fontsize=8,
-                    color="#9a3412",
-                )
+        for scenario, cost in zip(scenario_list, at_scenarios.offload.tolist(), strict=True):
+            h = scenario.hours_per_day
+            ax.plot([h], [cost], "s", color="#ea580c", markersize=5)
+            ax.annotate(
+                scenario.name.split()[0],
+                (h, cost),
+                textcoords="offset points",
+                xytext=(4, -12),
+                fontsize=8,
+                color="#9a3412",
+            )
     if hours_per_day is not None:
         h = check_hours_per_day(hours_per_day)
         ax.axvline(h, color="#16a34a", linewidth=1.5, label=f"you: {h:g} h/day")

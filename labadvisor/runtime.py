@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labadvisor.costs import CostComparison, check_team_size, monthly_costs
-from labadvisor.explain import Advice, Reason, fill, fire, source_of
-from labadvisor.guides import offload_data
+from labadvisor.explain import Advice, Reason, fire
+from labadvisor.guides import offload_guide
+from labadvisor.offload_facts import (
+    DEPENDS,
+    RUNTIME_CHOICES,
+    ComplexityClass,
+    GpuFitRule,
+    OffloadGuide,
+    RuntimeChoice,
+    SizeTier,
+)
+from labadvisor.records import Rule
 from labadvisor.units import (
     bytes_per_parameter,
     check_finite_number,
@@ -18,7 +27,7 @@ from labadvisor.units import (
     parse_size_gb,
 )
 
-RUNTIME_CHOICES = ("local-cpu", "local-gpu", "offload")
+__all__ = ["RUNTIME_CHOICES", "LocalGpu", "RuntimeAdvice", "advise_runtime", "decide_runtime"]
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,34 @@ class LocalGpu:
 
 @dataclass(frozen=True)
 class Workload:
+    """A workload as advise_runtime understood it: its name, label and complexity class."""
+
     name: str
     label: str
     complexity: str
-    entry: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RuntimeDecision:
+    """Which runtime the rules choose for one scenario, and what each rule did on the way.
+
+    The choice depends only on the model size, the workload's complexity class, the local
+    GPU and ``sensitive``; hours, rates and team size never change it.
+    """
+
+    choice: RuntimeChoice
+    tier: SizeTier
+    needed_gb: float  # the size plus the GPU-fit headroom
+    margin_gb: float | None  # free GPU memory minus needed_gb, when the free memory is known
+    gpu_rule: Rule | GpuFitRule  # what was found locally
+    gpu_effect: RuntimeChoice | None  # where the GPU moved the size tier's answer, if it did
+    complexity: ComplexityClass
+    # Where sensitive code stays (None unless sensitive), and whether that hardware is
+    # smaller than the model needs.
+    sensitive_choice: RuntimeChoice | None
+    sensitive_too_small: bool
+    # A local GPU that holds the model beat the guide's size line, and the choice stayed.
+    beyond_guide: bool
 
 
 @dataclass
@@ -100,121 +133,98 @@ def advise_runtime(
     with a dtype. ``gpu`` is "auto" (detect this kernel's GPU), None/False (none), True
     (a local GPU of unknown free memory) or the free GPU memory in GB.
     """
-    data = offload_data()
-    guide = data["guide"]
+    guide = offload_guide()
     size_gb = _model_size_gb(model_size_gb, params_b, dtype)
     work = resolve_workload(workload)
     team_size = check_team_size(team_size)
     hours = None if hours_per_day is None else check_hours_per_day(hours_per_day)
     if not isinstance(sensitive, bool):
         raise ValueError(f"sensitive must be True or False, got {sensitive!r}")
-    local = _resolve_gpu(gpu)
+    local = resolve_gpu(gpu)
+    decision = decide_runtime(
+        guide, size_gb, local, guide.complexity_class(work.complexity), sensitive
+    )
+    rules = guide.rules
+    offload_gpu = guide.offload_gpu
 
-    reasons: list[Reason] = []
-    warnings: list[str] = []
-    tier = size_tier(size_gb)
-    offload_gpu = data["offload_gpu"]
-    rules = data["rules"]
-    fit_rule = rules["gpu-fits"]
-    needed_gb = size_gb * (1 + fit_rule["headroom_fraction"])
-    margin = None if local.free_gb is None else local.free_gb - needed_gb
-    gpu_values = {
-        "gpu_name": _gpu_text(local),
-        "free_gb": local.free_gb,
-        "needed_gb": needed_gb,
-        "headroom_pct": 100 * fit_rule["headroom_fraction"],
-        "margin_gb": margin,
-        "short_gb": None if margin is None else -margin,
-        "size_gb": size_gb,
-        "why": local.why,
-    }
-
-    choice = tier["choice"]
-    reasons.append(
+    tier = decision.tier
+    reasons = [
         fire(
             tier,
-            guide,
-            effect=choice,
+            guide.source(tier),
+            tier.text,
+            effect=tier.choice,
             size_gb=size_gb,
-            offload_gpu=f"{offload_gpu['name']} with {offload_gpu['memory_gb']:g} GB",
+            offload_gpu=f"{offload_gpu.name} with {offload_gpu.memory_gb:g} GB",
+        ),
+        fire(
+            decision.gpu_rule,
+            guide.source(decision.gpu_rule),
+            decision.gpu_rule.text,
+            effect=decision.gpu_effect,
+            **_gpu_values(guide, local, size_gb, decision),
+        ),
+    ]
+    complexity = decision.complexity
+    reasons.append(
+        fire(
+            complexity,
+            guide.source(complexity),
+            complexity.text,
+            effect=None if complexity.push == "none" else complexity.push,
+            workload_label=work.label,
         )
     )
-    # Every answer says what was found locally; the GPU changes the choice only for medium
-    # models (the guide's "Have local GPU?") and for large ones that fit it (labadvisor's rule).
-    if not local.available:
-        gpu_rule, gpu_usable = rules["gpu-none"], False
-    elif margin is None:
-        gpu_rule, gpu_usable = rules["gpu-present"], True
-    elif margin >= 0:
-        gpu_rule, gpu_usable = fit_rule, True
-    else:
-        gpu_rule, gpu_usable = rules["gpu-too-small"], False
-    gpu_effect = None
-    beyond_guide = False
-    if choice == "local-gpu" and not gpu_usable:
-        choice = gpu_effect = tier["choice_without_gpu"]
-    elif choice == "local-gpu":
-        gpu_effect = choice
-    elif choice == "offload" and margin is not None and margin >= 0:
-        choice = gpu_effect = "local-gpu"
-        beyond_guide = True
-    reasons.append(fire(gpu_rule, guide, effect=gpu_effect, **gpu_values))
-
-    complexity = _complexity(work.complexity)
-    push = complexity["push"]
-    if push != "none" and push != choice:
-        choice = push
-    reasons.append(
-        fire(complexity, guide, effect=None if push == "none" else push, workload_label=work.label)
-    )
-
-    if sensitive:
-        local_choice = choice if choice != "offload" else _best_local(local)
-        rule = rules["sensitive"]
+    warnings: list[str] = []
+    if decision.sensitive_choice is not None:
+        rule = rules.sensitive
         reasons.append(
             fire(
                 rule,
-                guide,
-                effect=local_choice,
-                choice_label=data["choices"][local_choice]["label"],
+                guide.source(rule),
+                rule.text,
+                effect=decision.sensitive_choice,
+                choice_label=guide.choice_labels[decision.sensitive_choice],
             )
         )
-        if choice == "offload" and _local_too_small(local_choice, local, margin, size_gb):
-            warnings.append(fill(rule, "warning", size_gb=size_gb, why=local.why))
-        choice = local_choice
-
-    if beyond_guide and choice == "local-gpu":
-        reasons.append(fire(rules["gpu-beyond-guide"], guide, effect=choice, **gpu_values))
-
-    if size_gb > offload_gpu["memory_gb"]:
-        warnings.append(fill(offload_gpu, "warning", size_gb=size_gb))
+        if decision.sensitive_too_small and rule.warning is not None:
+            warnings.append(rule.warning.render(size_gb=size_gb, why=local.why))
+    if decision.beyond_guide:
+        rule = rules.gpu_beyond_guide
+        reasons.append(
+            fire(
+                rule,
+                guide.source(rule),
+                rule.text,
+                effect=decision.choice,
+                **_gpu_values(guide, local, size_gb, decision),
+            )
+        )
+    if size_gb > offload_gpu.memory_gb:
+        warnings.append(offload_gpu.warning.render(size_gb=size_gb))
 
     if team_size > 1:
-        audience = _audience(team_size)
+        audience = guide.audience(team_size)
         reasons.append(
             Reason(
-                rule=audience["id"],
-                text=fill(
-                    rules["team"],
-                    "text",
-                    team_size=team_size,
-                    audience=audience["audience"],
-                    items="; ".join(audience["items"]),
+                rule=audience.id,
+                text=rules.team.text.render(
+                    team_size=team_size, audience=audience.audience, items="; ".join(audience.items)
                 ),
-                source=source_of(audience, guide),
+                source=guide.source(audience),
             )
         )
 
     cost = None
     if hours is not None:
         cost = monthly_costs(hours, team_size=team_size)
-        team = f" for {team_size} people" if team_size > 1 else ""
         reasons.append(
             fire(
-                rules["cost"],
-                guide,
+                rules.cost,
+                guide.source(rules.cost),
+                rules.cost.text,
                 hours=hours,
-                team=team,
+                team=f" for {team_size} people" if team_size > 1 else "",
                 cheaper_text=cost.cheaper_text,
                 local=cost.local,
                 offload=cost.offload,
@@ -223,15 +233,15 @@ def advise_runtime(
         )
 
     return RuntimeAdvice(
-        choice=choice,
-        choice_label=data["choices"][choice]["label"],
+        choice=decision.choice,
+        choice_label=guide.choice_labels[decision.choice],
         reasons=reasons,
         warnings=warnings,
         size_gb=size_gb,
         workload=work.name,
         complexity=work.complexity,
         gpu=local,
-        fit_margin_gb=margin,
+        fit_margin_gb=decision.margin_gb,
         cost=cost,
         inputs={
             "model_size_gb": model_size_gb,
@@ -246,69 +256,99 @@ def advise_runtime(
     )
 
 
-def size_tier(size_gb: float) -> Mapping[str, Any]:
+def decide_runtime(
+    guide: OffloadGuide,
+    size_gb: float,
+    local: LocalGpu,
+    complexity: ComplexityClass,
+    sensitive: bool,
+) -> RuntimeDecision:
+    """The rules of the decision tree, in order, for one checked scenario.
+
+    advise_runtime explains this decision; sweep() evaluates it once per distinct
+    (size, workload class, GPU) and broadcasts the choices over the rest of its grid.
+    """
+    rules = guide.rules
+    tier = guide.size_tier(size_gb)
+    choice = tier.choice
+    # Every answer says what was found locally; the GPU changes the choice only for medium
+    # models (the guide's "Have local GPU?") and for large ones that fit it (labadvisor's rule).
+    needed_gb = size_gb * (1 + rules.gpu_fits.headroom_fraction)
+    margin = None if local.free_gb is None else local.free_gb - needed_gb
+    gpu_rule: Rule | GpuFitRule
+    if not local.available:
+        gpu_rule, gpu_usable = rules.gpu_none, False
+    elif margin is None:
+        gpu_rule, gpu_usable = rules.gpu_present, True
+    elif margin >= 0:
+        gpu_rule, gpu_usable = rules.gpu_fits, True
+    else:
+        gpu_rule, gpu_usable = rules.gpu_too_small, False
+    gpu_effect: RuntimeChoice | None = None
+    beyond_guide = False
+    if choice == "local-gpu":
+        choice = gpu_effect = "local-gpu" if gpu_usable else tier.choice_when_no_usable_gpu
+    elif choice == "offload" and margin is not None and margin >= 0:
+        choice = gpu_effect = "local-gpu"
+        beyond_guide = True
+
+    if complexity.push != "none":
+        choice = complexity.push
+
+    sensitive_choice: RuntimeChoice | None = None
+    too_small = False
+    if sensitive:
+        sensitive_choice = choice
+        if choice == "offload":
+            sensitive_choice = "local-gpu" if local.available else "local-cpu"
+            too_small = _too_small_for(guide, sensitive_choice, size_gb, margin)
+        choice = sensitive_choice
+    return RuntimeDecision(
+        choice=choice,
+        tier=tier,
+        needed_gb=needed_gb,
+        margin_gb=margin,
+        gpu_rule=gpu_rule,
+        gpu_effect=gpu_effect,
+        complexity=complexity,
+        sensitive_choice=sensitive_choice,
+        sensitive_too_small=too_small,
+        beyond_guide=beyond_guide and choice == "local-gpu",
+    )
+
+
+def size_tier(size_gb: float) -> SizeTier:
     """The guide's size tier a model of ``size_gb`` falls in."""
-    for tier in offload_data()["size_tiers"]:
-        if (
-            ("from_gb" not in tier or size_gb >= tier["from_gb"])
-            and ("above_gb" not in tier or size_gb > tier["above_gb"])
-            and ("below_gb" not in tier or size_gb < tier["below_gb"])
-            and ("up_to_gb" not in tier or size_gb <= tier["up_to_gb"])
-        ):
-            return tier
-    raise ValueError(f"no size tier covers {size_gb} GB; check the size_tiers overrides")
+    return offload_guide().size_tier(size_gb)
 
 
 def workload_names() -> list[str]:
     """Every workload name advise_runtime accepts, canonical names first."""
-    data = offload_data()
-    names = [w["name"] for w in data["workloads"]]
-    names += [c["name"] for c in data["complexity"] if c["name"] != "depends"]
-    names += [a for w in data["workloads"] for a in w.get("aliases", [])]
+    guide = offload_guide()
+    names = [w.name for w in guide.workloads]
+    names += [c.name for c in guide.complexity if c.name != DEPENDS]
+    names += [a for w in guide.workloads for a in w.aliases]
     return names
 
 
-def resolve_workload(workload: str) -> Workload:
+def resolve_workload(workload: object) -> Workload:
     """Map a forgiving workload name ('Code Generation', 'code_review', 'complex') to its entry."""
-    data = offload_data()
+    guide = offload_guide()
     if isinstance(workload, str):
         key = normalize_name(workload)
-        for entry in data["workloads"]:
-            if key == entry["name"] or key in entry.get("aliases", []):
-                return Workload(entry["name"], entry["label"], entry["complexity"], entry)
-        for entry in data["complexity"]:
-            if key == entry["name"] and key != "depends":
-                return Workload(entry["name"], entry["label"], entry["name"], entry)
+        for entry in guide.workloads:
+            if key == entry.name or key in entry.aliases:
+                return Workload(entry.name, entry.label, entry.complexity)
+        for complexity in guide.complexity:
+            if key == complexity.name and key != DEPENDS:
+                return Workload(complexity.name, complexity.label, complexity.name)
     valid = ", ".join(workload_names())
     raise ValueError(f"unknown workload {workload!r}; valid workloads: {valid}")
 
 
-def _complexity(name: str) -> Mapping[str, Any]:
-    for entry in offload_data()["complexity"]:
-        if entry["name"] == name:
-            return entry
-    raise ValueError(f"workload complexity {name!r} has no entry in the complexity table")
-
-
-def _audience(team_size: int) -> Mapping[str, Any]:
-    for entry in offload_data()["audiences"]:
-        if entry.get("min_team", 1) <= team_size <= entry.get("max_team", team_size):
-            return entry
-    raise ValueError(f"no audience entry covers a team of {team_size}")
-
-
-def _model_size_gb(model_size_gb: object, params_b: object, dtype: str) -> float:
-    if model_size_gb is not None:
-        return parse_size_gb(model_size_gb, "model_size_gb")
-    if params_b is not None:
-        params = check_finite_number(params_b, "params_b (billions of parameters)", minimum=0)
-        return params * bytes_per_parameter(dtype)
-    raise ValueError(
-        "give the model's size: model_size_gb (e.g. 13 or '13GB') or params_b with dtype"
-    )
-
-
-def _resolve_gpu(gpu: Any) -> LocalGpu:
+def resolve_gpu(gpu: object) -> LocalGpu:
+    """What advise_runtime's ``gpu`` argument says about the local GPU (detecting it for
+    "auto"), or ValueError naming the valid values."""
     if gpu is None or gpu is False:
         return LocalGpu(False, None, None, f"no local GPU (gpu={gpu!r})")
     if gpu is True:
@@ -323,6 +363,37 @@ def _resolve_gpu(gpu: Any) -> LocalGpu:
             raise ValueError(f"gpu must be {valid}; got {gpu!r}") from None
         return LocalGpu(True, free, None, f"a local GPU with {free:.1f} GB free (given)")
     raise ValueError(f"gpu must be {valid}; got {gpu!r}")
+
+
+def _gpu_values(
+    guide: OffloadGuide, local: LocalGpu, size_gb: float, decision: RuntimeDecision
+) -> dict[str, Any]:
+    """The values the GPU rules' templates may use (see offload_facts.SUPPLIED)."""
+    values: dict[str, Any] = {
+        "gpu_name": _gpu_text(local),
+        "why": local.why,
+        "size_gb": size_gb,
+        "needed_gb": decision.needed_gb,
+        "headroom_pct": 100 * guide.rules.gpu_fits.headroom_fraction,
+    }
+    if local.free_gb is not None and decision.margin_gb is not None:
+        values |= {
+            "free_gb": local.free_gb,
+            "margin_gb": decision.margin_gb,
+            "short_gb": -decision.margin_gb,
+        }
+    return values
+
+
+def _model_size_gb(model_size_gb: object, params_b: object, dtype: str) -> float:
+    if model_size_gb is not None:
+        return parse_size_gb(model_size_gb, "model_size_gb")
+    if params_b is not None:
+        params = check_finite_number(params_b, "params_b (billions of parameters)", minimum=0)
+        return params * bytes_per_parameter(dtype)
+    raise ValueError(
+        "give the model's size: model_size_gb (e.g. 13 or '13GB') or params_b with dtype"
+    )
 
 
 def _detected_gpu() -> LocalGpu:
@@ -343,13 +414,12 @@ def _gpu_text(local: LocalGpu) -> str:
     return f" {local.name} ({local.label})" if local.label else f" {local.name}"
 
 
-def _best_local(local: LocalGpu) -> str:
-    return "local-gpu" if local.available else "local-cpu"
-
-
-def _local_too_small(choice: str, local: LocalGpu, margin: float | None, size_gb: float) -> bool:
+def _too_small_for(
+    guide: OffloadGuide, choice: RuntimeChoice, size_gb: float, margin: float | None
+) -> bool:
+    """Whether the local hardware sensitive code must stay on is smaller than the model."""
     if choice == "local-cpu":
-        return size_tier(size_gb)["choice"] != "local-cpu"
+        return guide.size_tier(size_gb).choice != "local-cpu"
     if margin is not None:
         return margin < 0
-    return size_tier(size_gb)["choice"] == "offload"
+    return guide.size_tier(size_gb).choice == "offload"

@@ -1,7 +1,9 @@
 """Cost and runtime advice over grids of scenarios, vectorized with NumPy.
 
-The scalar rules live in :mod:`labadvisor.runtime`; this module applies the same data
-tables to whole arrays at once (tests check both agree on random scenarios).
+The rules are not repeated here: costs come from :func:`labadvisor.costs.monthly_cost_arrays`
+and the runtime choice from :func:`labadvisor.runtime.decide_runtime`, the function
+advise_runtime explains. The choice never depends on hours, rates or team size, so it is
+decided once per distinct (model size, workload class, GPU) and broadcast over the grid.
 """
 
 from __future__ import annotations
@@ -10,23 +12,24 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from labadvisor.costs import cost_defaults, resolve_days
-from labadvisor.guides import offload_data
-from labadvisor.runtime import RUNTIME_CHOICES, _complexity, _resolve_gpu, resolve_workload
-
-_CHEAPER = ("local", "offload", "equal")
+from labadvisor.costs import CHEAPER, cost_defaults, monthly_cost_arrays, resolve_days
+from labadvisor.guides import offload_guide
+from labadvisor.runtime import RUNTIME_CHOICES, decide_runtime, resolve_gpu, resolve_workload
 
 
-def _axis(values: Any, name: str) -> np.ndarray:
+def _axis(values: Any, name: str) -> npt.NDArray[Any]:
     array = np.atleast_1d(np.asarray(values))
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"{name} must be a number or a non-empty 1-D sequence, got {values!r}")
     return array
 
 
-def _numeric(array: np.ndarray, name: str, low: float, high: float = np.inf) -> np.ndarray:
+def _numeric(
+    array: npt.NDArray[Any], name: str, low: float, high: float = np.inf
+) -> npt.NDArray[np.float64]:
     if array.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be numbers, got {array.tolist()[:5]!r}")
     values = array.astype(float)
@@ -44,7 +47,7 @@ def sweep(
     offload_rate: Any = None,
     team_size: Any = 1,
     local_monthly: Any = None,
-    days: int | None = None,
+    days: float | None = None,
     model_size_gb: Any = None,
     workload: str | Iterable[str] = "completion",
     gpu: Any = False,
@@ -59,19 +62,19 @@ def sweep(
     """
     defaults = cost_defaults()
     days = resolve_days(days)
-    axes: dict[str, np.ndarray] = {
+    if not isinstance(sensitive, bool):
+        raise ValueError(f"sensitive must be True or False, got {sensitive!r}")
+    axes: dict[str, npt.NDArray[Any]] = {
         "hours_per_day": _numeric(_axis(hours_per_day, "hours_per_day"), "hours_per_day", 0, 24),
         "offload_rate": _numeric(
-            _axis(
-                defaults["offload_rate"] if offload_rate is None else offload_rate, "offload_rate"
-            ),
+            _axis(defaults.offload_rate if offload_rate is None else offload_rate, "offload_rate"),
             "offload_rate",
             0,
         ),
         "team_size": _numeric(_axis(team_size, "team_size"), "team_size", 1),
         "local_monthly": _numeric(
             _axis(
-                defaults["local_monthly"] if local_monthly is None else local_monthly,
+                defaults.local_monthly if local_monthly is None else local_monthly,
                 "local_monthly",
             ),
             "local_monthly",
@@ -83,94 +86,76 @@ def sweep(
     workloads = [workload] if isinstance(workload, str) else list(workload)
     resolved = list({w.name: w for w in map(resolve_workload, workloads)}.values())
     gpu_values = list(gpu) if isinstance(gpu, (list, tuple, np.ndarray)) else [gpu]
-    gpus = [_resolve_gpu(g) for g in gpu_values]
+    gpus = [resolve_gpu(g) for g in gpu_values]
+    sizes = None
     if model_size_gb is not None:
-        axes["model_size_gb"] = _numeric(_axis(model_size_gb, "model_size_gb"), "model_size_gb", 0)
+        sizes = _numeric(_axis(model_size_gb, "model_size_gb"), "model_size_gb", 0)
+        # The advice axes are meshed as indices; their values are looked up afterwards.
+        axes["model_size_gb"] = np.arange(len(sizes))
         axes["workload"] = np.arange(len(resolved))
         axes["gpu"] = np.arange(len(gpus))
 
     grids = np.meshgrid(*axes.values(), indexing="ij", copy=False)
     columns = {name: grid.ravel() for name, grid in zip(axes, grids, strict=True)}
     hours, rate = columns["hours_per_day"], columns["offload_rate"]
-    team, local_m = columns["team_size"], columns["local_monthly"]
-
-    local = local_m * team
-    offload = rate * hours * days * team
-    diff = local - offload
-    tolerance = 1e-9 * np.maximum(1.0, np.maximum(local, offload))
-    cheaper = np.where(np.abs(diff) <= tolerance, 2, np.where(diff < 0, 0, 1))
-    with np.errstate(divide="ignore"):
-        breakeven = np.where(rate > 0, local_m / (rate * days), np.inf)
+    team, local_each = columns["team_size"], columns["local_monthly"]
+    costs = monthly_cost_arrays(
+        hours, offload_rate=rate, local_monthly=local_each, team_size=team, days=days
+    )
 
     out: dict[str, Any] = {
         "hours_per_day": hours,
         "offload_rate": rate,
         "team_size": team.astype(int),
-        "local_monthly": local_m,
-        "local": local,
-        "offload": offload,
-        "cheaper": pd.Categorical.from_codes(cheaper, categories=_CHEAPER),
-        "breakeven_hours_per_day": breakeven,
+        "local_monthly": local_each,
+        "local": costs.local,
+        "offload": costs.offload,
+        "cheaper": pd.Categorical.from_codes(costs.cheaper, categories=list(CHEAPER)),
+        "breakeven_hours_per_day": costs.breakeven_hours_per_day,
     }
-    if model_size_gb is not None:
-        codes = _choices(
-            columns["model_size_gb"], columns["workload"], columns["gpu"], resolved, gpus, sensitive
+    if sizes is not None:
+        size_idx, workload_idx, gpu_idx = (
+            columns["model_size_gb"],
+            columns["workload"],
+            columns["gpu"],
         )
-        out["model_size_gb"] = columns["model_size_gb"]
+        choices = _choice_table(sizes, [w.complexity for w in resolved], gpus, sensitive)
+        out["model_size_gb"] = sizes[size_idx]
         out["workload"] = pd.Categorical.from_codes(
-            columns["workload"], categories=[w.name for w in resolved]
+            workload_idx, categories=[w.name for w in resolved]
         )
-        out["gpu_available"] = np.array([g.available for g in gpus])[columns["gpu"]]
+        out["gpu_available"] = np.array([g.available for g in gpus])[gpu_idx]
         out["gpu_free_gb"] = np.array(
             [g.free_gb if g.free_gb is not None else np.nan for g in gpus]
-        )[columns["gpu"]]
-        out["choice"] = pd.Categorical.from_codes(codes, categories=RUNTIME_CHOICES)
+        )[gpu_idx]
+        out["choice"] = pd.Categorical.from_codes(
+            choices[size_idx, workload_idx, gpu_idx], categories=list(RUNTIME_CHOICES)
+        )
     return pd.DataFrame(out)
 
 
-def _choices(
-    size: np.ndarray,
-    workload_idx: np.ndarray,
-    gpu_idx: np.ndarray,
-    workloads: list[Any],
-    gpus: list[Any],
-    sensitive: bool,
-) -> np.ndarray:
-    """Runtime choice codes (index into RUNTIME_CHOICES) for every scenario."""
-    data = offload_data()
+def _choice_table(
+    sizes: npt.NDArray[np.float64], complexities: list[str], gpus: list[Any], sensitive: bool
+) -> npt.NDArray[np.int8]:
+    """Choice codes (index into RUNTIME_CHOICES) by [size, workload, gpu], each decided by
+    decide_runtime once per distinct size and workload class."""
+    guide = offload_guide()
     code = {name: i for i, name in enumerate(RUNTIME_CHOICES)}
-    headroom = data["rules"]["gpu-fits"]["headroom_fraction"]
-    available = np.array([g.available for g in gpus])[gpu_idx]
-    free = np.array([np.nan if g.free_gb is None else g.free_gb for g in gpus])[gpu_idx]
-    known = ~np.isnan(free)
-    fits = known & (free >= size * (1 + headroom))
-
-    choice = np.full(size.shape, -1, dtype=np.int8)
-    for tier in data["size_tiers"]:
-        mask = np.ones(size.shape, dtype=bool)
-        if "from_gb" in tier:
-            mask &= size >= tier["from_gb"]
-        if "above_gb" in tier:
-            mask &= size > tier["above_gb"]
-        if "below_gb" in tier:
-            mask &= size < tier["below_gb"]
-        if "up_to_gb" in tier:
-            mask &= size <= tier["up_to_gb"]
-        mask &= choice < 0
-        tier_choice = np.full(size.shape, code[tier["choice"]], dtype=np.int8)
-        if tier["choice"] == "local-gpu":
-            fallback = code[tier["choice_without_gpu"]]
-            usable = available & (~known | fits)
-            tier_choice = np.where(usable, tier_choice, fallback).astype(np.int8)
-        elif tier["choice"] == "offload":
-            tier_choice = np.where(fits, code["local-gpu"], tier_choice).astype(np.int8)
-        choice = np.where(mask, tier_choice, choice)
-    if (choice < 0).any():
-        raise ValueError("some model sizes fall in no size tier; check the size_tiers overrides")
-
-    push = np.array([_complexity(w.complexity)["push"] == "offload" for w in workloads])
-    choice = np.where(push[workload_idx], code["offload"], choice)
-    if sensitive:
-        local_code = np.where(available, code["local-gpu"], code["local-cpu"])
-        choice = np.where(choice == code["offload"], local_code, choice)
-    return choice.astype(np.int8)
+    unique_sizes, size_of = np.unique(sizes, return_inverse=True)
+    classes = sorted(set(complexities))
+    class_of = np.array([classes.index(name) for name in complexities], dtype=np.intp)
+    by_class = [guide.complexity_class(name) for name in classes]
+    decided = np.array(
+        [
+            [
+                [
+                    code[decide_runtime(guide, size, local, complexity, sensitive).choice]
+                    for local in gpus
+                ]
+                for complexity in by_class
+            ]
+            for size in unique_sizes.tolist()
+        ],
+        dtype=np.int8,
+    ).reshape(len(unique_sizes), len(classes), len(gpus))
+    return decided[np.ix_(size_of.ravel(), class_of, np.arange(len(gpus)))]

@@ -82,16 +82,8 @@ def check_hours_per_day(value: object) -> float:
     return check_finite_number(value, "hours_per_day", minimum=0, maximum=24)
 
 
-def bytes_per_parameter(dtype: str) -> float:
+def bytes_per_parameter(dtype: object) -> float:
     """Bytes one parameter takes in ``dtype`` (fp32 4, fp16/bf16 2, int8 1, int4 0.5)."""
-    from labadvisor.guides import models_data
+    from labadvisor.guides import model_facts
 
-    data = models_data()
-    if not isinstance(dtype, str):
-        raise ValueError(f"dtype must be one of {', '.join(data['dtypes'])}, got {dtype!r}")
-    key = dtype.strip().lower()
-    key = data.get("dtype_aliases", {}).get(key, key)
-    if key not in data["dtypes"]:
-        valid = ", ".join([*data["dtypes"], *data.get("dtype_aliases", {})])
-        raise ValueError(f"unknown dtype {dtype!r}; valid dtypes: {valid}")
-    return float(data["dtypes"][key])
+    return model_facts().bytes_per_parameter(dtype)

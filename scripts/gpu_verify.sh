@@ -16,7 +16,7 @@ export PYTHONPATH=$PWD:$PWD/tests PYTHONUNBUFFERED=1
   python3 -c 'import pynvml, importlib.metadata as m; print("nvidia-ml-py", m.version("nvidia-ml-py"))'
 
   echo "== gpu-marked tests"
-  python3 -m pytest -p no:cacheprovider --noconftest -m gpu -v -s tests/test_gpu*.py
+  python3 -m pytest -p no:cacheprovider --noconftest -p gpu_fixtures -m gpu -v -s tests/test_gpu*.py
 
   echo "== sampling benchmark"
   python3 benchmarks/bench_gpu_sample.py --seconds 5

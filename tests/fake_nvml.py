@@ -177,7 +177,8 @@ class FakeNvml:
             total, used = mig.memory_total, mig.memory_used
         else:
             total, used = gpu.memory_total, gpu.memory_used
-        return SimpleNamespace(total=total, used=used, free=total - used)
+        # NVML's counters are unsigned 64-bit: used > total wraps free round to ~18 EB.
+        return SimpleNamespace(total=total, used=used, free=(total - used) % 2**64)
 
     def nvmlDeviceGetUtilizationRates(self, handle: FakeHandle) -> Any:
         gpu = self._device("nvmlDeviceGetUtilizationRates", handle)

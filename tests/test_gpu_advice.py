@@ -100,11 +100,12 @@ def test_no_driver_is_a_reason_not_an_error(machine: Callable[..., FakeNvml]) ->
 def test_this_machine_really_has_no_gpu() -> None:
     report = gpu.detect(refresh=True)
     advice = advise_runtime(5, gpu="auto")
-    if report.best_device() is None:
+    best = report.best_device()
+    if best is None:
         (text,) = by_rule(advice, "gpu.none")
         assert report.message in text
     else:
-        assert advice.gpu is not None and advice.gpu.name == report.best_device().name
+        assert advice.gpu is not None and advice.gpu.name == best.name
 
 
 def test_the_offload_side_is_the_guides_l4(machine: Callable[..., FakeNvml]) -> None:
@@ -114,3 +115,21 @@ def test_the_offload_side_is_the_guides_l4(machine: Callable[..., FakeNvml]) -> 
     too_big = advise_runtime(30, gpu="auto")
     assert any("23 GB" in w and "NVIDIA L4" in w for w in too_big.warnings)
     assert not advise_runtime(20, gpu="auto").warnings
+
+
+def test_auto_checks_the_fit_against_free_memory_read_now(
+    machine: Callable[..., FakeNvml], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labadvisor.gpu import detection
+
+    now = [1000.0]
+    monkeypatch.setattr(detection, "_clock", lambda: now[0])
+    fake = machine([l4()])
+    assert advise_runtime(5, gpu="auto").choice == "local-gpu"
+    fake.gpus[0].memory_used = 20 * GiB  # another kernel loaded a model
+    now[0] += detection.DEFAULT_MAX_AGE
+    advice = advise_runtime(5, gpu="auto")
+    assert advice.choice != "local-gpu"
+    assert advice.gpu is not None
+    assert advice.gpu.free_gb == pytest.approx((23034 * 1024**2 - 20 * GiB) / 1e9)
+    assert fake.calls["nvmlDeviceGetCount"] == 1  # read again, not probed again

@@ -167,6 +167,7 @@ def test_costs_are_reported_never_override() -> None:
 def test_team_size_adds_audience_advice_and_scales_costs() -> None:
     advice = advise_runtime(3, gpu=True, hours_per_day=2, team_size=5)
     assert "audience.small-team" in rules(advice)
+    assert advice.cost is not None
     assert advice.cost.local == 375 and advice.cost.offload == 150
     assert "audience.large-org" in rules(advise_runtime(3, gpu=True, team_size=40))
 

@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from labadvisor.gpu.report import GpuDevice, GpuReport, MigDevice, Status, best_of, gb
+from labadvisor.gpu.sanity import CheckedMemory, check_memory
 from labadvisor.gpu.visibility import CUDA_VAR, NVIDIA_VAR, GpuSlot, MigSlot, Unit, select
 
 # pynvml ships no type information, and its functions are looked up by name (newest first)
@@ -86,9 +87,12 @@ class Query:
     lib: Library
     errors: Errors
     unavailable: dict[str, str] = field(default_factory=dict)
+    skip: frozenset[str] = frozenset()  # asked before and failed: not asked again
 
     def get(self, what: str, *names: str, args: tuple[Any, ...] = ()) -> Any:
         """Call the first of ``names`` the library and driver have (newest name first)."""
+        if what in self.skip:
+            return None
         reason = "not provided"
         for name in names:
             try:
@@ -340,31 +344,17 @@ def _describe(item: _Probed, mig_visible: list[int], cuda_index: dict[Unit, int]
         return replace(known, valid=False, error=item.error or "no handle")
     handle = item.handle
     try:
-        memory = _memory(query, handle)
-        util = query.get("utilization", "nvmlDeviceGetUtilizationRates", args=(handle,))
+        readings = _gpu_readings(query, handle)
         cc = query.get("compute_capability", "nvmlDeviceGetCudaComputeCapability", args=(handle,))
-        temperature = query.get(
-            "temperature_c",
-            "nvmlDeviceGetTemperatureV",
-            "nvmlDeviceGetTemperature",
-            args=(handle, _TEMPERATURE_GPU),
-        )
-        power = query.get("power_w", "nvmlDeviceGetPowerUsage", args=(handle,))
         limit = query.get("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit", args=(handle,))
     except DeviceLost as exc:
         return replace(known, valid=False, error=str(exc))
     migs = [_describe_mig(item, mig, cuda_index.get((slot.index, mig))) for mig in mig_visible]
     return replace(
         known,
-        memory_total=memory.total,
-        memory_used=memory.used,
-        memory_free=memory.free,
-        utilization_gpu=_int_attr(util, "gpu"),
-        utilization_memory=_int_attr(util, "memory"),
+        **readings,
         compute_capability=(int(cc[0]), int(cc[1])) if cc is not None else None,
-        temperature_c=int(temperature) if temperature is not None else None,
-        power_w=power / 1000 if power is not None else None,  # NVML reports milliwatts
-        power_limit_w=limit / 1000 if limit is not None else None,
+        power_limit_w=limit / 1000 if limit is not None else None,  # NVML reports milliwatts
         mig_devices=tuple(migs),
     )
 
@@ -386,27 +376,139 @@ def _describe_mig(item: _Probed, mig_index: int, cuda_index: int | None) -> MigD
     )
     try:
         name = _text(query.get("name", "nvmlDeviceGetName", args=(handle,)))
-        memory = _memory(query, handle)
+        readings = _mig_readings(query, handle)
     except DeviceLost as exc:
         return replace(known, name=f"MIG {mig_index}", valid=False, error=str(exc))
-    return replace(
-        known,
-        name=name or known.name,
-        memory_total=memory.total,
-        memory_used=memory.used,
-        memory_free=memory.free,
+    return replace(known, name=name or known.name, **readings)
+
+
+# --- readings: what changes from moment to moment ----------------------------------------
+# The names Query records failures under; a reading that failed once is not asked again
+# until the next probe (a MIG-mode GPU has no utilization, an older one no power reading).
+_READINGS = frozenset({"memory", "utilization", "temperature_c", "power_w"})
+_NO_GPU_READINGS: dict[str, Any] = {
+    "memory_total": None,
+    "memory_used": None,
+    "memory_free": None,
+    "utilization_gpu": None,
+    "utilization_memory": None,
+    "temperature_c": None,
+    "power_w": None,
+    "notes": (),
+}
+
+
+def _gpu_readings(query: Query, handle: Handle) -> dict[str, Any]:
+    """The GpuDevice fields that change from moment to moment. Raises DeviceLost."""
+    memory = _memory(query, handle)
+    util = query.get("utilization", "nvmlDeviceGetUtilizationRates", args=(handle,))
+    temperature = query.get(
+        "temperature_c",
+        "nvmlDeviceGetTemperatureV",
+        "nvmlDeviceGetTemperature",
+        args=(handle, _TEMPERATURE_GPU),
+    )
+    power = query.get("power_w", "nvmlDeviceGetPowerUsage", args=(handle,))
+    return {
+        "memory_total": memory.total,
+        "memory_used": memory.used,
+        "memory_free": memory.free,
+        "utilization_gpu": _int_attr(util, "gpu"),
+        "utilization_memory": _int_attr(util, "memory"),
+        "temperature_c": int(temperature) if temperature is not None else None,
+        "power_w": power / 1000 if power is not None else None,  # NVML reports milliwatts
+        "notes": _memory_notes(memory),
+    }
+
+
+def _mig_readings(query: Query, handle: Handle) -> dict[str, Any]:
+    memory = _memory(query, handle)
+    return {
+        "memory_total": memory.total,
+        "memory_used": memory.used,
+        "memory_free": memory.free,
+        "notes": _memory_notes(memory),
+    }
+
+
+def read_again(lib: Library, report: GpuReport, handles: Mapping[Unit, Handle]) -> GpuReport:
+    """``report`` with its readings (memory, utilization, temperature, power) taken again
+    through the handles its probe got: a few NVML calls per device, no enumeration. What
+    the probe learnt about the devices (names, UUIDs, visibility, MIG layout) stays."""
+    errors = Errors.of(lib)
+    devices = [_read_device(lib, errors, device, handles) for device in report.devices]
+    return _assemble(
+        devices,
+        hidden=report.hidden_count,
+        total=report.hidden_count + len(devices),
+        notes=report.notes,
+        driver=report.driver_version,
+        cuda=report.cuda_driver_version,
+        visibility=dict(report.visibility),
+        checked_at=report.checked_at,
     )
 
 
-class _Memory(NamedTuple):
-    total: int | None
-    used: int | None
-    free: int | None
+def _again(lib: Library, errors: Errors, unavailable: Mapping[str, str]) -> Query:
+    """A Query for a second reading: what failed before is skipped and its reason kept; the
+    memory check is made afresh."""
+    skip = _READINGS & unavailable.keys()
+    kept = {k: v for k, v in unavailable.items() if k in skip or k not in _READINGS}
+    kept.pop("memory_free", None)
+    return Query(lib, errors, kept, frozenset(skip))
 
 
-def _memory(query: Query, handle: Handle) -> _Memory:
+def _read_device(
+    lib: Library, errors: Errors, device: GpuDevice, handles: Mapping[Unit, Handle]
+) -> GpuDevice:
+    handle = handles.get((device.index, None))
+    if not device.valid or handle is None:
+        return device
+    query = _again(lib, errors, device.unavailable)
+    try:
+        readings = _gpu_readings(query, handle)
+    except DeviceLost as exc:
+        return replace(device, **_NO_GPU_READINGS, valid=False, error=str(exc), mig_devices=())
+    migs = tuple(_read_mig(lib, errors, mig, handles) for mig in device.mig_devices)
+    return replace(device, **readings, mig_devices=migs, unavailable=query.unavailable)
+
+
+def _read_mig(
+    lib: Library, errors: Errors, mig: MigDevice, handles: Mapping[Unit, Handle]
+) -> MigDevice:
+    handle = handles.get((mig.parent_index, mig.index))
+    if not mig.valid or handle is None:
+        return mig
+    query = _again(lib, errors, mig.unavailable)
+    try:
+        readings = _mig_readings(query, handle)
+    except DeviceLost as exc:
+        return replace(
+            mig,
+            memory_total=None,
+            memory_used=None,
+            memory_free=None,
+            notes=(),
+            valid=False,
+            error=str(exc),
+        )
+    return replace(mig, **readings, unavailable=query.unavailable)
+
+
+def _memory(query: Query, handle: Handle) -> CheckedMemory:
+    """Memory as NVML reports it, checked: figures that cannot all be true make free memory
+    unknown, with the reason under ``unavailable["memory_free"]``."""
     info = query.get("memory", "nvmlDeviceGetMemoryInfo", args=(handle,))
-    return _Memory(_int_attr(info, "total"), _int_attr(info, "used"), _int_attr(info, "free"))
+    memory = check_memory(
+        _int_attr(info, "total"), _int_attr(info, "used"), _int_attr(info, "free")
+    )
+    if memory.problem is not None:
+        query.unavailable["memory_free"] = memory.problem
+    return memory
+
+
+def _memory_notes(memory: CheckedMemory) -> tuple[str, ...]:
+    return () if memory.problem is None else (memory.problem,)
 
 
 def _assemble(
@@ -418,8 +520,12 @@ def _assemble(
     driver: str | None,
     cuda: str | None,
     visibility: dict[str, str | None],
+    checked_at: float | None = None,
 ) -> GpuReport:
+    """The report over ``devices``; its readings were taken now, its inventory at
+    ``checked_at`` (now, for a probe)."""
     status: Status
+    now = time.time()
     units = [unit for device in devices for unit in device.units()]
     if total == 0:
         status, message = "no-devices", "NVML works but finds no NVIDIA GPU on this machine"
@@ -452,7 +558,8 @@ def _assemble(
         hidden_count=hidden,
         notes=notes,
         visibility=visibility,
-        checked_at=time.time(),
+        checked_at=now if checked_at is None else checked_at,
+        read_at=now,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class MigDevice:
     valid: bool = True
     error: str | None = None
     unavailable: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what is odd about this instance's readings
 
     @property
     def label(self) -> str:
@@ -60,6 +62,7 @@ class MigDevice:
             "valid": self.valid,
             "error": self.error,
             "unavailable": dict(self.unavailable),
+            "notes": list(self.notes),
         }
 
 
@@ -86,6 +89,7 @@ class GpuDevice:
     valid: bool = True
     error: str | None = None
     unavailable: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what is odd about this GPU's readings (NVML contradicting itself)
 
     @property
     def label(self) -> str:
@@ -123,6 +127,7 @@ class GpuDevice:
             "valid": self.valid,
             "error": self.error,
             "unavailable": dict(self.unavailable),
+            "notes": list(self.notes),
         }
 
 
@@ -138,7 +143,8 @@ class GpuReport:
     hidden_count: int = 0  # GPUs NVML sees that the visibility variables hide
     notes: tuple[str, ...] = ()
     visibility: Mapping[str, str | None] = field(default_factory=dict)
-    checked_at: float = 0.0  # time.time() of the probe
+    checked_at: float = 0.0  # time.time() of the probe: which devices there are, and names
+    read_at: float = 0.0  # time.time() of the readings: memory, utilization, temperature, power
 
     @property
     def ok(self) -> bool:
@@ -168,6 +174,7 @@ class GpuReport:
             "notes": list(self.notes),
             "visibility": dict(self.visibility),
             "checked_at": self.checked_at,
+            "read_at": utc_text(self.read_at),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -196,8 +203,10 @@ class GpuReport:
             lines.append(f"  {versions}")
         for device in self.devices:
             lines.append(f"  {device.label}: {device.name}  {_device_summary(device)}")
+            lines.extend(f"    note: {note}" for note in device.notes)
             for mig in device.mig_devices:
                 lines.append(f"    {mig.label}: {mig.name}  {_memory_text(mig)}")
+                lines.extend(f"      note: {note}" for note in mig.notes)
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -233,6 +242,10 @@ class GpuReport:
                         f"<td>{esc(_memory_text(mig))}</td><td colspan='4'></td></tr>"
                     )
             parts.append("</tbody></table>")
+        unit_notes = [(d.label, note) for d in self.devices for note in d.notes] + [
+            (m.label, note) for d in self.devices for m in d.mig_devices for note in m.notes
+        ]
+        parts.extend(f"<br><small>{esc(label)}: {esc(note)}</small>" for label, note in unit_notes)
         parts.extend(f"<br><small>note: {esc(note)}</small>" for note in self.notes)
         parts.append("</div>")
         return "".join(parts)
@@ -253,6 +266,12 @@ _INTEGER_COLUMNS = frozenset(
         "compute_instance_id",
     }
 )
+
+
+def utc_text(timestamp: float) -> str:
+    """``time.time()`` as ISO 8601 UTC to the millisecond: ``2026-11-26T18:01:46.123Z``."""
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def gb(n_bytes: int | None) -> str:

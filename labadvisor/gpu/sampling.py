@@ -16,6 +16,7 @@ from typing import Any
 
 from labadvisor.gpu import detection, nvml
 from labadvisor.gpu.report import GpuDevice, MigDevice
+from labadvisor.gpu.sanity import check_memory
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,12 @@ class DeviceSample:
     utilization_memory: int | None = None
     valid: bool = True
     error: str | None = None
+    notes: tuple[str, ...] = ()  # e.g. why memory_free is None although NVML gave a figure
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        fields = asdict(self)
+        fields["notes"] = list(self.notes)
+        return fields
 
 
 @dataclass(frozen=True)
@@ -117,16 +121,22 @@ class Sampler:
         util = self._call(target, "utilization", "nvmlDeviceGetUtilizationRates")
         if target.lost is not None:  # lost during this reading
             return _lost(target)
+        checked = check_memory(
+            _int_or_none(memory, "total"),
+            _int_or_none(memory, "used"),
+            _int_or_none(memory, "free"),
+        )
         return DeviceSample(
             target.index,
             target.mig_index,
             target.label,
             target.name,
-            memory_total=getattr(memory, "total", None),
-            memory_used=getattr(memory, "used", None),
-            memory_free=getattr(memory, "free", None),
-            utilization_gpu=getattr(util, "gpu", None),
-            utilization_memory=getattr(util, "memory", None),
+            memory_total=checked.total,
+            memory_used=checked.used,
+            memory_free=checked.free,
+            utilization_gpu=_int_or_none(util, "gpu"),
+            utilization_memory=_int_or_none(util, "memory"),
+            notes=() if checked.problem is None else (checked.problem,),
         )
 
     def _call(self, target: _Target, what: str, name: str) -> Any:
@@ -165,6 +175,11 @@ def sample(interval: float = 1.0) -> GpuSample:
         reading = _shared.read()
         _last, _last_at = reading, now
         return reading
+
+
+def _int_or_none(struct: Any, name: str) -> int | None:
+    value = getattr(struct, name, None)
+    return int(value) if value is not None else None
 
 
 def _lost(target: _Target) -> DeviceSample:

@@ -1,45 +1,12 @@
-"""Cost model, break-even, the vectorized sweep (checked against the scalar adviser) and plots."""
+"""The vectorized sweep: its costs and runtime choices agree with the scalar advisers."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
-import labadvisor
-from labadvisor import advise_runtime, breakeven_hours_per_day, monthly_costs, sweep
-
-
-def test_default_breakeven_is_five_hours() -> None:
-    assert breakeven_hours_per_day() == pytest.approx(5.0)
-    assert monthly_costs(5).cheaper == "equal"
-    assert monthly_costs(4.9).cheaper == "offload"
-    assert monthly_costs(5.1).cheaper == "local"
-
-
-def test_costs_honour_arguments() -> None:
-    c = monthly_costs(6, offload_rate=2.0, local_monthly=100, days=20, team_size=3)
-    assert (c.local, c.offload) == (300, 720)
-    assert c.breakeven_hours_per_day == pytest.approx(2.5)
-    assert breakeven_hours_per_day(offload_rate=0) == math.inf
-    assert monthly_costs(2, offload_rate=0).to_dict()["breakeven_hours_per_day"] is None
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"hours_per_day": 24.5}, "hours_per_day"),
-        ({"hours_per_day": math.nan}, "hours_per_day"),
-        ({"hours_per_day": 2, "offload_rate": -1}, "offload_rate"),
-        ({"hours_per_day": 2, "days": 0}, "days"),
-        ({"hours_per_day": 2, "team_size": 1.5}, "team_size"),
-        ({"hours_per_day": "6"}, "hours_per_day"),
-    ],
-)
-def test_bad_cost_input(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        monthly_costs(**kwargs)
+from labadvisor import advise_runtime, monthly_costs, sweep
+from labadvisor.runtime import workload_names
 
 
 def test_sweep_costs_match_scalar_model() -> None:
@@ -101,16 +68,46 @@ def test_sweep_bad_input(kwargs: dict, message: str) -> None:
         sweep(**kwargs)
 
 
-def test_breakeven_plot_marks_the_breakeven_and_scenarios() -> None:
-    from matplotlib.figure import Figure
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sweep_choice_is_advise_runtimes_choice_on_random_scenarios(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    # Sizes and free memory near every threshold (1 GB, 7 GB, 20 % headroom) and anywhere.
+    sizes = np.concatenate(
+        [rng.choice([0.999, 1.0, 1.001, 6.99, 7.0, 7.01], 3), rng.uniform(0, 60, 9)]
+    )
+    gpus = [None, True, *rng.uniform(0, 90, 4).round(2).tolist(), 8.4, 8.41]
+    workloads = list(rng.choice(workload_names(), 4, replace=False))
+    hours = rng.uniform(0, 24, 2)
+    for sensitive in (False, True):
+        df = sweep(
+            hours,
+            team_size=[1, 3],
+            model_size_gb=sizes,
+            workload=workloads,
+            gpu=gpus,
+            sensitive=sensitive,
+        )
+        picked = df.sample(n=200, random_state=seed)
+        for row in picked.itertuples():
+            gpu = gpus[_gpu_index(row, gpus)]
+            expected = advise_runtime(
+                row.model_size_gb,
+                workload=row.workload,
+                gpu=gpu,
+                hours_per_day=row.hours_per_day,
+                team_size=row.team_size,
+                sensitive=sensitive,
+            ).choice
+            assert row.choice == expected, (row, gpu)
 
-    fig = labadvisor.plots.breakeven(hours_per_day=6)
-    assert isinstance(fig, Figure)
-    ax = fig.axes[0]
-    texts = [t.get_text() for t in ax.texts]
-    assert "break-even 5.0 h/day" in texts
-    assert {"Light", "Regular", "Heavy"} <= set(texts)
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert "you: 6 h/day" in labels
-    with pytest.raises(ValueError, match="hours_per_day"):
-        labadvisor.plots.breakeven(hours_per_day=99)
+
+def _gpu_index(row: object, gpus: list[object]) -> int:
+    available, free = row.gpu_available, row.gpu_free_gb  # type: ignore[attr-defined]
+    for i, g in enumerate(gpus):
+        if g is None and not available:
+            return i
+        if g is True and available and np.isnan(free):
+            return i
+        if isinstance(g, float) and free == g:
+            return i
+    raise AssertionError(f"no gpu value for {row!r}")
