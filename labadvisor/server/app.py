@@ -6,7 +6,6 @@ stops."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -79,13 +78,8 @@ class LabAdvisor(ExtensionApp):
 
 
 def _gpu_report(refresh: bool) -> dict[str, Any]:
+    """The report with readings at most ``detect``'s default max_age (1 s) old: well inside
+    the status bar's poll interval; ``read_at`` says when they were taken."""
     from labadvisor import gpu
 
-    data = gpu.detect(refresh=refresh).to_dict()
-    # When the readings were taken, as UTC text (the library says so itself where it can).
-    data.setdefault("read_at", _utc_text(data.get("checked_at") or 0.0))
-    return data
-
-
-def _utc_text(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+    return gpu.detect(refresh=refresh).to_dict()
