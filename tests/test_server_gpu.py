@@ -117,3 +117,57 @@ async def test_slow_gpu_probe_does_not_block_the_server(
     assert answered < 1.0, f"the server was blocked for {answered:.2f}s"
     status, data = await probe
     assert (status, data["status"]) == (200, "ok")
+
+
+async def test_gpu_readings_are_live(
+    jp_fetch: Any, nvml: Callable[[Any], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory and utilization are read again once the last reading is a second old, well
+    inside the status bar's 10 s poll; the answer says when it was read."""
+    from datetime import datetime, timezone
+
+    from fake_nvml import FakeGpu, FakeNvml, GiB
+
+    from labadvisor.gpu import detection
+
+    now = [1000.0]
+    monkeypatch.setattr(detection, "_clock", lambda: now[0])
+    fake = FakeNvml([FakeGpu(memory_total=24 * GiB, memory_used=1 * GiB, utilization=(5, 1))])
+    nvml(fake)
+    _, first = await fetch_json(jp_fetch, "gpu")
+    fake.gpus[0].memory_used = 10 * GiB
+    fake.gpus[0].utilization = (90, 40)
+    now[0] += detection.DEFAULT_MAX_AGE + 0.01
+    _, later = await fetch_json(jp_fetch, "gpu")
+    assert first["devices"][0]["memory_free"] == 23 * GiB
+    (device,) = later["devices"]
+    assert (device["memory_free"], device["utilization_gpu"]) == (14 * GiB, 90)
+    assert fake.calls["nvmlDeviceGetCount"] == 1, "the inventory is cached, not re-probed"
+    read_at = datetime.fromisoformat(later["read_at"].replace("Z", "+00:00"))
+    age = (datetime.now(timezone.utc) - read_at).total_seconds()
+    assert 0 <= age < 10, later["read_at"]
+
+
+async def test_concurrent_refreshes_share_one_nvml_probe(
+    jp_fetch: Any, nvml: Callable[[Any], None]
+) -> None:
+    """8 ``gpu?refresh=1`` at once against an NVML that takes 0.5 s to enumerate: one probe
+    answers them all, in about the time of one."""
+    from fake_nvml import FakeGpu, FakeNvml
+
+    class SlowNvml(FakeNvml):
+        def nvmlDeviceGetCount(self) -> int:
+            time.sleep(0.5)
+            return super().nvmlDeviceGetCount()
+
+    fake = SlowNvml([FakeGpu()])
+    nvml(fake)
+    started = time.monotonic()
+    answers = await asyncio.gather(
+        *(fetch_json(jp_fetch, "gpu", params={"refresh": "1"}) for _ in range(8))
+    )
+    took = time.monotonic() - started
+    assert [status for status, _ in answers] == [200] * 8
+    assert {data["devices"][0]["name"] for _, data in answers} == {"NVIDIA L4"}
+    assert fake.calls["nvmlDeviceGetCount"] == 1, fake.calls
+    assert took < 1.5, f"8 concurrent refreshes took {took:.2f}s"

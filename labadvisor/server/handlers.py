@@ -42,6 +42,7 @@ class _BaseHandler(APIHandler):
         self.extension = extension
         self._body = bytearray()
         self._body_size = 0
+        self._long_strings: list[str] = []  # from the body, cut wherever a message quotes them
 
     async def prepare(self, *, _redirect_to_login: bool = True) -> None:
         # (the keyword keeps the signature of JupyterHandler.prepare, which APIHandler narrows)
@@ -68,7 +69,9 @@ class _BaseHandler(APIHandler):
                 f"{limits.MAX_BODY_BYTES} bytes",
                 status=413,
             )
-        return limits.parse_object(bytes(self._body))
+        body = limits.parse_object(bytes(self._body))
+        self._long_strings = limits.long_strings(body)
+        return body
 
     def reply(self, data: Any, status: int = 200) -> None:
         """``data`` as strict JSON; ValueError (before anything is sent) if it holds NaN or
@@ -78,7 +81,9 @@ class _BaseHandler(APIHandler):
         self.finish(text, set_content_type="application/json")
 
     def fail(self, status: int, message: str) -> None:
-        # The message may quote the request (cut to 100 characters); never the body itself.
+        # Library messages may quote what was sent: cut those values to 100 characters here
+        # too, so neither the answer nor the log line carries a huge body.
+        message = limits.cut_quotes(message, self._long_strings)
         self.log.info(
             "labadvisor API %s %s -> %d: %s",
             self.request.method,

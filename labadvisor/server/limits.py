@@ -43,6 +43,33 @@ def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+def long_strings(value: Any) -> list[str]:
+    """The strings (keys too) in a parsed body longer than QUOTE_LIMIT, longest first."""
+    found: set[str] = set()
+    level = [value]
+    while level:
+        inner: list[Any] = []
+        for item in level:
+            if isinstance(item, str) and len(item) > QUOTE_LIMIT:
+                found.add(item)
+            elif isinstance(item, dict):
+                inner.extend(item)
+                inner.extend(item.values())
+            elif isinstance(item, list):
+                inner.extend(item)
+        level = inner
+    return sorted(found, key=len, reverse=True)
+
+
+def cut_quotes(message: str, values: list[str]) -> str:
+    """``message`` with each of ``values`` it quotes cut as :func:`quoted` cuts it."""
+    for value in values:
+        if value in message:
+            short = quoted(value)
+            message = message.replace(repr(value), short).replace(value, short)
+    return message
+
+
 def check_length(declared: str | None) -> None:
     """Refuse a body whose Content-Length is over the limit, before it is read."""
     if declared is None:
