@@ -17,7 +17,7 @@ def jp_server_config() -> dict[str, Any]:
 async def test_runtime_advice_matches_library(jp_fetch: Any) -> None:
     from labadvisor import advise_runtime
 
-    body = {"model_size_gb": 40, "workload": "code-review", "gpu": None}
+    body: dict[str, Any] = {"model_size_gb": 40, "workload": "code-review", "gpu": None}
     status, data = await fetch_json(jp_fetch, "advise", "runtime", **post(body))
     assert status == 200, data
     assert data == json.loads(json.dumps(advise_runtime(**body).to_dict()))
@@ -35,7 +35,12 @@ async def test_runtime_advice_with_params_and_dtype(jp_fetch: Any) -> None:
 async def test_deployment_advice_matches_library(jp_fetch: Any) -> None:
     from labadvisor import advise_deployment
 
-    body = {"users": 40, "nodes": 2, "gpu_sharing": "mig", "current": "docker-compose"}
+    body: dict[str, Any] = {
+        "users": 40,
+        "nodes": 2,
+        "gpu_sharing": "mig",
+        "current": "docker-compose",
+    }
     status, data = await fetch_json(jp_fetch, "advise", "deployment", **post(body))
     assert status == 200, data
     assert data == json.loads(json.dumps(advise_deployment(**body).to_dict()))
@@ -78,7 +83,10 @@ async def test_advice_options_are_accepted_by_the_advisers(jp_fetch: Any) -> Non
     """Every choice offered, for every input of both forms, is one the adviser accepts."""
     status, options = await fetch_json(jp_fetch, "advise", "options")
     assert status == 200, options
-    base = {"runtime": {"params_b": 1, "gpu": None}, "deployment": {"users": 5}}
+    base: dict[str, dict[str, Any]] = {
+        "runtime": {"params_b": 1, "gpu": None},
+        "deployment": {"users": 5},
+    }
     assert set(options) == set(base)
     assert {"dtype", "workload"} <= set(options["runtime"])
     assert {"gpu_sharing", "current", "kubernetes_experience"} <= set(options["deployment"])

@@ -83,7 +83,7 @@ class _BaseHandler(APIHandler):
     def fail(self, status: int, message: str) -> None:
         # Library messages may quote what was sent: cut those values to 100 characters here
         # too, so neither the answer nor the log line carries a huge body.
-        message = limits.cut_quotes(message, self._long_strings)
+        message = limits.shortened(limits.cut_quotes(message, self._long_strings))
         self.log.info(
             "labadvisor API %s %s -> %d: %s",
             self.request.method,

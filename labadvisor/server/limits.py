@@ -70,6 +70,15 @@ def cut_quotes(message: str, values: list[str]) -> str:
     return message
 
 
+def shortened(message: str, limit: int = 2000) -> str:
+    """``message`` cut in the middle when longer than ``limit``: the start says what is
+    wrong and the end usually lists the valid values."""
+    if len(message) <= limit:
+        return message
+    half = limit // 2
+    return f"{message[:half]} [... {len(message) - limit} characters ...] {message[-half:]}"
+
+
 def check_length(declared: str | None) -> None:
     """Refuse a body whose Content-Length is over the limit, before it is read."""
     if declared is None:

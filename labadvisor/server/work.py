@@ -93,7 +93,7 @@ def _message(exc: Exception) -> str:
     text = str(text)
     if isinstance(exc, KeyError):
         return f"a guide template names an unknown field {limits.quoted(text)}"
-    return text if len(text) <= 2000 else text[:2000] + "..."
+    return text
 
 
 def advice_options() -> dict[str, dict[str, list[dict[str, Any]]]]:
