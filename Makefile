@@ -16,8 +16,9 @@ export YARN_CACHE_FOLDER := $(CURDIR)/.yarn-cache
 
 .PHONY: lab test install system-deps lint format unit notebooks binder-replay refresh-notebooks clean
 
+# The venv's bin goes first on the server's PATH, terminals included (scripts/lab_server.sh).
 lab: install
-	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks \
+	scripts/lab_server.sh $(BIN) $(ROOT_FLAG) --ServerApp.root_dir=notebooks \
 		--LabApp.default_url=/lab/tree/01-quickstart.ipynb
 
 # Under `make test` a missing engine or browser is a failure, not a skip.

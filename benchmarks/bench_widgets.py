@@ -7,7 +7,7 @@ Slow work that panels hand to background threads (the break-even plot, engine pi
 timed separately and is not part of the update.
 
 Needs no GPU and no Docker engine: the GPU panel reads a fake NVIDIA L4 (tests/fake_nvml.py),
-the context panel a throw-away DOCKER_CONFIG.
+the context panel a throw-away DOCKER_CONFIG, the usage tab a throw-away ledger.
 Run: .venv/bin/python benchmarks/bench_widgets.py
 """
 
@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def serialising_comms() -> dict[str, int]:
     return sent
 
 
-def measure(label: str, actions: list[Callable[[], None]], rows: list[tuple]) -> None:
+def measure(label: str, actions: Sequence[Callable[[], object]], rows: list[tuple]) -> None:
     times = []
     for action in actions:
         start = time.perf_counter()
@@ -155,11 +155,13 @@ def main() -> int:
     )
 
     # --- GPU panel (fake L4)
-    from fake_nvml import FakeGpu, FakeNvml, use_backend
+    from fake_nvml import FakeGpu, FakeNvml, FakeProcess, use_backend
 
     from labadvisor.widgets.gpu_view import GpuPanel
 
-    fake = FakeNvml([FakeGpu()])
+    # Holders too: this process and 20 pids of another PID namespace (read each tick).
+    foreign = [FakeProcess(4_000_000 + n, (n + 1) * 2**27) for n in range(20)]
+    fake = FakeNvml([FakeGpu(processes=[FakeProcess(os.getpid(), 2**31), *foreign])])
     use_backend(fake)
     panel = GpuPanel()
 
@@ -171,9 +173,44 @@ def main() -> int:
         return run
 
     measure("gpu: one live reading", [one_sample(i) for i in range(60)], rows)
+    measure("gpu: holders of GPU memory (21)", [panel.state.read_holders for _ in range(60)], rows)
     measure("gpu: detect again", [panel.state.refresh for _ in range(20)], rows)
     panel.close()
     use_backend(None)
+
+    # --- usage tab (a year of per-minute samples for one GPU; read and chart in background)
+    from labadvisor.usage import Batch, GpuReading, Sample, SqliteLedger
+    from labadvisor.widgets.usage_view import UsagePanel
+
+    with tempfile.TemporaryDirectory(prefix="la-bench-usage-") as tmp:
+        ledger_file = Path(tmp) / "usage.sqlite3"
+        now = time.time()
+        with SqliteLedger(ledger_file) as ledger:
+            first = int(now) - 365 * 86400
+            for day in range(365):
+                ticks = range(first + day * 86400, first + day * 86400 + 8 * 3600, 60)
+                gpu = (GpuReading("GPU 0", 60.0, 10**9, 10**10),)
+                ledger.write(Batch(tuple(Sample(t, 60.0, "b", "h", gpu, ()) for t in ticks)))
+        usage = UsagePanel(path=ledger_file, days=30)
+        usage.state.wait(60)
+        choices = [7, 90, 365, 30]
+        measure(
+            "usage: days selector (read async)",
+            [setter(usage.days, choices[i % len(choices)]) for i in range(20)],
+            rows,
+        )
+        usage.state.wait(60)
+        reads = []
+        for days in (30, 365):
+            usage.days.value = days
+            usage.state.wait(60)
+            start = time.perf_counter()
+            usage.state.refresh()
+            usage.state.wait(60)
+            reads.append((days, time.perf_counter() - start))
+        for days, seconds in reads:
+            background.append((f"usage read + chart, {days} days (background thread)", seconds))
+        usage.close()
 
     # --- Docker context panel (sandbox store, no engine)
     with tempfile.TemporaryDirectory(prefix="la-bench-") as tmp:

@@ -41,7 +41,18 @@ _LAZY_ATTRIBUTES: dict[str, str] = {
     "dashboard": "labadvisor.widgets",
 }
 _LAZY_SUBMODULES = frozenset(
-    {"contexts", "costs", "deployment", "gpu", "guides", "matrices", "memory", "plots", "runtime"}
+    {
+        "contexts",
+        "costs",
+        "deployment",
+        "gpu",
+        "guides",
+        "matrices",
+        "memory",
+        "plots",
+        "runtime",
+        "usage",
+    }
 )
 
 __all__ = [
@@ -69,6 +80,7 @@ __all__ = [
     "plots",
     "runtime",
     "sweep",
+    "usage",
 ]
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from labadvisor.deployment_facts import (
     DeploymentUseCase,
     PlatformName,
 )
-from labadvisor.explain import Advice, Reason, fire
+from labadvisor.explain import Advice, Reason, fire, settle
 from labadvisor.guides import deployment_guide
 from labadvisor.units import normalize_name
 
@@ -168,18 +168,22 @@ def advise_deployment(
     users_rule = rules.users
     choice: PlatformName = "k3s" if users >= users_rule.k3s_from_users else "docker-compose"
     text = users_rule.k3s_text if choice == "k3s" else users_rule.compose_text
-    reasons = [fire(users_rule, guide.source(users_rule), text, effect=choice, users=users)]
+    reasons = [fire(users_rule, guide.source(users_rule), text, points_to=choice, users=users)]
     if nodes > rules.nodes.max_compose_nodes:
         choice = "k3s"
         reasons.append(
             fire(
-                rules.nodes, guide.source(rules.nodes), rules.nodes.text, effect="k3s", nodes=nodes
+                rules.nodes,
+                guide.source(rules.nodes),
+                rules.nodes.text,
+                points_to="k3s",
+                nodes=nodes,
             )
         )
     if high_availability:
         choice = "k3s"
         rule = rules.high_availability
-        reasons.append(fire(rule, guide.source(rule), rule.text, effect="k3s"))
+        reasons.append(fire(rule, guide.source(rule), rule.text, points_to="k3s"))
     if sharing:
         choice = "k3s"
         sharing_rule = rules.gpu_sharing
@@ -188,13 +192,13 @@ def advise_deployment(
                 sharing_rule,
                 guide.source(sharing_rule),
                 sharing_rule.text,
-                effect="k3s",
+                points_to="k3s",
                 mode=sharing,
             )
         )
 
     operations = guide.cost(OPERATIONAL_COST)
-    ops = {"ops_k3s": operations.k3s, "ops_compose": operations.docker_compose}
+    ops: dict[str, Any] = {"ops_k3s": operations.k3s, "ops_compose": operations.docker_compose}
     no_experience = rules.no_experience
     if choice == "k3s" and kubernetes_experience is False and no_experience.warning is not None:
         warnings.append(no_experience.warning.render(**ops))
@@ -205,7 +209,7 @@ def advise_deployment(
             rule = rules.experience
             reasons.append(fire(rule, guide.source(rule), rule.text))
         rule = rules.start_simple
-        reasons.append(fire(rule, guide.source(rule), rule.text, effect="docker-compose"))
+        reasons.append(fire(rule, guide.source(rule), rule.text, points_to="docker-compose"))
         if users > rules.compose_capacity.users:
             warnings.append(rules.compose_capacity.warning.render(users=users))
     elif users > rules.k3s_capacity.users:
@@ -234,18 +238,18 @@ def advise_deployment(
                     rule,
                     guide.source(rule),
                     rule.text,
-                    effect="k3s",
+                    points_to="k3s",
                     total=f"{low:g}-{high:g} hours",
                 )
             )
         else:
             rule = rules.rollback
-            reasons.append(fire(rule, guide.source(rule), rule.text, effect="docker-compose"))
+            reasons.append(fire(rule, guide.source(rule), rule.text, points_to="docker-compose"))
 
     return DeploymentAdvice(
         choice=choice,
         choice_label=guide.platforms[choice].label,
-        reasons=reasons,
+        reasons=settle(reasons, choice),
         warnings=warnings,
         users=users,
         nodes=nodes,

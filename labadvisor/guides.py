@@ -99,18 +99,6 @@ def model_facts() -> ModelFacts:
     return _record("models", ModelFacts)
 
 
-def offload_data() -> Mapping[str, Any]:
-    return load("offload-vs-local")
-
-
-def deployment_data() -> Mapping[str, Any]:
-    return load("compose-vs-k3s")
-
-
-def models_data() -> Mapping[str, Any]:
-    return load("models")
-
-
 def configure(
     overrides: Mapping[str, Any] | str | os.PathLike[str] | None = None, *, reset: bool = False
 ) -> None:
@@ -275,3 +263,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ValueError(f"override file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a labadvisor override") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read override file {str(path)!r}: {exc.strerror}") from None

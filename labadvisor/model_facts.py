@@ -41,6 +41,20 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class TrainingFacts:
+    """Per-parameter and per-activation figures for fine-tuning (``[training]``)."""
+
+    full_bytes_per_param: float
+    adapter_bytes_per_param: float
+    lora_rank: int
+    lora_matrices_per_layer: int
+    lora_fraction_without_shape: float
+    qlora_bytes_per_param: float
+    checkpoint_bytes_per_token_hidden: float
+    layer_bytes_per_token_hidden: float
+
+
+@dataclass(frozen=True)
 class ModelFacts:
     # Bytes one parameter takes in each storage type, and other names for those types.
     dtypes: Mapping[str, float]
@@ -51,6 +65,7 @@ class ModelFacts:
     activation_fraction: float
     # Quantised weights keep an fp16 KV cache unless told otherwise.
     kv_min_bytes_per_value: float
+    training: TrainingFacts
     presets: tuple[Preset, ...]
 
     def dtype_names(self) -> list[str]:
@@ -86,16 +101,19 @@ def build(raw: Mapping[str, Any], path: str) -> ModelFacts:
             )
     overhead = top.table("overhead")
     kv_cache = top.table("kv_cache")
+    training = top.table("training")
     facts = ModelFacts(
         dtypes=dtypes,
         dtype_aliases=aliases,
         cuda_context_gb=overhead.number("cuda_context_gb", minimum=0),
         activation_fraction=overhead.number("activation_fraction", minimum=0),
         kv_min_bytes_per_value=kv_cache.number("min_bytes_per_value", above=0),
+        training=_training(training),
         presets=tuple(_preset(t) for t in top.tables("presets")),
     )
     overhead.done()
     kv_cache.done()
+    training.done()
     top.done()
     unique((p.id for p in facts.presets), "preset id", top.where("presets"))
     return facts
@@ -116,3 +134,16 @@ def _preset(t: Table) -> Preset:
     )
     t.done()
     return preset
+
+
+def _training(t: Table) -> TrainingFacts:
+    return TrainingFacts(
+        full_bytes_per_param=t.number("full_bytes_per_param", above=0),
+        adapter_bytes_per_param=t.number("adapter_bytes_per_param", above=0),
+        lora_rank=t.whole("lora_rank", minimum=1),
+        lora_matrices_per_layer=t.whole("lora_matrices_per_layer", minimum=1),
+        lora_fraction_without_shape=t.number("lora_fraction_without_shape", above=0, maximum=1),
+        qlora_bytes_per_param=t.number("qlora_bytes_per_param", above=0),
+        checkpoint_bytes_per_token_hidden=t.number("checkpoint_bytes_per_token_hidden", minimum=0),
+        layer_bytes_per_token_hidden=t.number("layer_bytes_per_token_hidden", minimum=0),
+    )

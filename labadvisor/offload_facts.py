@@ -26,22 +26,43 @@ Side = Literal["local", "offload"]
 DEPENDS = "depends"
 
 # The values the code passes to each template (name -> an example of its type). A
-# template may use these and its own entry's values, nothing else.
-_GPU_FIELDS = {"gpu_name": " NVIDIA L4", "why": "detected", "size_gb": 1.0, "needed_gb": 1.2}
-_GPU_FIELDS |= {"headroom_pct": 20.0}
+# template may use these and its own entry's values, nothing else. Every runtime template
+# gets the sizes: ``size``/``needed`` as text with enough digits to stay true next to the
+# guide's lines ("0.996"), ``size_gb``/``needed_gb`` as numbers.
+_SIZES: Mapping[str, Any] = {"size": "0.996", "needed": "1.6", "size_gb": 1.0, "needed_gb": 1.2}
+_GPU_FIELDS = {**_SIZES, "gpu_name": " NVIDIA L4", "why": "detected", "headroom_pct": 20.0}
 _GPU_FIT_FIELDS = _GPU_FIELDS | {"free_gb": 2.0, "margin_gb": 0.8, "short_gb": -0.8}
+_ARBITRATION_FIELDS = {
+    **_SIZES,
+    "target": "Docker Offload's NVIDIA L4 (23 GB)",
+    "offload_gpu": "NVIDIA L4 (23 GB)",
+    "workload_label": "Code Review",
+    "choice_label": "Local GPU",
+}
 SUPPLIED: Mapping[str, Mapping[str, Any]] = {
-    "size_tier": {"size_gb": 1.0, "offload_gpu": "NVIDIA L4 with 23 GB"},
-    "complexity": {"workload_label": "Code Review"},
-    "offload_gpu.warning": {"size_gb": 30.0},
+    "size_tier": {**_SIZES, "offload_gpu": "NVIDIA L4 with 23 GB"},
+    "complexity": {"workload_label": "Code Review", "assumed": " (assumed)"},
+    "offload_gpu.warning": _SIZES,
+    "arbitration": _ARBITRATION_FIELDS,
     "gpu-fits": _GPU_FIT_FIELDS,
     "gpu-beyond-guide": _GPU_FIT_FIELDS,
     "gpu-too-small": _GPU_FIT_FIELDS,
     "gpu-none": _GPU_FIELDS,
     "gpu-present": _GPU_FIELDS,
-    "sensitive": {"choice_label": "Local GPU"},
-    "sensitive.warning": {"size_gb": 30.0, "why": "no local GPU"},
-    "team": {"team_size": 5, "audience": "Small Teams", "items": "a; b"},
+    "sensitive": {**_SIZES, "choice_label": "Local GPU"},
+    "sensitive.warning": {**_SIZES, "why": "no local GPU"},
+    "offline": {**_SIZES, "choice_label": "Local GPU"},
+    "interactive": {**_SIZES, "choice_label": "Local GPU"},
+    "interactive.warning": {**_SIZES, "local_label": "the local GPU"},
+    "capacity": {**_SIZES, "choice_label": "Local CPU", "targets": "the L4 has 23 GB"},
+    "capacity.warning": {**_SIZES, "ways_out": "in int8 it needs 13 GB: fits the L4"},
+    "offload-too-small": {**_SIZES, "offload_gpu": "NVIDIA L4 (23 GB)"},
+    "team": {
+        "team_size": 5,
+        "audience": "Small Teams",
+        "items": "a; b",
+        "cost_meaning": "costs count each member",
+    },
     "cost": {
         "hours": 6.0,
         "team": " for 5 people",
@@ -133,8 +154,33 @@ class RuntimeRules:
     gpu_none: Rule
     gpu_present: Rule
     sensitive: Rule
+    offline: Rule
+    interactive: Rule
+    capacity: Rule
+    offload_too_small: Rule
     team: Rule
     cost: Rule
+
+
+# The steps of the arbitration, by id. The filters rule options out and come first, in
+# this order; the decisive steps may be reordered; the size tiers always come last.
+STEP_LOCAL_ONLY = "step.local-only"
+STEP_CAPACITY = "step.capacity"
+STEP_LOCAL_GPU_HOLDS = "step.local-gpu-holds"
+STEP_INTERACTIVE = "step.interactive"
+STEP_WORKLOAD = "step.workload"
+STEP_SIZE_TIERS = "step.size-tiers"
+FILTER_STEPS = (STEP_LOCAL_ONLY, STEP_CAPACITY)
+DECISIVE_STEPS = frozenset({STEP_LOCAL_GPU_HOLDS, STEP_INTERACTIVE, STEP_WORKLOAD})
+
+
+@dataclass(frozen=True)
+class ArbitrationStep(Entry):
+    """One step of the order in which the guide's rules win (``[[arbitration]]``)."""
+
+    summary: str
+    # Ends the text of each rule this step overrides: "Not followed: {because}."
+    because: Template
 
 
 @dataclass(frozen=True)
@@ -269,6 +315,7 @@ class OffloadGuide:
     workloads: tuple[WorkloadType, ...]
     offload_gpu: OffloadGpu
     rules: RuntimeRules
+    arbitration: tuple[ArbitrationStep, ...]
     comparison: tuple[ComparisonRow, ...]
     use_cases: tuple[UseCase, ...]
     costs: CostFacts
@@ -284,6 +331,10 @@ class OffloadGuide:
         if entry.section.startswith("labadvisor"):
             return entry.section
         return f"{self.guide.file} › {entry.section}"
+
+    def step(self, step_id: str) -> ArbitrationStep:
+        # Every known step is checked to be present when loaded.
+        return next(step for step in self.arbitration if step.id == step_id)
 
     def size_tier(self, size_gb: float) -> SizeTier:
         # Tiers are checked gap-free from 0 GB up when loaded, so one always matches.
@@ -321,6 +372,7 @@ def build(raw: Mapping[str, Any], path: str) -> OffloadGuide:
         workloads=tuple(_workload(t) for t in top.tables("workloads")),
         offload_gpu=_offload_gpu(top.table("offload_gpu")),
         rules=_rules(top.table("rules")),
+        arbitration=_arbitration(top),
         comparison=tuple(_comparison(t) for t in top.tables("comparison")),
         use_cases=tuple(_use_case(t) for t in top.tables("use_cases")),
         costs=costs,
@@ -467,13 +519,45 @@ def _rules(rules: Table) -> RuntimeRules:
         gpu_none=_rule(rules, "gpu-none"),
         gpu_present=_rule(rules, "gpu-present"),
         sensitive=_rule(rules, "sensitive"),
+        offline=_rule(rules, "offline"),
+        interactive=_rule(rules, "interactive"),
+        capacity=_rule(rules, "capacity"),
+        offload_too_small=_rule(rules, "offload-too-small"),
         team=_rule(rules, "team"),
         cost=_rule(rules, "cost"),
     )
-    if record.sensitive.warning is None:
-        raise ValueError(f"{rules.where('sensitive')} needs a warning template")
+    for key in ("sensitive", "interactive", "capacity"):
+        if getattr(record, key).warning is None:
+            raise ValueError(f"{rules.where(key)} needs a warning template")
     rules.done()
     return record
+
+
+def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
+    steps = []
+    for t in top.tables("arbitration"):
+        steps.append(
+            ArbitrationStep(
+                id=t.text("id"),
+                section=t.text("section"),
+                summary=t.text("summary"),
+                because=t.template("because", SUPPLIED["arbitration"]),
+            )
+        )
+        t.done()
+    where = top.where("arbitration")
+    ids = [step.id for step in steps]
+    known = [*FILTER_STEPS, *sorted(DECISIVE_STEPS), STEP_SIZE_TIERS]
+    if sorted(ids) != sorted(known):
+        raise ValueError(
+            f"{where} must list each of the steps {', '.join(known)} once, got {', '.join(ids)}"
+        )
+    if tuple(ids[: len(FILTER_STEPS)]) != FILTER_STEPS or ids[-1] != STEP_SIZE_TIERS:
+        raise ValueError(
+            f"{where} must start with {', '.join(FILTER_STEPS)} (they rule options out) and "
+            f"end with {STEP_SIZE_TIERS} (it always decides); got {', '.join(ids)}"
+        )
+    return tuple(steps)
 
 
 def _comparison(t: Table) -> ComparisonRow:
@@ -689,6 +773,11 @@ def _check_links(guide: OffloadGuide, path: str) -> None:
         guide.rules.gpu_none,
         guide.rules.gpu_present,
         guide.rules.sensitive,
+        guide.rules.offline,
+        guide.rules.interactive,
+        guide.rules.capacity,
+        guide.rules.offload_too_small,
+        *guide.arbitration,
         guide.rules.team,
         guide.rules.cost,
         *guide.comparison,

@@ -16,9 +16,17 @@ Option = tuple[str, Any]
 def runtime_options() -> dict[str, list[Option]]:
     """Choices for ``advise_runtime``'s enumerated inputs."""
     from labadvisor.guides import model_facts, offload_guide
+    from labadvisor.memory import TASKS
 
+    task_labels = {
+        "inference": "inference",
+        "lora": "LoRA fine-tuning",
+        "qlora": "QLoRA fine-tuning (4-bit base)",
+        "full-finetune": "full fine-tuning",
+    }
     return {
         "dtype": [(name, name) for name in model_facts().dtypes],
+        "task": [(task_labels.get(task, task), task) for task in TASKS],
         "workload": [(entry.label, entry.name) for entry in offload_guide().workloads],
         "preset": [
             (f"{preset.name} ({preset.params_b:g}B)", preset.id) for preset in model_facts().presets

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
 _SIZE_PATTERN = re.compile(
     r"^\s*([+-]?[0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE
@@ -87,3 +88,22 @@ def bytes_per_parameter(dtype: object) -> float:
     from labadvisor.guides import model_facts
 
     return model_facts().bytes_per_parameter(dtype)
+
+
+def gb_text(value: float, lines: Iterable[float] = ()) -> str:
+    """``value`` (GB) as people read it, with enough digits to stay on the same side of each
+    of ``lines`` as the exact figure: 0.996 next to the 1 GB line is "0.996", not "1"."""
+    marks = [line for line in lines if math.isfinite(line)]
+
+    def same_side(text: str) -> bool:
+        shown = float(text)
+        return all((shown > m) - (shown < m) == (value > m) - (value < m) for m in marks)
+
+    first = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    if "e" not in first and same_side(first):
+        return first
+    for decimals in range(1, 16):
+        text = f"{value:.{decimals}f}"
+        if same_side(text):
+            return text.rstrip("0").rstrip(".") if "." in text else text
+    return repr(value)

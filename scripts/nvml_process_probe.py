@@ -1,7 +1,9 @@
 """Start a process that holds GPU memory (and a child of it that does too), then print what
-NVML's per-process queries report about them, for the per-process attribution work.
+NVML's per-process queries report about them, and what labadvisor.gpu.processes() makes of
+them: both holders should be "this kernel" (descendants of this script).
 
 Needs torch with CUDA for the holders; without it only the queries' availability is printed.
+Run from the repository root (or with it on PYTHONPATH) to print labadvisor's view.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def main() -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
-        print("holder pid (as this namespace sees it):", holder.stdout.readline().strip())
+        first_line = holder.stdout.readline().strip() if holder.stdout is not None else "?"
+        print("holder pid (as this namespace sees it):", first_line)
         time.sleep(8)
     except ImportError:
         print("torch missing: no holder process")
@@ -85,14 +88,42 @@ def main() -> None:
         else:
             print("nvmlDeviceGetProcessUtilization", samples)
         print("cgroup of this process:", _read(f"/proc/{os.getpid()}/cgroup"))
+        print("NSpid of this process:", _status_line(os.getpid(), "NSpid"))
+        labadvisor_view()
     finally:
         pynvml.nvmlShutdown()
         if holder is not None:
             holder.kill()
 
 
+def labadvisor_view() -> None:
+    """What labadvisor.gpu.processes() reports, as text and as the server's JSON rows."""
+    try:
+        from labadvisor import gpu
+    except ImportError as exc:
+        print("labadvisor not importable here:", exc)
+        return
+    found = gpu.processes()
+    print("labadvisor.gpu.processes():")
+    print(found)
+    for process in found.processes:
+        row = process.to_dict()
+        print("  ", {k: row[k] for k in ("pid", "holder", "via_pid", "verified", "memory_used",
+                                          "sm_utilization", "note")})  # fmt: skip
+    unit = found.devices[0] if found.devices else None
+    if unit is not None and unit.memory_total:
+        print("make_room(all of GPU 0):", gpu.make_room(unit.memory_total, unit).text)
+
+
 def _cmdline(pid: int) -> str:
     return _read(f"/proc/{pid}/cmdline").replace("\0", " ")[:80]
+
+
+def _status_line(pid: int, key: str) -> str:
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        if line.startswith(f"{key}:"):
+            return line.split(":", 1)[1].strip()
+    return "?"
 
 
 def _read(path: str) -> str:

@@ -32,6 +32,10 @@ Use::
 
 ``docker_engines.env(config)`` gives those variables for a child process such as a Jupyter
 server; without an argument it names the shared store, which must then stay unwritten.
+
+Stand-ins that need no dockerd live here too: ``FakeEngine`` (a well-behaved engine, also
+with TLS or GPU runtimes) and ``HostileEngine`` with its ``hostile_engine`` fixture (one that
+accepts and never answers, one that drips a byte a second, one killed mid-request).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import socket
 import socketserver
 import ssl
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -404,7 +409,8 @@ def closed_port() -> int:
 
 
 class FakeEngine:
-    """The one stand-in engine of the test suite: answers /_ping, /version and /info (any API
+    """The one well-behaved stand-in engine of the test suite (HostileEngine below is the
+    misbehaving kind): answers /_ping, /version and /info (any API
     version prefix) on a unix socket or on TCP, with TLS if given a server context.
 
     ``name`` becomes the engine's ID and Name, ``gpu=True`` adds an ``nvidia`` runtime, ``info``
@@ -519,6 +525,130 @@ class _TCPHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def _tcp_host(listener: socket.socket) -> str:
     return f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+# --- Hostile engines: endpoints that misbehave the ways real ones do -------------------------
+
+HOSTILE_KINDS = ("silent", "drip", "killed")
+# Runs in its own process, so a dripping thread never competes with the code under test and
+# "killed" can be a real SIGKILL. Arguments: kind, "tcp" or a unix socket path, drip interval.
+_HOSTILE_SERVER = r"""
+import os, signal, socket, sys, threading, time
+
+kind, where, interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
+if where == "tcp":
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    host = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+else:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(where)
+    host = f"unix://{where}"
+listener.listen(128)
+print(host, flush=True)  # only once it listens: a client may connect at once
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\n"
+
+
+def read_request(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    return True
+
+
+def serve(conn):
+    with conn:
+        try:
+            if not read_request(conn):
+                return
+            if kind == "silent":  # read the request, never answer, hold until the client leaves
+                while conn.recv(65536):
+                    pass
+            elif kind == "drip":  # a response that never ends, one byte per interval
+                conn.sendall(HEAD + b"X-Drip: ")
+                while True:
+                    time.sleep(interval)
+                    conn.sendall(b".")
+            else:  # killed: half the headers out, then the process dies
+                conn.sendall(HEAD)
+                os.kill(os.getpid(), signal.SIGKILL)
+        except OSError:
+            pass
+
+
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"""
+
+
+class HostileEngine:
+    """An endpoint that speaks to docker-py only to fail it, in its own process:
+
+    - ``"silent"``: accepts, reads the request, never answers (a hung dockerd, a dead proxy);
+    - ``"drip"``: answers one byte every ``interval`` seconds (1 s by default) and never
+      finishes, so no single socket read ever times out;
+    - ``"killed"``: sends half the response headers and is SIGKILLed mid-request; later
+      connections are refused.
+
+    On TCP 127.0.0.1 by default, or on ``unix_path``. ``host`` is its endpoint. Use as a
+    context manager or call ``close()``; the ``hostile_engine`` fixture closes what it made.
+    """
+
+    def __init__(self, kind: str, *, unix_path: Path | None = None, interval: float = 1.0) -> None:
+        if kind not in HOSTILE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(HOSTILE_KINDS)}, got {kind!r}")
+        self.kind = kind
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _HOSTILE_SERVER, kind, str(unix_path or "tcp"), str(interval)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.host = self.process.stdout.readline().strip()
+        if not self.host:
+            self.close()
+            raise RuntimeError(f"the {kind} engine did not start")
+
+    def was_killed(self, wait: float = 5.0) -> bool:
+        """Whether the process died of SIGKILL (waiting up to ``wait`` s for it to be reaped:
+        the client sees the connection close a moment before the parent can tell)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=wait)
+        return self.process.returncode == -signal.SIGKILL
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> HostileEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.fixture
+def hostile_engine() -> Iterator[Any]:
+    """A factory: ``hostile_engine("drip")`` starts one (keywords as HostileEngine); all of
+    them are stopped after the test."""
+    started: list[HostileEngine] = []
+
+    def start(kind: str, **options: Any) -> HostileEngine:
+        engine = HostileEngine(kind, **options)
+        started.append(engine)
+        return engine
+
+    yield start
+    for engine in started:
+        engine.close()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,16 @@ GiB = 1024**3
 
 
 @dataclass
+class FakeProcess:
+    """A compute process as NVML lists it on a GPU or MIG instance."""
+
+    pid: int
+    memory_used: int | None = 1 * GiB  # None: NVML cannot tell (pynvml gives None too)
+    utilization: tuple[int, int] | None = None  # (SM %, memory %) of its newest sample
+    older: list[tuple[int, int]] = field(default_factory=list)  # earlier samples, oldest first
+
+
+@dataclass
 class FakeMig:
     name: str
     uuid: str
@@ -29,6 +39,7 @@ class FakeMig:
     gpu_instance_id: int = 1
     compute_instance_id: int = 0
     slot: int | None = None  # position among the parent's slots; None = next free one
+    processes: list[FakeProcess] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +59,7 @@ class FakeGpu:
     lost: bool = False  # every call on this GPU raises GpuIsLost
     handle_error: int | None = None  # error code nvmlDeviceGetHandleByIndex raises
     unsupported: set[str] = field(default_factory=set)  # functions raising NotSupported here
+    processes: list[FakeProcess] = field(default_factory=list)  # outside any MIG instance
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,48 @@ class FakeNvml:
     def nvmlDeviceGetComputeInstanceId(self, handle: FakeHandle) -> int:
         gpu = self._device("nvmlDeviceGetComputeInstanceId", handle)
         return self._mig(gpu, handle).compute_instance_id
+
+    # --- processes ----------------------------------------------------------------------
+    def _processes(self, name: str, handle: FakeHandle) -> list[Any]:
+        gpu = self._device(name, handle)
+        if handle.mig is not None:
+            listed = self._mig(gpu, handle).processes
+        else:  # the GPU itself: in MIG mode every instance's processes too, as root sees them
+            listed = gpu.processes + [p for mig in gpu.mig for p in mig.processes]
+        return [
+            SimpleNamespace(pid=p.pid, usedGpuMemory=p.memory_used, gpuInstanceId=0,
+                            computeInstanceId=0)
+            for p in listed
+        ]  # fmt: skip
+
+    def nvmlDeviceGetComputeRunningProcesses_v3(self, handle: FakeHandle) -> list[Any]:
+        return self._processes("nvmlDeviceGetComputeRunningProcesses_v3", handle)
+
+    def nvmlDeviceGetComputeRunningProcesses_v2(self, handle: FakeHandle) -> list[Any]:
+        return self._processes("nvmlDeviceGetComputeRunningProcesses_v2", handle)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: FakeHandle) -> list[Any]:
+        return self._processes("nvmlDeviceGetComputeRunningProcesses", handle)
+
+    def nvmlDeviceGetProcessUtilization(self, handle: FakeHandle, timeStamp: int) -> list[Any]:
+        """Samples newer than ``timeStamp`` (µs); NotFound when there are none, NotSupported
+        on a MIG instance, as the real NVML."""
+        gpu = self._device("nvmlDeviceGetProcessUtilization", handle)
+        if handle.mig is not None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        samples = []
+        for process in gpu.processes:
+            history = [*process.older, *([process.utilization] if process.utilization else [])]
+            for age, (sm, mem) in enumerate(reversed(history)):
+                stamp = 1_795_716_214_000_000 - age * 1_000_000
+                if stamp > timeStamp:
+                    samples.append(
+                        SimpleNamespace(pid=process.pid, timeStamp=stamp, smUtil=sm,
+                                        memUtil=mem, encUtil=0, decUtil=0)
+                    )  # fmt: skip
+        if not samples:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+        return samples[::-1]  # oldest first, so "newest per pid" must be worked out
 
     @staticmethod
     def _mig(gpu: FakeGpu, handle: FakeHandle) -> FakeMig:

@@ -1,5 +1,6 @@
 """Fixtures that point labadvisor.gpu at the fake NVML of fake_nvml.py and give the real
-pynvml back afterwards, and the one that skips tests needing real NVIDIA hardware.
+pynvml back afterwards, the one that skips tests needing real NVIDIA hardware, and what the
+process-attribution tests need: a /proc-like tree and a stand-in for /dev/nvidia0.
 Registered as a pytest plugin in conftest.py.
 """
 
@@ -7,12 +8,17 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 import pynvml
 import pytest
 from fake_nvml import FakeGpu, FakeNvml, use_backend
+
+from labadvisor.gpu import procfs
 
 # What decides which GPUs detection reports; no test inherits them from the shell.
 VISIBILITY_VARS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
@@ -104,3 +110,49 @@ def real_gpu(real_nvml: None) -> None:
     """For the @pytest.mark.gpu tests: skipped, not failed, where there is no GPU to check."""
     if not _real_gpu_present():
         pytest.skip("needs an NVIDIA GPU and driver")
+
+
+# --- /proc for the process-attribution tests ---------------------------------------------
+
+
+@dataclass
+class ProcEntry:
+    """One process of a /proc-like tree: what /proc/<pid>/{stat,cmdline,cgroup,fd} hold."""
+
+    ppid: int = 1
+    comm: str = "python3"
+    cmdline: tuple[str, ...] = ("python3", "train.py")
+    cgroup: str = "0::/user.slice/user-1000.slice/session-1.scope"
+    open_files: tuple[str, ...] = ("/dev/pts/0", "/dev/nvidiactl", "/dev/nvidia0")
+    fd_readable: bool = True  # False: no fd directory at all, so GPU use cannot be checked
+
+
+def build_proc_tree(root: Path, entries: Mapping[int, ProcEntry]) -> Path:
+    """Lay ``entries`` out under ``root`` as /proc does; returns ``root``."""
+    for pid, entry in entries.items():
+        base = root / str(pid)
+        base.mkdir(parents=True)
+        (base / "stat").write_text(f"{pid} ({entry.comm}) S {entry.ppid} {pid} {pid} 0 -1\n")
+        (base / "cmdline").write_bytes(b"\0".join(a.encode() for a in entry.cmdline) + b"\0")
+        (base / "cgroup").write_text(entry.cgroup + "\n")
+        if entry.fd_readable:
+            (base / "fd").mkdir()
+            for number, target in enumerate(entry.open_files):
+                os.symlink(target, base / "fd" / str(number))
+    return root
+
+
+@pytest.fixture
+def gpu_device_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A file that stands for /dev/nvidia0: procfs counts a process holding it open as a
+    GPU user, and this test process holds it open while the test runs. Pass it as stdin to
+    a child process to make that child a GPU user too."""
+    device = tmp_path / "dev" / "nvidia0"
+    device.parent.mkdir()
+    device.write_bytes(b"")
+    monkeypatch.setattr(procfs, "GPU_DEVICE_PREFIXES", (str(device.parent / "nvidia"),))
+    handle: IO[bytes] = device.open("rb")
+    try:
+        yield device
+    finally:
+        handle.close()

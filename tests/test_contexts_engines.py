@@ -8,12 +8,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from docker_engines import DockerEngines, isolate_docker_env
+from docker_engines import DockerEngines, HostileEngine, isolate_docker_env
 
 from labadvisor import contexts
 from labadvisor.contexts import kernel_env
@@ -246,3 +248,57 @@ def test_eight_processes_switching_globally_at_once(lab: DockerEngines) -> None:
     assert {k: v for k, v in data.items() if k != "currentContext"} == REALISTIC_CONFIG
     leftovers = {p.name for p in config_path().parent.iterdir()}
     assert leftovers == {"config.json", "config.json.lock", "contexts"}
+
+
+def test_switches_between_real_engines_are_not_held_up_by_hostile_ones(
+    lab: DockerEngines, hostile_engine: Callable[..., HostileEngine]
+) -> None:
+    """Twelve checks stuck on hostile endpoints at once; real switches keep their pace, and
+    every hostile check ends by its deadline."""
+    config = Path(os.environ["DOCKER_CONFIG"])
+    kinds = ["silent"] * 5 + ["drip"] * 5 + ["killed"] * 2
+    for i, kind in enumerate(kinds):
+        cli(lab, "context", "create", f"hostile-{i}", "--docker",
+            f"host={hostile_engine(kind).host}")  # fmt: skip
+    failures: list[tuple[float, BaseException | None]] = []
+
+    def check(name: str) -> None:
+        began = time.monotonic()
+        try:
+            contexts.use(name, timeout=2)
+        except contexts.EngineUnreachableError as exc:
+            failures.append((time.monotonic() - began, exc))
+        else:
+            failures.append((time.monotonic() - began, None))
+
+    threads = [threading.Thread(target=check, args=(f"hostile-{i}",)) for i in range(len(kinds))]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # all of them waiting on their engines now
+    for role, engine_id in (("offload", lab.offload_id), ("local", lab.local_id)):
+        began = time.monotonic()
+        result = contexts.use(role, timeout=2)
+        assert time.monotonic() - began < 1.0 and result.engine_error is None
+        assert contexts.client().info()["ID"] == engine_id
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(failures) == len(kinds)
+    assert all(error is not None and elapsed < 2.5 for elapsed, error in failures), failures
+    assert not (config / "config.json").exists()  # kernel scope: nothing written
+
+
+def test_leaving_offload_with_the_local_engine_gone(lab: DockerEngines, tmp_path: Path) -> None:
+    """Docker Desktop quit while the kernel was on Offload: "local" still switches back."""
+    cli(lab, "context", "create", "desktop-linux", "--docker",
+        f"host=unix://{tmp_path}/desktop.sock")  # fmt: skip
+    assert contexts.use("offload").round_trip_ms is not None
+    assert contexts.client().info()["ID"] == lab.offload_id
+    for scope in ("kernel", "global"):
+        result = contexts.use("local", scope=scope)  # type: ignore[arg-type]
+        assert result.context == "desktop-linux" and result.round_trip_ms is None
+        assert result.engine_error == f"no socket at {tmp_path}/desktop.sock"
+    assert contexts.current().name == "desktop-linux"
+    assert json.loads(config_path().read_bytes())["currentContext"] == "desktop-linux"
+    # The real docker CLI agrees that the switch happened (and fails the way the note says).
+    done = subprocess.run([lab.docker_cli, "ps"], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "desktop.sock" in done.stderr

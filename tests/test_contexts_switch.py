@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from docker_engines import (
     FakeEngine,
+    HostileEngine,
     closed_port,
     isolate_docker_env,
     make_tls_material,
@@ -25,7 +27,7 @@ from docker_engines import (
 )
 
 from labadvisor import contexts
-from labadvisor.contexts import kernel_env, store
+from labadvisor.contexts import deadline, kernel_env, store
 from labadvisor.contexts.engine import gpu_capability
 from labadvisor.contexts.switch import Scope
 
@@ -420,3 +422,366 @@ def test_tls_material_from_the_store_is_used(
         with pytest.raises(contexts.EngineUnreachableError) as caught:
             contexts.use("secure", timeout=2)
         assert caught.value.endpoint == port_host
+
+
+# --- hostile engines: every call ends by its deadline --------------------------------------------
+
+# The promise: a call with timeout T returns or fails within T + 0.5 s.
+LIMIT_S = 1.5
+SAYS_TOO_SLOW = ("no answer within 1 s", "no complete answer within 1 s")
+CAUSES = {
+    "silent": SAYS_TOO_SLOW,
+    "drip": SAYS_TOO_SLOW,
+    "killed": ("its answer broke off or is not the JSON a Docker engine sends",),
+}
+
+
+def _switch_kernel() -> object:
+    return contexts.use("hostile", timeout=1)
+
+
+def _switch_global() -> object:
+    return contexts.use("hostile", scope="global", timeout=1)
+
+
+def _ping() -> object:
+    return contexts.ping("hostile", timeout=1)
+
+
+def _client() -> object:
+    return contexts.client("hostile", timeout=1)
+
+
+CALLS: dict[str, Callable[[], object]] = {
+    "use": _switch_kernel,
+    "use global": _switch_global,
+    "ping": _ping,
+    "client": _client,
+}
+
+
+@pytest.mark.parametrize("call", [*CALLS, "engine_info"])
+@pytest.mark.parametrize("kind", ["silent", "drip", "killed"])
+def test_a_hostile_engine_fails_the_call_by_its_deadline(
+    config_dir: Path, hostile_engine: Callable[..., HostileEngine], kind: str, call: str
+) -> None:
+    hostile = hostile_engine(kind)
+    write_context(config_dir, "hostile", hostile.host)
+    (config_dir / "config.json").write_text('{"auths": {}}')
+    before = state(config_dir)
+    started = time.monotonic()
+    if call == "engine_info":
+        info = contexts.engine_info("hostile", timeout=1)
+        elapsed = time.monotonic() - started
+        assert not info.reachable and info.error in CAUSES[kind]
+    else:
+        with pytest.raises(contexts.EngineUnreachableError) as caught:
+            CALLS[call]()
+        elapsed = time.monotonic() - started
+        error = caught.value
+        assert (error.context, error.endpoint) == ("hostile", hostile.host)
+        assert error.cause in CAUSES[kind] and error.cause in str(error)
+        assert "'hostile'" in str(error) and hostile.host in str(error)
+        if call.startswith("use"):
+            assert "nothing was changed" in str(error)
+    assert elapsed < LIMIT_S, f"{call} took {elapsed:.2f} s against a {kind} engine"
+    assert state(config_dir) == before
+    if kind == "killed":
+        assert hostile.was_killed()  # it really died mid-request
+
+
+@pytest.mark.parametrize("kind", ["silent", "drip", "killed"])
+def test_a_hostile_engine_on_a_unix_socket(
+    config_dir: Path, tmp_path: Path, hostile_engine: Callable[..., HostileEngine], kind: str
+) -> None:
+    hostile = hostile_engine(kind, unix_path=tmp_path / f"{kind}.sock")
+    write_context(config_dir, "hostile", hostile.host)
+    before = state(config_dir)
+    started = time.monotonic()
+    with pytest.raises(contexts.EngineUnreachableError) as caught:
+        contexts.use("hostile", timeout=1)
+    assert time.monotonic() - started < LIMIT_S
+    assert caught.value.cause in CAUSES[kind]
+    assert state(config_dir) == before
+
+
+def test_a_fast_drip_never_trips_a_socket_timeout_but_meets_the_deadline(
+    config_dir: Path, hostile_engine: Callable[..., HostileEngine]
+) -> None:
+    # A byte every 0.1 s: each socket read succeeds, so only a whole-call deadline stops it.
+    hostile = hostile_engine("drip", interval=0.1)
+    write_context(config_dir, "hostile", hostile.host)
+    for call in (_switch_kernel, _ping, _client):
+        started = time.monotonic()
+        with pytest.raises(contexts.EngineUnreachableError) as caught:
+            call()
+        elapsed = time.monotonic() - started
+        assert 1.0 <= elapsed < LIMIT_S
+        assert caught.value.cause == "no complete answer within 1 s"
+    started = time.monotonic()
+    info = contexts.engine_info("hostile", timeout=1)
+    assert time.monotonic() - started < LIMIT_S
+    assert info.error == "no complete answer within 1 s" and not info.reachable
+
+
+def test_many_hostile_engines_at_once_and_a_healthy_one_beside_them(
+    config_dir: Path, engine: FakeEngine, hostile_engine: Callable[..., HostileEngine]
+) -> None:
+    kinds = ["silent"] * 4 + ["drip"] * 4 + ["killed"] * 2
+    for i, kind in enumerate(kinds):
+        write_context(config_dir, f"hostile-{i}", hostile_engine(kind).host)
+    write_context(config_dir, "healthy", engine.host)
+    before = state(config_dir)
+    outcomes: dict[str, tuple[float, BaseException | None]] = {}
+    start = threading.Barrier(len(kinds) + 1)
+
+    def switch(name: str) -> None:
+        start.wait()
+        began = time.monotonic()
+        try:
+            contexts.ping(name, timeout=1)
+        except BaseException as exc:  # recorded and checked below
+            outcomes[name] = (time.monotonic() - began, exc)
+        else:
+            outcomes[name] = (time.monotonic() - began, None)
+
+    names = [f"hostile-{i}" for i in range(len(kinds))] + ["healthy"]
+    threads = [threading.Thread(target=switch, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)
+    for i, kind in enumerate(kinds):
+        elapsed, error = outcomes[f"hostile-{i}"]
+        assert isinstance(error, contexts.EngineUnreachableError), (kind, error)
+        assert elapsed < LIMIT_S, (kind, elapsed)
+    elapsed, error = outcomes["healthy"]
+    assert error is None and elapsed < 1.0  # not held up by the others
+    assert state(config_dir) == before
+
+
+def test_when_every_worker_is_stuck_a_check_fails_by_its_deadline_saying_why(
+    config_dir: Path,
+    engine: FakeEngine,
+    hostile_engine: Callable[..., HostileEngine],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deadline, "_slots", threading.BoundedSemaphore(1))
+    write_context(config_dir, "hostile", hostile_engine("drip", interval=0.1).host)
+    write_context(config_dir, "healthy", engine.host)
+    with pytest.raises(contexts.EngineUnreachableError):
+        contexts.ping("hostile", timeout=0.5)  # abandoned, still reading the drip
+    started = time.monotonic()
+    with pytest.raises(contexts.EngineUnreachableError) as caught:
+        contexts.use("healthy", timeout=0.5)
+    assert time.monotonic() - started < 1.0
+    assert "earlier engine checks are still waiting" in caught.value.cause
+
+
+def test_an_abandoned_check_does_not_hold_up_interpreter_exit(
+    config_dir: Path, hostile_engine: Callable[..., HostileEngine]
+) -> None:
+    write_context(config_dir, "hostile", hostile_engine("drip", interval=0.1).host)
+    code = textwrap.dedent(
+        """
+        import time
+        from labadvisor import contexts
+        began = time.monotonic()
+        try:
+            contexts.use("hostile", timeout=1)
+        except contexts.EngineUnreachableError as exc:
+            print(f"{time.monotonic() - began:.2f}", exc.cause)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    elapsed, cause = done.stdout.split(" ", 1)
+    assert float(elapsed) < LIMIT_S and cause.strip() == "no complete answer within 1 s"
+
+
+def test_the_cli_switch_ends_by_its_timeout_against_a_dripping_engine(
+    config_dir: Path, hostile_engine: Callable[..., HostileEngine]
+) -> None:
+    write_context(config_dir, "hostile", hostile_engine("drip").host)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "labadvisor", "context", "use", "hostile", "--timeout", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "did not answer" in done.stderr and "Traceback" not in done.stderr
+    assert elapsed < 15  # interpreter start-up included; a per-read timeout ran for minutes
+
+
+# --- timeouts -----------------------------------------------------------------------------------
+
+TIMEOUT_RULE = "timeout must be a number of seconds greater than 0 and at most 600"
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [0, -1, 600.001, 601, 1e10, 10**400, float("nan"), float("inf"), True, "3", None, [1]],
+)
+def test_timeouts_outside_the_range_are_refused_naming_the_value(
+    config_dir: Path, timeout: object
+) -> None:
+    before = state(config_dir)
+    calls: list[Callable[[], object]] = [
+        lambda: contexts.use("default", timeout=timeout),  # type: ignore[arg-type]
+        lambda: contexts.use("default", check=False, timeout=timeout),  # type: ignore[arg-type]
+        lambda: contexts.ping("default", timeout=timeout),  # type: ignore[arg-type]
+        lambda: contexts.engine_info("default", timeout=timeout),  # type: ignore[arg-type]
+    ]
+    if timeout is not None:  # client(timeout=None) means docker-py's default
+        calls.append(lambda: contexts.client("default", timeout=timeout))  # type: ignore[arg-type]
+    for call in calls:
+        with pytest.raises(ValueError) as caught:
+            call()
+        message = str(caught.value)
+        assert message.startswith(TIMEOUT_RULE) and len(message) < 200
+        if timeout != 10**400:
+            assert repr(timeout) in message
+    assert state(config_dir) == before
+
+
+def test_the_longest_timeout_is_allowed(config_dir: Path, engine: FakeEngine) -> None:
+    write_context(config_dir, "healthy", engine.host)
+    assert contexts.use("healthy", timeout=600).round_trip_ms is not None
+    assert contexts.engine_info("healthy", timeout=600.0).reachable
+    assert contexts.use("default", check=False, timeout=1e-3).context == "default"
+
+
+# --- leaving Offload always works -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scope", ["kernel", "global"])
+@pytest.mark.parametrize("target", ["local", "default"])
+def test_the_local_role_is_switched_to_even_when_its_engine_is_down(
+    config_dir: Path, engine: FakeEngine, tmp_path: Path, scope: Scope, target: str
+) -> None:
+    write_context(config_dir, "docker-cloud", engine.host)
+    missing = tmp_path / "docker.sock"
+    os.environ["DOCKER_HOST"] = f"unix://{missing}"  # "default", and so "local", is down
+    contexts.use("offload", scope=scope)
+    started = time.monotonic()
+    result = contexts.use(target, scope=scope)
+    assert time.monotonic() - started < 1.0
+    assert result.context == "default" and result.changed and result.previous == "docker-cloud"
+    assert result.checked and result.round_trip_ms is None
+    assert result.engine_error == f"no socket at {missing}"
+    assert "switched anyway" in (result.note or "") and str(missing) in (result.note or "")
+    assert "switched anyway" in result.summary() and "did not answer" in result._repr_html_()
+    assert json.loads(json.dumps(result.to_dict()))["engine_error"] == result.engine_error
+    assert contexts.current().name == "default"
+    if scope == "kernel":
+        assert os.environ["DOCKER_HOST"] == f"unix://{missing}"  # put back, as always
+    else:
+        assert "currentContext" not in json.loads((config_dir / "config.json").read_text())
+    # Every other target still refuses a dead engine.
+    write_context(config_dir, "docker-cloud", f"tcp://127.0.0.1:{closed_port()}")
+    with pytest.raises(contexts.EngineUnreachableError, match="nothing was changed"):
+        contexts.use("offload", scope=scope)
+
+
+def test_docker_desktops_context_is_the_local_role(
+    config_dir: Path, engine: FakeEngine, hostile_engine: Callable[..., HostileEngine]
+) -> None:
+    write_context(config_dir, "docker-cloud", engine.host)
+    hung = hostile_engine("silent")
+    write_context(config_dir, "desktop-linux", hung.host)
+    contexts.use("offload")
+    for target in ("local", "desktop-linux"):
+        contexts.use("offload")
+        started = time.monotonic()
+        result = contexts.use(target, timeout=1)
+        assert time.monotonic() - started < LIMIT_S
+        assert result.context == "desktop-linux" and result.changed
+        assert result.engine_error == "no answer within 1 s"
+    # With Docker Desktop present, "default" is not what "local" means: it refuses as before.
+    os.environ["DOCKER_HOST"] = f"tcp://127.0.0.1:{closed_port()}"
+    with pytest.raises(contexts.EngineUnreachableError, match="connection refused"):
+        contexts.use("default")
+
+
+def test_a_live_local_engine_reports_no_error(config_dir: Path, engine: FakeEngine) -> None:
+    os.environ["DOCKER_HOST"] = engine.host
+    result = contexts.use("local")
+    assert result.engine_error is None and result.round_trip_ms is not None
+    assert "switched anyway" not in result.summary()
+
+
+# --- endpoints docker-py cannot parse -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("tcp://[::1", "Invalid IPv6 URL"),
+        ("tcp://127.0.0.1:99999", "Port out of range"),
+        ("foo://bar", "Invalid bind address protocol"),
+    ],
+)
+def test_an_endpoint_that_is_not_an_address_is_a_clear_engine_error(
+    config_dir: Path, host: str, reason: str
+) -> None:
+    write_context(config_dir, "odd", host)
+    before = state(config_dir)
+    for call in (
+        lambda: contexts.use("odd"),
+        lambda: contexts.use("odd", scope="global"),
+        lambda: contexts.ping("odd"),
+        lambda: contexts.client("odd"),
+    ):
+        with pytest.raises(contexts.EngineUnreachableError) as caught:
+            call()
+        assert caught.value.cause.startswith("its endpoint is not a valid Docker host")
+        assert reason in caught.value.cause and host in str(caught.value)
+    info = contexts.engine_info("odd")
+    assert not info.reachable and reason in (info.error or "")
+    assert state(config_dir) == before
+    assert [c.host for c in contexts.list_contexts() if c.name == "odd"] == [host]
+    # As DOCKER_HOST, it is "default" and so the local role: leaving Offload still works.
+    os.environ["DOCKER_HOST"] = host
+    result = contexts.use("local")
+    assert result.context == "default" and reason in (result.engine_error or "")
+
+
+# --- oversized input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scope", ["kernel", "global"])
+def test_a_huge_name_is_quoted_cut_short(config_dir: Path, scope: Scope) -> None:
+    before = state(config_dir)
+    huge = "a" * 2_000_000
+    cases: list[tuple[object, type[Exception]]] = [
+        (huge, contexts.ContextNotFoundError),
+        ("-" + huge, contexts.InvalidContextNameError),
+        ([huge], contexts.InvalidContextNameError),
+    ]
+    for target, error in cases:
+        started = time.monotonic()
+        with pytest.raises(error) as caught:
+            contexts.use(target, scope=scope)  # type: ignore[arg-type]
+        assert time.monotonic() - started < 1.0
+        message = str(caught.value)
+        assert len(message) < 1000 and "characters)" in message
+    for bad in ({"scope": huge}, {"timeout": huge}):
+        with pytest.raises(ValueError) as caught:
+            contexts.use("default", **bad)  # type: ignore[arg-type]
+        assert len(str(caught.value)) < 400 and "2000000 characters" in str(caught.value)
+    with pytest.raises(contexts.ContextNotFoundError) as caught:
+        contexts.engine_info(huge)
+    assert len(str(caught.value)) < 1000
+    assert state(config_dir) == before
+
+
+def test_a_huge_endpoint_is_cut_in_engine_errors(config_dir: Path) -> None:
+    host = "tcp://" + "h" * 100_000 + ":2375"
+    write_context(config_dir, "far", host)
+    with pytest.raises(contexts.EngineUnreachableError) as caught:
+        contexts.use("far", timeout=1)
+    assert len(str(caught.value)) < 1000 and caught.value.endpoint == host

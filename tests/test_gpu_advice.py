@@ -9,7 +9,7 @@ import pytest
 from fake_nvml import FakeGpu, FakeNvml, GiB, a100_mig, l4
 
 from labadvisor import advise_runtime, gpu
-from labadvisor.guides import offload_data
+from labadvisor.guides import offload_guide
 
 L4_FREE_GB = (23034 - 300) * 1024**2 / 1e9  # the fake L4: 23034 MiB total, 300 MiB used
 
@@ -34,6 +34,8 @@ def test_auto_detects_the_gpu_and_reports_the_margin(machine: Callable[..., Fake
     assert advice.choice == "local-gpu"
     assert advice.gpu is not None and advice.gpu.name == "NVIDIA L4"
     assert advice.gpu.free_gb == pytest.approx(L4_FREE_GB)
+    # 5 GB of weights need 5 + 10 % + the 0.5 GB CUDA context (estimate_memory) = 6 GB.
+    assert advice.memory is not None and advice.memory.total_gb == pytest.approx(5 * 1.2)
     margin = L4_FREE_GB - 5 * 1.2
     assert advice.fit_margin_gb == pytest.approx(margin)
     (text,) = by_rule(advice, "gpu.fits")
@@ -64,7 +66,11 @@ def test_the_gpu_with_most_free_memory_is_checked(machine: Callable[..., FakeNvm
     advice = advise_runtime(14, gpu="auto")
     assert advice.gpu is not None and advice.gpu.name == "NVIDIA L4"
     assert advice.choice == "local-gpu"
-    assert any("NVIDIA L4" in t and "7.0 GB" in t for t in by_rule(advice, "gpu.fits"))
+    margin = L4_FREE_GB - advice.needed_gb  # 14 GB of weights need 14 x 1.1 + 0.5 = 15.9 GB
+    assert advice.needed_gb == pytest.approx(15.9)
+    assert any(
+        "NVIDIA L4" in t and f"margin of {margin:.1f} GB" in t for t in by_rule(advice, "gpu.fits")
+    )
     # With two GPUs visible the reason says which one was meant.
     assert advice.gpu.label == "GPU 1"
     assert any("NVIDIA L4 (GPU 1)" in t for t in by_rule(advice, "gpu.fits"))
@@ -109,8 +115,8 @@ def test_this_machine_really_has_no_gpu() -> None:
 
 
 def test_the_offload_side_is_the_guides_l4(machine: Callable[..., FakeNvml]) -> None:
-    offload = offload_data()["offload_gpu"]
-    assert (offload["name"], offload["memory_gb"]) == ("NVIDIA L4", 23.0)
+    offload = offload_guide().offload_gpu
+    assert (offload.name, offload.memory_gb) == ("NVIDIA L4", 23.0)
     machine([l4()])
     too_big = advise_runtime(30, gpu="auto")
     assert any("23 GB" in w and "NVIDIA L4" in w for w in too_big.warnings)

@@ -234,7 +234,7 @@ def test_a_template_override_that_is_valid_is_used() -> None:
         {OFFLOAD: {"rules": {"gpu-fits": {"text": "{free_gb:.0f} GB free, {headroom_pct:g}%"}}}}
     )
     advice = labadvisor.advise_runtime(5, gpu=24.0)
-    assert advice.reasons[1].text == "24 GB free, 20%"
+    assert advice.reasons[1].text == "24 GB free, 0%"  # no headroom beyond the estimate
     labadvisor.configure(
         {"compose-vs-k3s": {"rules": {"users": {"compose_text": "{users} of {k3s_from_users}"}}}}
     )
@@ -272,7 +272,8 @@ def test_typed_records_are_frozen() -> None:
     import dataclasses
 
     guide = guides.offload_guide()
-    assert guide.rules.gpu_fits.headroom_fraction == 0.2
+    # The fit checks use estimate_memory's total as it is; headroom is an opt-in margin.
+    assert guide.rules.gpu_fits.headroom_fraction == 0.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         guide.rules.gpu_fits.headroom_fraction = 0.5  # type: ignore[misc]
     assert [t.id for t in guide.size_tiers] == ["size.small", "size.medium", "size.large"]

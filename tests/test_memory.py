@@ -11,7 +11,7 @@ import pytest
 
 import labadvisor
 from labadvisor.gpu import GpuDevice, GpuReport, MigDevice
-from labadvisor.guides import configure, models_data
+from labadvisor.guides import configure, model_facts
 from labadvisor.memory import estimate_memory, find_preset, fits, presets
 
 
@@ -146,9 +146,9 @@ def test_encoder_decoder_caches_self_and_cross_attention() -> None:
 
 
 def test_overhead_is_cuda_context_plus_a_fraction_of_the_weights() -> None:
-    overhead = models_data()["overhead"]
+    facts = model_facts()
     est = estimate_memory(preset="llama-2-7b", context_tokens=4096)
-    expected = overhead["cuda_context_gb"] + overhead["activation_fraction"] * est.weights_gb
+    expected = facts.cuda_context_gb + facts.activation_fraction * est.weights_gb
     assert est.overhead_gb == pytest.approx(expected)
     assert est.total_gb == pytest.approx(est.weights_gb + 2.147483648 + expected)
     assert estimate_memory(7, overhead_gb=0).total_gb == pytest.approx(14.0)

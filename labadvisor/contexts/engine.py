@@ -2,13 +2,17 @@
 
 Every conversation with an engine goes through :func:`_connected`, which builds the client from
 the context store (not from the process environment) and turns whatever the transport raises
-into an :class:`EngineUnreachableError` with a short cause. docker-py is imported only here,
-and only when an engine is contacted.
+into an :class:`EngineUnreachableError` with a short cause. Each public call runs its
+conversation under a whole-call deadline (:mod:`deadline`), so ``timeout`` bounds the call
+whatever the endpoint does. docker-py is imported only here, and only when an engine is
+contacted.
 """
 
 from __future__ import annotations
 
 import functools
+import http.client
+import json
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labadvisor.contexts import store
+from labadvisor.contexts.deadline import DeadlineExceeded, call_within, check_timeout
 from labadvisor.contexts.display import html_table
-from labadvisor.contexts.errors import EngineUnreachableError
+from labadvisor.contexts.errors import EngineUnreachableError, quoted, shortened
 from labadvisor.contexts.resolve import role_of, stored_context
 
 if TYPE_CHECKING:
@@ -108,43 +113,72 @@ def client(context: str | None = None, *, timeout: float | None = None) -> docke
     It is built from the context store, not from DOCKER_HOST/DOCKER_CONTEXT, so it keeps
     talking to the same engine whatever the process environment does later. TLS material in
     the store is used. Raises EngineUnreachableError if the engine does not answer within
-    ``timeout`` (default 3 s); later calls then wait up to ``timeout`` (default docker-py's).
+    ``timeout`` (default 3 s); later calls then wait up to ``timeout`` per read (default
+    docker-py's).
     """
     import docker
 
+    probe = DEFAULT_TIMEOUT if timeout is None else check_timeout(timeout)
     stored = stored_context(context)
-    api = _api_client(stored, DEFAULT_TIMEOUT if timeout is None else timeout)
-    if timeout is None:
-        api.timeout = docker.constants.DEFAULT_TIMEOUT_SECONDS
+    try:
+        api = call_within(probe, lambda left: _api_client(stored, left, shown=probe))
+    except DeadlineExceeded as exc:
+        raise _unreachable(stored, exc.cause) from None
+    api.timeout = docker.constants.DEFAULT_TIMEOUT_SECONDS if timeout is None else probe
     return _client_class()(api)
 
 
 def ping(context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> float:
     """Round-trip milliseconds to the engine, or EngineUnreachableError naming context, endpoint
-    and cause."""
+    and cause, within ``timeout`` seconds (0 < timeout <= 600) whatever the endpoint does."""
+    timeout = check_timeout(timeout)
     return ping_stored(stored_context(context), timeout=timeout)
 
 
 def ping_stored(stored: store.StoredContext, *, timeout: float) -> float:
-    with _connected(stored, timeout) as conversation:
-        return conversation.ping()
+    timeout = check_timeout(timeout)
+
+    def ping_now(left: float) -> float:
+        with _connected(stored, left, shown=timeout) as conversation:
+            return conversation.ping()
+
+    try:
+        return call_within(timeout, ping_now)
+    except DeadlineExceeded as exc:
+        raise _unreachable(stored, exc.cause) from None
 
 
 def engine_info(context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> EngineInfo:
-    """Reachability, round trip, version, OS, CPUs, memory and GPU capability of an engine."""
+    """Reachability, round trip, version, OS, CPUs, memory and GPU capability of an engine,
+    within ``timeout`` seconds (0 < timeout <= 600) whatever the endpoint does."""
+    timeout = check_timeout(timeout)
     stored = stored_context(context)
+    pinged: list[float] = []  # the round trip, once the ping is answered
+
+    def ask(left: float) -> EngineInfo:
+        try:
+            with _connected(stored, left, shown=timeout) as conversation:
+                pinged.append(conversation.ping())
+                try:
+                    version = conversation.call(lambda api: api.version())
+                    info = conversation.call(lambda api: api.info())
+                except EngineUnreachableError as exc:
+                    return _pinged_only(stored, pinged[0], exc.cause)
+        except EngineUnreachableError as exc:
+            return _engine_info(stored, None, error=exc.cause)
+        return _engine_info(stored, pinged[0], version=version, info=info)
+
     try:
-        with _connected(stored, timeout) as conversation:
-            round_trip_ms = conversation.ping()
-            try:
-                version = conversation.call(lambda api: api.version())
-                info = conversation.call(lambda api: api.info())
-            except EngineUnreachableError as exc:
-                cause = f"the engine answered /_ping but not /version or /info: {exc.cause}"
-                return _engine_info(stored, round_trip_ms, error=cause)
-    except EngineUnreachableError as exc:
+        return call_within(timeout, ask)
+    except DeadlineExceeded as exc:
+        if pinged:
+            return _pinged_only(stored, pinged[0], exc.cause)
         return _engine_info(stored, None, error=exc.cause)
-    return _engine_info(stored, round_trip_ms, version=version, info=info)
+
+
+def _pinged_only(stored: store.StoredContext, round_trip_ms: float, cause: str) -> EngineInfo:
+    cause = f"the engine answered /_ping but not /version or /info: {cause}"
+    return _engine_info(stored, round_trip_ms, error=cause)
 
 
 def gpu_capability(info: dict[str, Any]) -> tuple[str, ...]:
@@ -196,20 +230,24 @@ class _Conversation:
     """Requests to one engine that share one time budget."""
 
     def __init__(
-        self, stored: store.StoredContext, api: docker.APIClient, timeout: float, ends: float
+        self, stored: store.StoredContext, api: docker.APIClient, shown: float, ends: float
     ) -> None:
         self.stored = stored
         self.api = api
-        self.timeout = timeout
+        self.shown = shown  # the caller's timeout, for messages
         self.ends = ends
 
     def call(self, request: Callable[[docker.APIClient], _Answer]) -> _Answer:
         """``request(api)`` with the time left; engine errors become EngineUnreachableError."""
-        self.api.timeout = max(self.ends - time.monotonic(), _SHORTEST_WAIT)
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            # Also what ends a conversation whose caller stopped waiting at its deadline.
+            raise _unreachable(self.stored, f"no answer within {self.shown:g} s")
+        self.api.timeout = max(left, _SHORTEST_WAIT)
         try:
             return request(self.api)
         except Exception as exc:  # docker-py raises requests/urllib3/paramiko errors too
-            raise _unreachable(self.stored, _cause(exc, self.stored, self.timeout)) from exc
+            raise _unreachable(self.stored, _cause(exc, self.stored, self.shown)) from exc
 
     def ping(self) -> float:
         start = time.perf_counter()
@@ -220,21 +258,25 @@ class _Conversation:
 
 
 @contextmanager
-def _connected(stored: store.StoredContext, timeout: float) -> Iterator[_Conversation]:
-    """A conversation with ``stored``'s engine that takes at most about ``timeout`` seconds in
-    all (each request gets what is left)."""
+def _connected(
+    stored: store.StoredContext, timeout: float, *, shown: float
+) -> Iterator[_Conversation]:
+    """A conversation with ``stored``'s engine whose requests each get what is left of
+    ``timeout`` seconds (``shown`` is the caller's timeout, for messages). Only a deadline
+    around it (:func:`call_within`) bounds the whole: one slow read can use all that is left."""
     ends = time.monotonic() + timeout  # the client's own version probe counts too
-    conversation = _Conversation(stored, _api_client(stored, timeout), timeout, ends)
+    conversation = _Conversation(stored, _api_client(stored, timeout, shown=shown), shown, ends)
     try:
         yield conversation
     finally:
         conversation.api.close()
 
 
-def _api_client(stored: store.StoredContext, timeout: float) -> docker.APIClient:
+def _api_client(stored: store.StoredContext, timeout: float, *, shown: float) -> docker.APIClient:
     """A client for the context's endpoint and TLS material; asks the engine its API version."""
     if not stored.host:
         raise _unreachable(stored, "it has no docker endpoint")
+    _check_endpoint(stored)
     from docker.tls import TLSConfig
 
     tls: TLSConfig | bool = False
@@ -248,9 +290,23 @@ def _api_client(stored: store.StoredContext, timeout: float) -> docker.APIClient
                 ca_cert=files.get("ca.pem"),
                 verify=not stored.skip_tls_verify,
             )
-        return _api_client_class()(base_url=stored.host, tls=tls, timeout=timeout, version="auto")
-    except Exception as exc:  # a bad host, bad TLS files, or no answer to the version probe
-        raise _unreachable(stored, _cause(exc, stored, timeout)) from exc
+        wait = max(timeout, _SHORTEST_WAIT)
+        return _api_client_class()(base_url=stored.host, tls=tls, timeout=wait, version="auto")
+    except Exception as exc:  # bad TLS files, or no answer to the version probe
+        raise _unreachable(stored, _cause(exc, stored, shown)) from exc
+
+
+def _check_endpoint(stored: store.StoredContext) -> None:
+    """Refuse a host docker-py cannot parse (``tcp://[::1``, a port out of range, an unknown
+    scheme) with a message that says so, rather than as if the engine had been asked."""
+    import docker
+    from docker.constants import IS_WINDOWS_PLATFORM
+
+    try:
+        docker.utils.parse_host(stored.host, IS_WINDOWS_PLATFORM, tls=stored.tls)
+    except (ValueError, docker.errors.DockerException) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise _unreachable(stored, f"its endpoint is not a valid Docker host ({reason})") from None
 
 
 @functools.cache
@@ -289,11 +345,19 @@ def _client_class() -> type[docker.DockerClient]:
 
 def _unreachable(stored: store.StoredContext, cause: str) -> EngineUnreachableError:
     return EngineUnreachableError(
-        f"the engine of context {stored.name!r} at {stored.host} did not answer: {cause}",
+        f"the engine of context {quoted(stored.name)} at {_shown_host(stored.host)} did not "
+        f"answer: {cause}",
         context=stored.name,
         endpoint=stored.host,
         cause=cause,
     )
+
+
+def _shown_host(host: str | None) -> str:
+    """The endpoint as quoted in messages: plain when short, cut when huge."""
+    if host is None:
+        return "no endpoint"
+    return shortened(host)
 
 
 def _cause(exc: BaseException, stored: store.StoredContext, timeout: float) -> str:
@@ -320,11 +384,17 @@ def _cause(exc: BaseException, stored: store.StoredContext, timeout: float) -> s
             return f"no answer within {timeout:g} s"
     for error in chain:
         if isinstance(error, docker.errors.APIError):
-            return f"HTTP {error.status_code}: {error.explanation}"
+            return f"HTTP {error.status_code}: {shortened(str(error.explanation))}"
+    for error in chain:
+        # An engine killed mid-answer: the connection ends before or inside the headers.
+        if isinstance(error, (http.client.RemoteDisconnected, http.client.IncompleteRead)):
+            return "the connection closed before a complete answer"
+        if isinstance(error, json.JSONDecodeError):
+            return "its answer broke off or is not the JSON a Docker engine sends"
     for error in reversed(chain):
         if isinstance(error, OSError) and error.strerror:
             return error.strerror[:1].lower() + error.strerror[1:]
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return shortened(" ".join(str(exc).split())) or type(exc).__name__
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:

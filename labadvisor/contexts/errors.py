@@ -2,6 +2,28 @@
 
 from __future__ import annotations
 
+# The longest quotation of a value in a message: a 2 MB context name must not come back whole.
+QUOTE_LIMIT = 100
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters with the full length
+    said. Safe for any value, also an int too long for ``repr``."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 300:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not replace the real error
+        text = f"<{type(value).__name__}>"
+    return shortened(text, limit)
+
+
+def shortened(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` unquoted, cut to ``limit`` characters with the full length said when longer."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
 
 class ContextError(Exception):
     """Base class: something about a Docker context stopped the operation; nothing was changed."""

@@ -21,6 +21,8 @@ from labadvisor.contexts.errors import (
     ContextError,
     ContextNotFoundError,
     InvalidContextNameError,
+    quoted,
+    shortened,
 )
 
 if TYPE_CHECKING:
@@ -84,7 +86,7 @@ def _by_name(name: str, directory: Path) -> store.StoredContext:
     stored = store.read_meta(name, directory)
     if stored is not None:
         return stored
-    message = f"no Docker context named {name!r} in {directory / 'contexts'}"
+    message = f"no Docker context named {quoted(name)} in {directory / 'contexts'}"
     if name == OFFLOAD_CONTEXT:
         message += f"; {OFFLOAD_HINT}"
     elif name == DESKTOP_CONTEXT:
@@ -117,6 +119,10 @@ def _by_role(role: str, directory: Path) -> store.StoredContext:
     )
 
 
+# Names longer than this get no "did you mean".
+_LONGEST_TYPO = 200
+
+
 def _names(directory: Path) -> list[str]:
     try:
         return [store.DEFAULT_CONTEXT, *(s.name for s in store.read_all(directory))]
@@ -126,10 +132,13 @@ def _names(directory: Path) -> list[str]:
 
 
 def _valid_targets(directory: Path) -> str:
-    return f"valid contexts: {', '.join(_names(directory))}; roles: {', '.join(ROLES)}"
+    names = ", ".join(shortened(name) for name in _names(directory))
+    return f"valid contexts: {names}; roles: {', '.join(ROLES)}"
 
 
 def _suggest(name: str, directory: Path) -> str | None:
+    if len(name) > _LONGEST_TYPO:
+        return None  # no typo of a real name is that long; difflib would take its time
     choices = [*_names(directory), *ROLES]
     lowered = {c.lower(): c for c in choices}
     if name.lower() in lowered:
@@ -207,20 +216,20 @@ def resolve(
     host = environ.get("DOCKER_HOST")
     if host:
         beats = (
-            f", overriding DOCKER_CONTEXT={environ['DOCKER_CONTEXT']}"
+            f", overriding DOCKER_CONTEXT={shortened(environ['DOCKER_CONTEXT'])}"
             if environ.get("DOCKER_CONTEXT")
             else ""
         )
         return Resolution(
             store.DEFAULT_CONTEXT,
             "DOCKER_HOST",
-            f"DOCKER_HOST={host} is set, which selects the default context{beats}",
+            f"DOCKER_HOST={shortened(host)} is set, which selects the default context{beats}",
             host_override=host,
         )
     name = environ.get("DOCKER_CONTEXT")
     if name:
         return Resolution(
-            name, "DOCKER_CONTEXT", f"DOCKER_CONTEXT={name} is set in the environment"
+            name, "DOCKER_CONTEXT", f"DOCKER_CONTEXT={shortened(name)} is set in the environment"
         )
     config = store.read_config(directory)
     if config.current_context:
@@ -348,6 +357,6 @@ def stored_context(context: str | None) -> store.StoredContext:
     resolution, stored = current_stored()
     if stored is None:
         raise ContextNotFoundError(
-            f"the current context {resolution.name!r} does not exist ({resolution.reason})"
+            f"the current context {quoted(resolution.name)} does not exist ({resolution.reason})"
         )
     return stored

@@ -11,18 +11,17 @@ Layout, as the CLI writes it under ``$DOCKER_CONFIG`` (default ``~/.docker``)::
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labadvisor.contexts.errors import InvalidContextNameError, StoreError
+from labadvisor import files
+from labadvisor.contexts.errors import InvalidContextNameError, StoreError, quoted
 
 DEFAULT_CONTEXT = "default"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -84,7 +83,7 @@ def check_name(name: object) -> str:
     """Return ``name`` if it is a valid context name (or "default"), else raise naming the rule."""
     if not isinstance(name, str):
         raise InvalidContextNameError(
-            f"a context name must be a string, got {name!r} ({type(name).__name__})"
+            f"a context name must be a string, got {quoted(name)} ({type(name).__name__})"
         )
     if name == DEFAULT_CONTEXT:
         return name
@@ -92,7 +91,7 @@ def check_name(name: object) -> str:
         raise InvalidContextNameError("the context name is empty")
     if not NAME_PATTERN.match(name):
         raise InvalidContextNameError(
-            f"{name!r} is not a valid context name: names must match {NAME_PATTERN.pattern}"
+            f"{quoted(name)} is not a valid context name: names must match {NAME_PATTERN.pattern}"
         )
     return name
 
@@ -109,8 +108,8 @@ def read_meta(name: str, directory: Path) -> StoredContext | None:
     stored = _parse_meta(raw, meta_path, directory)
     if stored.name != name:
         raise StoreError(
-            f"context store entry {meta_path} says its name is {stored.name!r}, but it sits in "
-            f"the directory of {name!r}; remove or repair that directory"
+            f"context store entry {meta_path} says its name is {quoted(stored.name)}, but it "
+            f"sits in the directory of {quoted(name)}; remove or repair that directory"
         )
     return stored
 
@@ -139,7 +138,7 @@ def read_all(directory: Path) -> list[StoredContext]:
         stored = _parse_meta(raw, meta_path, directory)
         if context_id(stored.name) != entry.name:
             raise StoreError(
-                f"context store entry {meta_path} says its name is {stored.name!r}, but its "
+                f"context store entry {meta_path} says its name is {quoted(stored.name)}, but its "
                 f"directory is not the sha256 of that name, so the docker CLI cannot select it; "
                 f"remove or repair that directory"
             )
@@ -199,7 +198,7 @@ def parse_config(raw: bytes, path: Path) -> dict[str, Any]:
         raise StoreError(f"{path} must hold a JSON object, found {type(data).__name__}")
     current = data.get("currentContext")
     if current is not None and not isinstance(current, str):
-        raise StoreError(f"{path}: currentContext must be a string, found {current!r}")
+        raise StoreError(f"{path}: currentContext must be a string, found {quoted(current)}")
     return data
 
 
@@ -220,7 +219,7 @@ def _parse_meta(raw: bytes, meta_path: Path, directory: Path) -> StoredContext:
         )
     if not NAME_PATTERN.match(name):
         raise StoreError(
-            f"context store entry {meta_path} has the invalid name {name!r} "
+            f"context store entry {meta_path} has the invalid name {quoted(name)} "
             f"(names must match {NAME_PATTERN.pattern}); remove or repair it"
         )
     metadata = _object(meta.get("Metadata"))
@@ -306,55 +305,18 @@ def set_current_context(name: str | None, directory: Path) -> bool:
 
 @contextlib.contextmanager
 def _locked(target: Path) -> Iterator[None]:
-    # A lock file beside config.json: the file itself is replaced by rename, so locking it
-    # would lock an inode that the next writer no longer opens.
-    lock_path = target.with_name(target.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise StoreError(f"cannot open the lock file {lock_path}: {_reason(exc)}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    # labadvisor.files holds the one lock and write every file of labadvisor goes through:
+    # config.json.lock beside config.json, a private mode for a new lock or config file.
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(files.locked(target, new_mode=_NEW_CONFIG_MODE))
+        except (ValueError, OSError) as exc:
+            raise StoreError(str(exc)) from exc
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _replace(target: Path, content: bytes) -> None:
     try:
-        existing = os.stat(target)
-    except FileNotFoundError:
-        existing = None
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(content)
-            temp.flush()
-            if existing is not None:
-                os.fchmod(temp.fileno(), existing.st_mode & 0o7777)
-                if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
-                    with contextlib.suppress(PermissionError):
-                        os.fchown(temp.fileno(), existing.st_uid, existing.st_gid)
-            else:
-                os.fchmod(temp.fileno(), _NEW_CONFIG_MODE)
-            os.fsync(temp.fileno())
-        os.replace(temp_name, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise StoreError(f"cannot write {target}: {_reason(exc)}") from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _sync_directory(target.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    # Make the rename itself durable; not every filesystem allows fsync on a directory.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        files.write(target, content, new_mode=_NEW_CONFIG_MODE)
+    except (ValueError, OSError) as exc:
+        raise StoreError(str(exc)) from exc

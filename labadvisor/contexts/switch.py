@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from labadvisor.contexts import store
+from labadvisor.contexts.deadline import check_timeout
 from labadvisor.contexts.display import html_table
 from labadvisor.contexts.engine import DEFAULT_TIMEOUT, ping_stored
-from labadvisor.contexts.errors import EngineUnreachableError
+from labadvisor.contexts.errors import EngineUnreachableError, quoted, shortened
 from labadvisor.contexts.resolve import Target, find, resolve
-from labadvisor.units import check_finite_number
 
 # DOCKER_HOST and the variables that only apply together with it.
 HOST_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS")
@@ -110,6 +110,8 @@ class SwitchResult:
     round_trip_ms: float | None
     docker_host_set_aside: str | None
     note: str | None
+    # Why the engine did not answer, when the switch went ahead anyway (the local role only).
+    engine_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,14 +137,18 @@ class SwitchResult:
             ("endpoint", self.host or "none"),
             ("scope", self.scope),
             ("previous", self.previous),
-            (
-                "engine",
-                f"answered in {self.round_trip_ms:.1f} ms" if self.checked else "not checked",
-            ),
+            ("engine", self._engine_state()),
         ]
         if self.note:
             rows.append(("note", self.note))
         return html_table("Docker context switched" if self.changed else "Docker context", rows)
+
+    def _engine_state(self) -> str:
+        if self.engine_error:
+            return f"did not answer: {self.engine_error}"
+        if self.checked and self.round_trip_ms is not None:
+            return f"answered in {self.round_trip_ms:.1f} ms"
+        return "not checked"
 
 
 def use(
@@ -159,16 +165,29 @@ def use(
     the notebook, docker-py's ``from_env()`` and :func:`client` follow; config.json is untouched.
     scope="global" writes currentContext to config.json as ``docker context use`` does (the
     same JSON; other keys keep their order).
-    With check=True the target engine must answer within ``timeout`` seconds first. On any
-    error nothing is changed.
+    With check=True the target engine must answer within ``timeout`` seconds first
+    (0 < timeout <= 600; the call returns or fails within about that long, whatever the
+    endpoint does). On any error nothing is changed.
+
+    The local role is the exception: leaving Offload must always work, so "local" (and the
+    context it stands for: desktop-linux if it exists, else default) is switched to even when
+    its engine does not answer; the result then says why in ``engine_error`` and its note.
     """
     scope = _check_scope(scope)
-    timeout = check_finite_number(timeout, "timeout", minimum=0, strict_minimum=True)
+    timeout = check_timeout(timeout)
     directory = store.config_dir()
     # Read config.json first in both scopes: a corrupted file stops us before anything changes.
     config = store.read_config(directory)
     chosen = find(target, directory)
-    round_trip_ms = _check_engine(chosen, timeout) if check else None
+    round_trip_ms: float | None = None
+    engine_error: str | None = None
+    if check:
+        try:
+            round_trip_ms = _check_engine(chosen, timeout)
+        except EngineUnreachableError as exc:
+            if find("local", directory).name != chosen.name:
+                raise
+            engine_error = exc.cause
     if scope == "kernel":
         with kernel_env.lock:
             before = kernel_env.snapshot()
@@ -181,13 +200,16 @@ def use(
             if aside
             else None
         )
+        note = _joined(note, _dead_engine_note(chosen, engine_error))
     else:
         previous = config.current_context or store.DEFAULT_CONTEXT
         changed = store.set_current_context(
             None if chosen.name == store.DEFAULT_CONTEXT else chosen.name, directory
         )
         aside = None
-        note = _kernel_override_note(chosen.name, directory)
+        note = _joined(
+            _kernel_override_note(chosen.name, directory), _dead_engine_note(chosen, engine_error)
+        )
     return SwitchResult(
         context=chosen.name,
         role=chosen.role,
@@ -199,6 +221,7 @@ def use(
         round_trip_ms=round_trip_ms,
         docker_host_set_aside=aside,
         note=note,
+        engine_error=engine_error,
     )
 
 
@@ -236,8 +259,8 @@ def _check_engine(chosen: Target, timeout: float) -> float:
         return ping_stored(chosen.context, timeout=timeout)
     except EngineUnreachableError as exc:
         raise EngineUnreachableError(
-            f"cannot switch to context {chosen.name!r}: its engine at {exc.endpoint} did not "
-            f"answer ({exc.cause}); nothing was changed",
+            f"cannot switch to context {quoted(chosen.name)}: its engine at "
+            f"{_shown(exc.endpoint)} did not answer ({exc.cause}); nothing was changed",
             context=exc.context,
             endpoint=exc.endpoint,
             cause=exc.cause,
@@ -247,7 +270,28 @@ def _check_engine(chosen: Target, timeout: float) -> float:
 def _check_scope(scope: object) -> Scope:
     if scope == "kernel" or scope == "global":
         return scope
-    raise ValueError(f"scope must be one of {', '.join(map(repr, SCOPES))}, got {scope!r}")
+    raise ValueError(f"scope must be one of {', '.join(map(repr, SCOPES))}, got {quoted(scope)}")
+
+
+def _shown(endpoint: str | None) -> str:
+    if endpoint is None:
+        return "no endpoint"
+    return shortened(endpoint)
+
+
+def _dead_engine_note(chosen: Target, engine_error: str | None) -> str | None:
+    if engine_error is None:
+        return None
+    return (
+        f"switched anyway, as the way back from Offload always is: the local engine at "
+        f"{_shown(chosen.context.host)} did not answer ({engine_error}), so docker commands "
+        f"fail until it runs (start Docker Desktop or dockerd)"
+    )
+
+
+def _joined(*notes: str | None) -> str | None:
+    present = [note for note in notes if note]
+    return "; ".join(present) if present else None
 
 
 def _kernel_override_note(name: str, directory: Path) -> str | None:

@@ -89,14 +89,27 @@ class Query:
     unavailable: dict[str, str] = field(default_factory=dict)
     skip: frozenset[str] = frozenset()  # asked before and failed: not asked again
 
-    def get(self, what: str, *names: str, args: tuple[Any, ...] = ()) -> Any:
-        """Call the first of ``names`` the library and driver have (newest name first)."""
+    def get(
+        self,
+        what: str,
+        *names: str,
+        args: tuple[Any, ...] = (),
+        empty: tuple[type[BaseException], ...] = (),
+        default: Any = None,
+    ) -> Any:
+        """Call the first of ``names`` the library and driver have (newest name first).
+
+        ``empty``: errors that mean "nothing to report" rather than "cannot tell" (NVML's
+        NotFound for a sample buffer with no samples); they return ``default`` and record
+        nothing."""
         if what in self.skip:
             return None
         reason = "not provided"
         for name in names:
             try:
                 return getattr(self.lib, name)(*args)
+            except empty:
+                return default
             except AttributeError:
                 reason = f"{name} is not in this nvidia-ml-py"
             except self.errors.function_not_found:
@@ -578,3 +591,87 @@ def _text(value: Any) -> str | None:
 def _int_attr(struct: Any, name: str) -> int | None:
     value = getattr(struct, name, None)
     return int(value) if value is not None else None
+
+
+# --- per-process queries -------------------------------------------------------------------
+# NVML's "not available" for a process's memory (pynvml >= 11.5 turns it into None itself).
+_NOT_AVAILABLE_U64 = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class RunningProcess:
+    """One compute process on one unit as NVML lists it. ``pid`` is as the driver numbers
+    it, which need not be this PID namespace's numbering."""
+
+    pid: int
+    memory_used: int | None
+
+
+@dataclass(frozen=True)
+class ProcessUtilization:
+    """The newest per-process utilization sample NVML keeps for a pid (percent)."""
+
+    sm: int | None
+    memory: int | None
+
+
+def running_processes(query: Query, handle: Handle) -> list[RunningProcess] | None:
+    """The compute processes on ``handle`` (a GPU or a MIG instance), newest API first;
+    None, with the reason under ``query.unavailable["processes"]``, when NVML cannot say.
+    Raises DeviceLost."""
+    found = query.get(
+        "processes",
+        "nvmlDeviceGetComputeRunningProcesses_v3",
+        "nvmlDeviceGetComputeRunningProcesses_v2",
+        "nvmlDeviceGetComputeRunningProcesses",
+        args=(handle,),
+    )
+    if found is None:
+        return None
+    listed: dict[int, RunningProcess] = {}
+    for item in found:
+        pid = _int_attr(item, "pid")
+        if pid is None:
+            continue
+        used = _int_attr(item, "usedGpuMemory")
+        if used is not None and not 0 <= used < _NOT_AVAILABLE_U64:
+            used = None
+        # NVML lists a process once per context; some drivers repeat one: keep the larger.
+        before = listed.get(pid)
+        if before is None or (used or 0) > (before.memory_used or 0):
+            listed[pid] = RunningProcess(pid, used)
+    return list(listed.values())
+
+
+def process_utilization(
+    query: Query, handle: Handle, not_found: type[BaseException]
+) -> dict[int, ProcessUtilization] | None:
+    """The newest SM and memory utilization sample per pid on ``handle``; an empty dict
+    when NVML holds no sample (NotFound: nothing ran lately), None with the reason under
+    ``query.unavailable["process_utilization"]`` when it cannot tell (MIG instances, older
+    GPUs). Raises DeviceLost."""
+    samples = query.get(
+        "process_utilization",
+        "nvmlDeviceGetProcessUtilization",
+        args=(handle, 0),  # since timestamp 0: every sample in the driver's buffer
+        empty=(not_found,),
+        default=[],
+    )
+    if samples is None:
+        return None
+    newest: dict[int, tuple[int, ProcessUtilization]] = {}
+    for sample in samples:
+        pid = _int_attr(sample, "pid")
+        if pid is None:
+            continue
+        stamp = _int_attr(sample, "timeStamp") or 0
+        if pid not in newest or stamp >= newest[pid][0]:
+            reading = ProcessUtilization(
+                _percent(_int_attr(sample, "smUtil")), _percent(_int_attr(sample, "memUtil"))
+            )
+            newest[pid] = (stamp, reading)
+    return {pid: reading for pid, (_, reading) in newest.items()}
+
+
+def _percent(value: int | None) -> int | None:
+    return value if value is not None and 0 <= value <= 100 else None

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from labadvisor.widgets.deployment_view import DeploymentPanel
     from labadvisor.widgets.gpu_view import GpuPanel
     from labadvisor.widgets.runtime_view import RuntimePanel
+    from labadvisor.widgets.usage_view import UsagePanel
 
 _LAZY: dict[str, str] = {
     "Dashboard": "labadvisor.widgets.dashboard_view",
@@ -25,10 +26,12 @@ _LAZY: dict[str, str] = {
     "DeploymentPanel": "labadvisor.widgets.deployment_view",
     "GpuPanel": "labadvisor.widgets.gpu_view",
     "ContextPanel": "labadvisor.widgets.context_view",
+    "UsagePanel": "labadvisor.widgets.usage_view",
     "RuntimeState": "labadvisor.widgets.runtime_state",
     "DeploymentState": "labadvisor.widgets.deployment_state",
     "GpuState": "labadvisor.widgets.gpu_state",
     "ContextState": "labadvisor.widgets.context_state",
+    "UsageState": "labadvisor.widgets.usage_state",
 }
 
 __all__ = [
@@ -41,15 +44,17 @@ __all__ = [
     "GpuState",
     "RuntimePanel",
     "RuntimeState",
+    "UsagePanel",
+    "UsageState",
     "dashboard",
 ]
 
 
 def dashboard(**options: Any) -> Dashboard:
-    """All four panels (runtime, deployment, GPU, Docker context) in tabs.
+    """All five panels (runtime, deployment, GPU, Docker context, usage) in tabs.
 
     ``options`` go to :class:`~labadvisor.widgets.dashboard_view.Dashboard`, e.g. ``gpu=None``
-    to advise as if this kernel had no GPU.
+    to advise as if this kernel had no GPU, or ``usage={"days": 7}``.
     """
     from labadvisor.widgets.dashboard_view import Dashboard
 

@@ -1,8 +1,9 @@
-"""Break-even plots as PNG bytes, and the cache that lets a panel show a drawn one at once.
+"""Break-even plots and usage charts as PNG bytes, and the cache that lets a panel show a
+drawn break-even plot at once.
 
-Drawing the figure takes ~100-250 ms of matplotlib, far over a panel's 50 ms budget, so the
-runtime state draws it in the background (:mod:`labadvisor.widgets._jobs`) and keeps the
-recent ones here, keyed by their parameters.
+Drawing a figure takes ~100-250 ms of matplotlib, far over a panel's 50 ms budget, so the
+runtime and usage states draw them in the background (:mod:`labadvisor.widgets._jobs`);
+the runtime state keeps the recent plots here, keyed by their parameters.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labadvisor.usage import DailyUsage
 
 PlotKey = tuple[tuple[str, Any], ...]
 
@@ -24,6 +28,41 @@ def render_breakeven_png(params: Mapping[str, Any]) -> bytes:
     from labadvisor import plots
 
     figure = plots.breakeven(figsize=(6.4, 3.4), **params)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def render_usage_png(daily: Sequence[DailyUsage]) -> bytes:
+    """GPU busy hours and Offload hours per day as side-by-side bars."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 3.0), layout="constrained")
+    axes = figure.add_subplot()
+    positions = list(range(len(daily)))
+    width = 0.4
+    axes.bar(
+        [x - width / 2 for x in positions],
+        [day.gpu_busy_hours for day in daily],
+        width,
+        label="GPU busy (h)",
+        color="#2563eb",
+    )
+    axes.bar(
+        [x + width / 2 for x in positions],
+        [day.offload_hours for day in daily],
+        width,
+        label="Docker Offload (h)",
+        color="#ea580c",
+    )
+    step = max(1, -(-len(daily) // 8))  # at most 8 date labels, the newest day always one
+    ticks = positions[::-1][::step][::-1]
+    axes.set_xticks(ticks, [daily[i].date[5:] for i in ticks])
+    axes.set_xlim(-0.6, len(daily) - 0.4)
+    axes.set_ylim(bottom=0)
+    axes.set_ylabel("hours")
+    axes.set_title("Hours per day")
+    axes.legend(loc="upper left", fontsize=8)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()

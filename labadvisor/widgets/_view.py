@@ -13,10 +13,21 @@ import ipywidgets as w
 from traitlets import HasTraits, link
 
 from labadvisor.options import Option
-from labadvisor.widgets._html import error_html
-from labadvisor.widgets._state import AdviceState
+from labadvisor.widgets._html import error_html, escape_dollars, field_error_html, outdated_html
+from labadvisor.widgets._state import AdviceState, FieldRange
 
 LABEL_WIDTH = "150px"
+OUTDATED_CLASS = "labadvisor-outdated"
+INVALID_CLASS = "labadvisor-invalid"
+# An answer for inputs that are no longer the current ones is dimmed; a field holding a
+# value out of range gets a red box. Widget HTML is not sanitised, so a <style> in an HTML
+# widget reaches the page (and stays harmless in a stored notebook).
+PANEL_STYLE = (
+    "<style>"
+    f".{OUTDATED_CLASS}{{opacity:.45}}"
+    f".{INVALID_CLASS} input{{border-color:#b91c1c !important;outline:1px solid #b91c1c}}"
+    "</style>"
+)
 
 
 class _NoChoice:
@@ -43,11 +54,21 @@ def dropdown(description: str, options: Sequence[Option]) -> w.Dropdown:
     return w.Dropdown(options=listed, description=description, style=style(), layout=wide())
 
 
+def number_box(limits: FieldRange, *, step: float = 1, whole: bool = False) -> w.ValueWidget:
+    """A text box for a number, labelled as ``limits`` names it. Unbounded on purpose: a
+    bounded box would clamp what the person typed; the state reports it instead."""
+    box = w.IntText if whole else w.FloatText
+    return box(step=step, description=limits.label, style=style(), layout=wide())
+
+
 def shown(widget: w.Widget, visible: bool) -> None:
     widget.layout.display = None if visible else "none"
 
 
 def set_html(widget: w.HTML, value: str) -> None:
+    """Show ``value`` in ``widget``, with every dollar sign in its text escaped, whoever
+    wrote the HTML."""
+    value = escape_dollars(value)
     # Each assignment is a comm message; skip the ones that change nothing.
     if widget.value != value:
         widget.value = value
@@ -103,7 +124,12 @@ class Panel(w.Widget):
 class AdvicePanel(Panel, w.VBox):
     """The runtime and deployment panels: controls on the left, each linked to the input
     trait it is named after; on the right the adviser's error, or the advice as it renders
-    itself everywhere else, then what the panel adds (``extras``)."""
+    itself everywhere else, then what the panel adds (``extras``).
+
+    A control whose input has a range (``state.limits``) has a line under it
+    (``field_errors[name]``) that shows the state's range error; while there is one the
+    answer (``answer``: error, advice and extras) is dimmed under a "not updated" note
+    (``outdated_note``)."""
 
     def __init__(
         self,
@@ -113,20 +139,58 @@ class AdvicePanel(Panel, w.VBox):
     ) -> None:
         self.state = state
         self.controls = controls
+        self.field_errors = {name: w.HTML() for name in controls if name in state.limits}
+        # What shows or hides a field: the control with its error line, if it has one.
+        self.rows: dict[str, w.Widget] = {
+            name: w.VBox([control, self.field_errors[name]])
+            if name in self.field_errors
+            else control
+            for name, control in controls.items()
+        }
         self.error = w.HTML()
         self.advice = w.HTML()
+        self.outdated_note = w.HTML()
+        self.answer = w.VBox([self.error, self.advice, *extras])
         results = w.VBox(
-            [self.error, self.advice, *extras],
+            [w.HTML(PANEL_STYLE), self.outdated_note, self.answer],
             layout=w.Layout(flex="1 1 420px", min_width="320px"),
         )
-        inputs = w.VBox(list(controls.values()), layout=w.Layout(flex="0 0 340px"))
+        inputs = w.VBox(list(self.rows.values()), layout=w.Layout(flex="0 0 340px"))
         super().__init__([w.HBox([inputs, results], layout=w.Layout(flex_flow="row wrap"))])
         for name, control in controls.items():
             self._link(state, name, control)
         self._watch(state, self._show_advice, ["advice", "error"])
+        self._watch(state, self._show_field_errors, ["field_errors"])
         self._show_advice()
+        self._show_field_errors()
+
+    def show_field(self, name: str, visible: bool) -> None:
+        shown(self.controls[name], visible)
+        shown(self.rows[name], visible)
 
     def _show_advice(self, _change: Any = None) -> None:
         advice = self.state.current_advice()
         set_html(self.error, error_html(self.state.error) if self.state.error else "")
         set_html(self.advice, "" if advice is None else advice._repr_html_())
+
+    def _show_field_errors(self, _change: Any = None) -> None:
+        problems = self.state.field_errors
+        for name, line in self.field_errors.items():
+            message = problems.get(name)
+            set_html(line, "" if message is None else field_error_html(message))
+            if message is None:
+                self.controls[name].remove_class(INVALID_CLASS)
+            else:
+                self.controls[name].add_class(INVALID_CLASS)
+        fields = "fields" if len(problems) > 1 else "field"
+        if not problems:
+            note = ""
+        elif self.state.current_advice() is None and not self.state.error:
+            note = f"⚠ no answer yet: fix the marked {fields}"
+        else:
+            note = f"⚠ not updated: fix the marked {fields}"
+        set_html(self.outdated_note, outdated_html(note) if note else "")
+        if problems:
+            self.answer.add_class(OUTDATED_CLASS)
+        else:
+            self.answer.remove_class(OUTDATED_CLASS)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from traitlets import Bool, Dict, Instance, Int, Unicode
 
+from labadvisor import files
 from labadvisor.deployment import DeploymentAdvice, advise_deployment
-from labadvisor.widgets._state import AdviceState
+from labadvisor.widgets._state import AdviceState, FieldRange, problem
 
 
 class DeploymentState(AdviceState):
@@ -20,6 +21,13 @@ class DeploymentState(AdviceState):
     changes (advice that stops and later starts asking for a migration shows the same
     ticks). With ``checklist_file`` they are also written to that JSON file on every change
     and read back on creation, so they survive a kernel restart.
+
+    The file may be shared: each tick re-reads it under its lock, changes only that item
+    and writes it back through :mod:`labadvisor.files`, so processes ticking different items
+    of one file never lose each other's ticks (and this state picks theirs up). A path whose
+    directory is missing is refused at construction; an existing file that cannot be read
+    or is not a JSON object of item id → true/false is refused too (a ValueError naming the
+    file) rather than started empty, which would overwrite it at the next tick.
     """
 
     subject = "deployment"
@@ -31,6 +39,11 @@ class DeploymentState(AdviceState):
         "kubernetes_experience",
         "current",
     )
+
+    limits: ClassVar[dict[str, FieldRange]] = {
+        "users": FieldRange("Users", 1, 100_000),
+        "nodes": FieldRange("Nodes", 1, 1_000),
+    }
 
     users = Int(20)
     nodes = Int(1)
@@ -45,8 +58,8 @@ class DeploymentState(AdviceState):
     def __init__(
         self, *, checklist_file: str | os.PathLike[str] | None = None, **inputs: Any
     ) -> None:
-        self.checklist_file = None if checklist_file is None else Path(checklist_file)
-        ticks = self._load_checklist()
+        self.checklist_file = None if checklist_file is None else _checklist_path(checklist_file)
+        ticks = {} if self.checklist_file is None else _read_checklist(self.checklist_file)
         super().__init__(**inputs)
         self.checked = ticks
 
@@ -64,23 +77,36 @@ class DeploymentState(AdviceState):
         ]
 
     def check(self, item_id: str, done: bool = True) -> None:
+        """Tick (or untick) one item of the current checklist, and save it with the file's.
+
+        Raises ValueError for an item the checklist lacks or a checklist file that cannot
+        be read, :class:`labadvisor.files.FileWriteError` (an OSError) when it cannot be
+        written; the tick is then not taken.
+        """
         valid = [item["id"] for item in self.checklist]
         if item_id not in valid:
             raise ValueError(
                 f"unknown checklist item {item_id!r}; valid items: {', '.join(valid) or 'none'}"
                 + ("" if valid else " (no migration is advised for these inputs)")
             )
-        if self.checked.get(item_id, False) == done:
+        if self.checklist_file is None:
+            if self.checked.get(item_id, False) != done:
+                self.checked = {**self.checked, item_id: bool(done)}
             return
-        self.checked = {**self.checked, item_id: bool(done)}
-        self._save_checklist()
+        with files.locked(self.checklist_file):
+            on_disk = _read_checklist(self.checklist_file)
+            ticks = {**on_disk, item_id: bool(done)}
+            if on_disk.get(item_id, False) != done:  # else: nothing to write, as before
+                text = json.dumps(ticks, indent=2, sort_keys=True) + "\n"
+                files.write(self.checklist_file, text.encode("utf-8"))
+        self.checked = ticks
 
     @property
     def ready_to_migrate(self) -> bool:
         items = self.checklist
         return bool(items) and all(item["done"] for item in items)
 
-    def _advise(self) -> None:
+    def _update_advice(self) -> None:
         advice: DeploymentAdvice | None = None
         error: str | None = None
         try:
@@ -88,29 +114,34 @@ class DeploymentState(AdviceState):
             self._keep_canonical(
                 current=advice.inputs["current"], gpu_sharing=advice.inputs["gpu_sharing"]
             )
-        except ValueError as exc:
-            error = str(exc)
+        except (ValueError, OSError) as exc:
+            error = problem(exc)
         with self.hold_trait_notifications():
             self.error, self.advice = error, advice
 
-    def _load_checklist(self) -> dict[str, bool]:
-        if self.checklist_file is None or not self.checklist_file.exists():
-            return {}
-        try:
-            data = json.loads(self.checklist_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read checklist file {self.checklist_file}: {exc}") from None
-        if not isinstance(data, dict) or not all(isinstance(v, bool) for v in data.values()):
-            raise ValueError(
-                f"checklist file {self.checklist_file} must hold a JSON object of item id → "
-                "true/false"
-            )
-        return dict(data)
 
-    def _save_checklist(self) -> None:
-        if self.checklist_file is None:
-            return
-        # Write then rename, so a crash never leaves a half-written file behind.
-        tmp = self.checklist_file.with_name(self.checklist_file.name + ".tmp")
-        tmp.write_text(json.dumps(self.checked, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.checklist_file)
+def _checklist_path(path: str | os.PathLike[str]) -> Path:
+    given = Path(path)
+    files.target_of(given)  # a missing directory: ValueError naming it, now, not at a tick
+    if given.is_dir():
+        raise ValueError(f"checklist file {given} is a directory; give a file path")
+    return given
+
+
+def _read_checklist(path: Path) -> dict[str, bool]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        reason = files.reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise ValueError(f"cannot read checklist file {path}: {reason}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"checklist file {path} is not valid JSON ({exc}); fix or remove it"
+        ) from None
+    if not isinstance(data, dict) or not all(isinstance(v, bool) for v in data.values()):
+        raise ValueError(f"checklist file {path} must hold a JSON object of item id → true/false")
+    return dict(data)

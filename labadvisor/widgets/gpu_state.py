@@ -1,9 +1,12 @@
-"""State of the GPU panel: what detection found, in plain words, and live readings.
+"""State of the GPU panel: what detection found, in plain words, live readings, and which
+processes hold GPU memory.
 
 Live readings come from a background job (:mod:`labadvisor.widgets._jobs`) started by
 :meth:`GpuState.start` or by setting ``running``. It ends on :meth:`GpuState.stop`, when the
 panel is closed, when the state is garbage-collected and at interpreter exit (a kernel
-shutting down), so no sampler thread outlives its panel.
+shutting down), so no sampler thread outlives its panel. The holders of GPU memory
+(:func:`labadvisor.gpu.processes`) are read on creation, on :meth:`GpuState.refresh` and
+with each live reading, by that same job.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import atexit
 import threading
 import weakref
 from collections import deque
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 from traitlets import Bool, Float, HasTraits, Instance, Int, Unicode, observe, validate
 
 from labadvisor import gpu
-from labadvisor.gpu import GpuReport, GpuSample
+from labadvisor.gpu import GpuProcesses, GpuReport, GpuSample, KernelInfo
 from labadvisor.widgets._jobs import BackgroundJobs
 
 THREAD_NAME = "labadvisor-gpu-sampler"
@@ -47,10 +51,17 @@ _live: weakref.WeakSet[GpuState] = weakref.WeakSet()
 
 
 class GpuState(HasTraits):
-    """Detection ``report``, device rows, and an optional live sampler.
+    """Detection ``report``, device rows, the holders of GPU memory, and an optional live
+    sampler.
 
     ``running`` is True while live readings are taken (set it, or call :meth:`start` /
     :meth:`stop`); each reading is appended to ``samples`` and counted in ``readings``.
+
+    ``holders`` is what :func:`labadvisor.gpu.processes` last found, read again on
+    :meth:`refresh` and with every live reading; ``holders_error`` says why it could not
+    be read (the last good answer stays). ``kernel_pids`` (pid → :class:`KernelInfo`, as
+    the Jupyter server knows its kernels) lets other kernels be named by their notebook;
+    without it they show as processes with their command line.
     """
 
     report = Instance(GpuReport)
@@ -58,16 +69,44 @@ class GpuState(HasTraits):
     running = Bool(False)
     readings = Int(0)
     live_error = Unicode(None, allow_none=True)
+    holders = Instance(GpuProcesses, allow_none=True)
+    holders_error = Unicode(None, allow_none=True)
 
-    def __init__(self, *, interval: float = 1.0, history: int = 60) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float = 1.0,
+        history: int = 60,
+        kernel_pids: Mapping[int, KernelInfo] | None = None,
+    ) -> None:
         super().__init__(interval=_check_interval(interval), report=gpu.detect())
         self.samples: deque[GpuSample] = deque(maxlen=history)
         self._sampler = BackgroundJobs(THREAD_NAME)
         self._stop = threading.Event()
+        self._kernel_pids = kernel_pids
+        try:
+            self.holders = gpu.processes(kernel_pids)
+        except ValueError:  # kernel_pids that are not pid → KernelInfo: say so now
+            raise
+        except Exception as exc:
+            self.holders_error = _holders_problem(exc)
 
     # detection
     def refresh(self) -> None:
         self.report = gpu.detect(refresh=True)
+        self.read_holders()
+
+    def read_holders(self) -> GpuProcesses | None:
+        """Read the holders of GPU memory now, on this thread (the live loop does it after
+        each reading); None, with ``holders_error`` set, when they could not be read."""
+        try:
+            found = gpu.processes(self._kernel_pids)
+        except Exception as exc:  # a panel shows why; the next reading tries again
+            self.holders_error = _holders_problem(exc)
+            return None
+        with self.hold_trait_notifications():
+            self.holders, self.holders_error = found, None
+        return found
 
     @property
     def status_text(self) -> str:
@@ -151,6 +190,7 @@ def _sample_loop(ref: weakref.ref[GpuState], stop: threading.Event, interval: fl
             state.live_error = f"live readings stopped: {type(exc).__name__}: {exc}"
             state.running = False
             return
+        state.read_holders()  # never raises: a failure is the holders' own message
         del state  # do not keep the panel alive while waiting
         stop.wait(interval)
 
@@ -160,6 +200,10 @@ def stop_all() -> None:
     """Stop every live sampler (runs at interpreter exit, e.g. when a kernel shuts down)."""
     for state in list(_live):
         state.stop(timeout=2.0)
+
+
+def _holders_problem(exc: Exception) -> str:
+    return f"could not read which processes hold GPU memory: {type(exc).__name__}: {exc}"
 
 
 def _check_interval(interval: object) -> float:

@@ -1,4 +1,5 @@
-"""The GPU panel: devices with memory bars, status in plain words, live readings."""
+"""The GPU panel: devices with memory bars, status in plain words, live readings, and which
+processes hold GPU memory."""
 
 from __future__ import annotations
 
@@ -6,16 +7,23 @@ from typing import Any
 
 import ipywidgets as w
 
+from labadvisor.gpu import GpuProcess, GpuProcesses, UnitProcesses
 from labadvisor.widgets._html import bar_html, error_html, esc, note_html
 from labadvisor.widgets._view import Panel, set_html, style
 from labadvisor.widgets.gpu_state import GpuState
 
 _SPARKS = "▁▂▃▄▅▆▇█"
+THIS_KERNEL_CLASS = "labadvisor-this-kernel"
+_THIS_KERNEL_COLOUR = "#16a34a"
+_HOLDER_COLOUR = "#2563eb"
+_NOT_VISIBLE_COLOUR = "#9ca3af"
 
 
 class GpuPanel(Panel, w.VBox):
     """The live toggle and the interval are linked to the state's ``running`` and
-    ``interval``. Closing the panel (or its dashboard) stops the live sampler thread."""
+    ``interval``. Closing the panel (or its dashboard) stops the live sampler thread.
+    ``holders`` lists, per device, the processes holding GPU memory (this kernel
+    highlighted), read again with each live reading and on "Detect again"."""
 
     panel_title = "labadvisor GPU panel"
 
@@ -36,6 +44,7 @@ class GpuPanel(Panel, w.VBox):
             layout=w.Layout(width="230px"),
         )
         self.live = w.HTML()
+        self.holders = w.HTML()
         self.refresh_button.on_click(lambda _: self.state.refresh())
         super().__init__(
             [
@@ -43,13 +52,16 @@ class GpuPanel(Panel, w.VBox):
                 self.devices,
                 w.HBox([self.refresh_button, self.live_toggle, self.interval]),
                 self.live,
+                self.holders,
             ]
         )
         self._link(self.state, "running", self.live_toggle)
         self._link(self.state, "interval", self.interval)
         self._watch(self.state, self.render, ["report", "running", "live_error"])
         self._watch(self.state, self._render_live, ["readings"])
+        self._watch(self.state, self._render_holders, ["holders", "holders_error"])
         self.render()
+        self._render_holders()
 
     def render(self, _change: Any = None) -> None:
         state, report = self.state, self.state.report
@@ -108,9 +120,82 @@ class GpuPanel(Panel, w.VBox):
             f"<table>{''.join(lines)}</table>",
         )
 
+    def _render_holders(self, _change: Any = None) -> None:
+        state = self.state
+        if not state.report.units():  # the status line already says why there is no GPU
+            set_html(self.holders, "")
+            return
+        markup = "<b>GPU memory by process</b>"
+        if state.holders_error:
+            markup += error_html(state.holders_error)
+        if state.holders is not None:
+            markup += _holders_html(state.holders)
+        elif not state.holders_error:
+            markup += note_html("not read yet")
+        set_html(self.holders, markup)
+
     def close(self) -> None:
         super().close()
-        self.state.stop()
+        state: GpuState | None = self.__dict__.get("state")
+        if state is not None:  # None: the state refused its options (ipywidgets' __del__)
+            state.stop()
+
+
+def _holders_html(found: GpuProcesses) -> str:
+    """Per device: its holders, largest first, each with a bar of the device's memory."""
+    if not found.devices:
+        return f"<div>{esc(_sentence(found.message))}</div>"
+    listed = any(u.valid and "processes" not in u.unavailable for u in found.devices)
+    # Where no unit could be listed, each unit's line says why; the summary would repeat it.
+    parts = [f"<div><small style='opacity:.7'>{esc(found.message)}</small></div>"] if listed else []
+    for unit in found.devices:
+        parts.append(_unit_html(unit))
+    parts.extend(f"<div><small>note: {esc(note)}</small></div>" for note in found.notes)
+    return "".join(parts)
+
+
+def _unit_html(unit: UnitProcesses) -> str:
+    head = f"<div style='margin-top:4px'><b>{esc(unit.label)}</b> {esc(unit.name)}"
+    if not unit.valid:
+        return f"{head}: {esc(_period(f'could not be read: {unit.error}'))}</div>"
+    why = unit.unavailable.get("processes")
+    if why is not None:
+        return f"{head}: {esc(_period(f'NVML cannot list its processes here: {why}'))}</div>"
+    if not unit.processes:
+        return f"{head}: no process holds memory on it.</div>"
+    rows = "".join(_process_row(process, unit.memory_total) for process in unit.processes)
+    return f"{head}</div><table class='labadvisor-gpu-holders'>{rows}</table>"
+
+
+def _process_row(process: GpuProcess, memory_total: int | None) -> str:
+    used = process.memory_used
+    fraction = used / memory_total if memory_total and used is not None else None
+    mine = process.holder == "this-kernel"
+    if mine:
+        colour, attributes = (
+            _THIS_KERNEL_COLOUR,
+            (f" class='{THIS_KERNEL_CLASS}' style='font-weight:bold;background:#dcfce7'"),
+        )
+    elif process.holder == "not-visible":
+        colour, attributes = _NOT_VISIBLE_COLOUR, " style='opacity:.75'"
+    else:
+        colour, attributes = _HOLDER_COLOUR, ""
+    sm = "" if process.sm_utilization is None else f"SM {process.sm_utilization}%"
+    title = f" title='{esc(process.note)}'" if process.note else ""
+    return (
+        f"<tr{attributes}><td{title}>{esc(process.describe())}</td>"
+        f"<td>{bar_html(fraction, width=120, colour=colour)}</td>"
+        f"<td>{_gb(used)}</td><td>pid {process.pid}</td><td>{sm}</td></tr>"
+    )
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return _period(text[:1].upper() + text[1:]) if text else text
+
+
+def _period(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _devices_html(rows: list[dict[str, Any]]) -> str:

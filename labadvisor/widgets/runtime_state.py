@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Bytes, Enum, Float, Instance, Int, Unicode
@@ -13,7 +13,7 @@ from labadvisor.memory import MemoryEstimate, estimate_memory, find_preset
 from labadvisor.runtime import RuntimeAdvice, advise_runtime
 from labadvisor.widgets._jobs import BackgroundJobs
 from labadvisor.widgets._plot import PlotCache, PlotKey, plot_key, render_breakeven_png
-from labadvisor.widgets._state import AdviceState
+from labadvisor.widgets._state import AdviceState, FieldRange, problem
 
 SIZE_MODES = ("size", "params", "preset")
 PLOT_THREAD = "labadvisor-plot"
@@ -24,8 +24,10 @@ class RuntimeState(AdviceState):
 
     The model is known by its size (``size_mode="size"``: ``size_gb``), by its parameters
     (``"params"``: ``params_b`` and ``dtype``) or by a preset (``"preset"``: ``preset`` and
-    ``dtype``). The break-even plot is drawn in the background: ``plot_png`` follows the
-    inputs a moment later, ``plot_pending`` is True meanwhile.
+    ``dtype``). Typed numbers outside ``limits`` are kept and reported in ``field_errors``
+    (see :class:`~labadvisor.widgets._state.AdviceState`). The break-even plot is drawn in
+    the background: ``plot_png`` follows the inputs a moment later, ``plot_pending`` is True
+    meanwhile.
     """
 
     subject = "runtime"
@@ -41,6 +43,13 @@ class RuntimeState(AdviceState):
         "sensitive",
         "gpu",
     )
+
+    limits: ClassVar[dict[str, FieldRange]] = {
+        "size_gb": FieldRange("Model size (GB)", 0, 10_000),
+        "params_b": FieldRange("Parameters (B)", 0, 10_000, strict_minimum=True),
+        "hours_per_day": FieldRange("Offload hours/day", 0, 24),
+        "team_size": FieldRange("Team size", 1, 10_000),
+    }
 
     size_mode = Enum(SIZE_MODES, default_value="size")
     size_gb = Float(13.0)
@@ -100,10 +109,16 @@ class RuntimeState(AdviceState):
     def plot_params(self) -> dict[str, Any]:
         return {"team_size": self.team_size, "hours_per_day": self.hours_per_day}
 
+    def ranged_inputs(self) -> tuple[str, ...]:
+        unused = {"size": ("params_b",), "params": ("size_gb",)}.get(
+            self.size_mode, ("size_gb", "params_b")
+        )
+        return tuple(name for name in self.limits if name not in unused)
+
     def wait_for_plot(self, timeout: float = 10.0) -> bool:
         return True if self._plot_jobs is None else self._plot_jobs.wait(timeout)
 
-    def _advise(self) -> None:
+    def _update_advice(self) -> None:
         advice: RuntimeAdvice | None = None
         memory: MemoryEstimate | None = None
         error: str | None = None
@@ -116,8 +131,8 @@ class RuntimeState(AdviceState):
                     preset=self.preset if self.size_mode == "preset" else None,
                     dtype=self.dtype,
                 )
-        except ValueError as exc:
-            advice, error = None, str(exc)
+        except (ValueError, OSError) as exc:
+            advice, error = None, problem(exc)
         with self.hold_trait_notifications():
             self.memory, self.error, self.advice = memory, error, advice
         self._request_plot()

@@ -10,7 +10,7 @@ from labadvisor.memory import MemoryEstimate
 from labadvisor.options import Option, runtime_options
 from labadvisor.runtime import RuntimeAdvice
 from labadvisor.widgets._html import bar_html, error_html, esc, note_html
-from labadvisor.widgets._view import AdvicePanel, dropdown, set_html, shown, style, wide
+from labadvisor.widgets._view import AdvicePanel, dropdown, number_box, set_html, shown, style
 from labadvisor.widgets.runtime_state import RuntimeState
 
 GPU_OPTIONS: list[Option] = [
@@ -41,41 +41,19 @@ class RuntimePanel(AdvicePanel):
     def __init__(self, state: RuntimeState | None = None, **inputs: Any) -> None:
         state = state if state is not None else RuntimeState(**inputs)
         options = runtime_options()
+        limits = state.limits
         gpu_options = list(GPU_OPTIONS)
         if state.gpu not in [value for _, value in gpu_options]:
             gpu_options.append((f"given: {state.gpu!r}", state.gpu))
         controls: dict[str, w.ValueWidget] = {
             "size_mode": w.ToggleButtons(options=SIZE_MODE_OPTIONS, style=style()),
-            "size_gb": w.BoundedFloatText(
-                min=0,
-                max=10_000,
-                step=0.5,
-                description="Model size (GB)",
-                style=style(),
-                layout=wide(),
-            ),
-            "params_b": w.BoundedFloatText(
-                min=0,
-                max=10_000,
-                step=0.5,
-                description="Parameters (B)",
-                style=style(),
-                layout=wide(),
-            ),
+            "size_gb": number_box(limits["size_gb"], step=0.5),
+            "params_b": number_box(limits["params_b"], step=0.5),
             "dtype": dropdown("dtype", options["dtype"]),
             "preset": dropdown("Preset", options["preset"]),
             "workload": dropdown("Workload", options["workload"]),
-            "hours_per_day": w.FloatSlider(
-                min=0,
-                max=24,
-                step=0.5,
-                description="Offload hours/day",
-                style=style(),
-                layout=wide(),
-            ),
-            "team_size": w.BoundedIntText(
-                min=1, max=10_000, description="Team size", style=style(), layout=wide()
-            ),
+            "hours_per_day": number_box(limits["hours_per_day"], step=0.5),
+            "team_size": number_box(limits["team_size"], whole=True),
             "sensitive": w.Checkbox(description="Sensitive code (must stay local)", indent=False),
             "gpu": dropdown("Local GPU", gpu_options),
         }
@@ -110,10 +88,10 @@ class RuntimePanel(AdvicePanel):
 
     def _show_size_controls(self, _change: Any = None) -> None:
         mode = self.state.size_mode
-        shown(self.controls["size_gb"], mode == "size")
-        shown(self.controls["params_b"], mode == "params")
-        shown(self.controls["dtype"], mode in ("params", "preset"))
-        shown(self.controls["preset"], mode == "preset")
+        self.show_field("size_gb", mode == "size")
+        self.show_field("params_b", mode == "params")
+        self.show_field("dtype", mode in ("params", "preset"))
+        self.show_field("preset", mode == "preset")
 
 
 def _fit_html(advice: RuntimeAdvice) -> str:
