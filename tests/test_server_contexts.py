@@ -222,6 +222,13 @@ async def test_hung_engine_switches_do_not_delay_other_routes(
     assert p99(gpu_times) < 0.2, f"GET gpu p99 {p99(gpu_times) * 1e3:.0f} ms"
     assert p99(advice_times) < 0.2, f"POST advise/runtime p99 {p99(advice_times) * 1e3:.0f} ms"
 
+    # the way back does not queue behind the hung checks either
+    write_context(store_dir, LOCAL_CONTEXT, f"tcp://127.0.0.1:{closed_port()}")
+    status, data, took = await wide_client.fetch("contexts/current", "PUT", {"name": "local"})
+    assert (status, data["current"]["name"]) == (200, LOCAL_CONTEXT), data
+    assert took < 2.5, f"leaving Offload took {took:.2f}s behind the hung switches"
+    assert not all(s.done() for s in switches)
+
     answers = await asyncio.gather(*switches)
     assert {status for status, _, _ in answers} <= {502, 503}, answers[0]
     for status, data, _ in answers:
@@ -229,12 +236,13 @@ async def test_hung_engine_switches_do_not_delay_other_routes(
             assert "nothing was changed" in data["message"], data
         else:
             assert "busy" in data["message"], data
-    assert current_in_config(store_dir) is None
+    assert current_in_config(store_dir) == LOCAL_CONTEXT  # the refused switches changed nothing
 
 
+@pytest.mark.parametrize("target", ["local", LOCAL_CONTEXT])
 @pytest.mark.parametrize("engine", ["silent", "down"])
 async def test_leaving_offload_does_not_wait_for_the_local_engine(
-    jp_fetch: Any, silent_engine: SilentEngine, store_dir: Path, engine: str
+    jp_fetch: Any, silent_engine: SilentEngine, store_dir: Path, engine: str, target: str
 ) -> None:
     """Offload is current and the local engine hangs or is down: "local" still switches,
     promptly, and says the engine did not answer."""
@@ -245,12 +253,13 @@ async def test_leaving_offload_does_not_wait_for_the_local_engine(
         status, data = await fetch_json(jp_fetch, "contexts", "current", **put_name("offload"))
         assert (status, data["current"]["name"]) == (200, "docker-cloud"), data
     started = time.monotonic()
-    status, data = await fetch_json(jp_fetch, "contexts", "current", **put_name("local"))
+    status, data = await fetch_json(jp_fetch, "contexts", "current", **put_name(target))
     took = time.monotonic() - started
     assert status == 200, data
     assert data["current"]["name"] == LOCAL_CONTEXT
     assert current_in_config(store_dir) == LOCAL_CONTEXT
     assert "did not answer" in data["switch"]["note"], data["switch"]
+    assert data["switch"]["engine_error"], data["switch"]
     assert "did not answer" in data["summary"]
     assert took < 2.5, f"leaving Offload took {took:.2f}s"
 

@@ -196,17 +196,18 @@ class CurrentContextHandler(ContextsHandler):
                 f"or a role: {', '.join(contexts.ROLES)}"
             )
         name = name.strip()
-        if name == "local":
-            switched = await self.leave_offload()
+        if await self.extension.store_pool.run(work.is_local_target, name):
+            switched = await self.leave_offload(name)
         else:
             switched = await self.extension.engine_pool.run(work.switch_checked, name)
         state = await self.state()
         return {**state, "switch": switched.to_dict(), "summary": switched.summary()}
 
-    async def leave_offload(self) -> Any:
-        """Switch to the local role without waiting on the local engine: the switch is a
-        file write; the engine is asked afterwards, briefly, only to say how it is."""
-        switched = await self.extension.store_pool.run(work.switch_unchecked, "local")
+    async def leave_offload(self, name: str) -> Any:
+        """Switch to the local engine without waiting on it, and without queueing behind
+        checks of other engines: the switch is a file write (store pool); the engine is asked
+        afterwards, for at most a second, only to say how it is."""
+        switched = await self.extension.store_pool.run(work.switch_unchecked, name)
         try:
             round_trip_ms = await asyncio.wait_for(
                 self.extension.engine_pool.run(work.ping, switched.context),
@@ -218,8 +219,12 @@ class CurrentContextHandler(ContextsHandler):
                 if isinstance(exc, asyncio.TimeoutError)
                 else str(exc)
             )
-            note = f"the local engine did not answer ({cause}); switched anyway"
-            return replace(switched, note=_joined(switched.note, note))
+            note = (
+                f"switched anyway, as the way back from Offload always is: the local engine "
+                f"at {quoted(switched.host)} did not answer ({cause}), so docker commands fail "
+                f"until it runs"
+            )
+            return replace(switched, note=_joined(switched.note, note), engine_error=cause)
         return replace(switched, checked=True, round_trip_ms=round_trip_ms)
 
 

@@ -14,9 +14,10 @@ import math
 import sys
 from typing import Any
 
+from labadvisor.contexts.errors import QUOTE_LIMIT, quoted
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 32
-QUOTE_LIMIT = 100
 # The largest integer a float carries without becoming infinity.
 _FLOAT_MAX_INT = int(sys.float_info.max)
 
@@ -27,20 +28,6 @@ class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
-    """``repr(value)`` for a message, cut to about ``limit`` characters, saying how long it
-    was: a 2 MB context name must not come back (or reach the log) whole."""
-    if isinstance(value, str) and len(value) > limit:
-        return f"{value[:limit]!r}... ({len(value)} characters)"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 300:
-        return f"an integer of {value.bit_length()} bits"
-    try:
-        text = repr(value)
-    except Exception:  # a value whose repr fails must not replace the real error
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def long_strings(value: Any) -> list[str]:

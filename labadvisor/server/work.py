@@ -32,6 +32,22 @@ def switch_checked(name: str) -> SwitchResult:
     return contexts.use(name, scope="global")
 
 
+def is_local_target(name: str) -> bool:
+    """Whether ``name`` is the local role, or the context it stands for: the way back from
+    Offload, which must never wait on an engine. False for names that resolve to nothing
+    (the checked switch then says why)."""
+    from labadvisor.contexts import ContextError, store
+    from labadvisor.contexts.resolve import find
+
+    if name == "local":
+        return True
+    directory = store.config_dir()
+    try:
+        return find(name, directory).name == find("local", directory).name
+    except ContextError:
+        return False
+
+
 def switch_unchecked(name: str) -> SwitchResult:
     """Switch all docker clients to ``name`` without asking its engine anything."""
     from labadvisor import contexts
