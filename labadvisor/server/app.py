@@ -37,11 +37,17 @@ class LabAdvisor(ExtensionApp):
     nvml_workers = Int(2, help="Threads for NVML (GET gpu).").tag(config=True)
     advice_workers = Int(4, help="Threads for advice and option lists.").tag(config=True)
     store_workers = Int(
-        2, help="Threads for reading and writing the Docker context store (no engine)."
+        4, help="Threads for reading and writing the Docker context store (no engine)."
+    ).tag(config=True)
+    engine_max_waiting = Int(
+        32,
+        help="Engine checks that may wait for a thread; beyond that a switch answers 503 at "
+        "once rather than queueing behind checks that may each take their full timeout.",
     ).tag(config=True)
     max_waiting = Int(
-        32,
-        help="Calls that may wait for a thread of one pool; beyond that the API answers 503.",
+        256,
+        help="Calls that may wait for a thread of the NVML, advice or store pool (short "
+        "calls); beyond that the API answers 503.",
     ).tag(config=True)
 
     engine_pool: Pool
@@ -50,7 +56,7 @@ class LabAdvisor(ExtensionApp):
     store_pool: Pool
 
     def initialize_settings(self) -> None:
-        self.engine_pool = Pool("engine-check", self.engine_workers, self.max_waiting)
+        self.engine_pool = Pool("engine-check", self.engine_workers, self.engine_max_waiting)
         self.nvml_pool = Pool("nvml", self.nvml_workers, self.max_waiting)
         self.advice_pool = Pool("advice", self.advice_workers, self.max_waiting)
         self.store_pool = Pool("context-store", self.store_workers, self.max_waiting)
