@@ -173,23 +173,11 @@ def check_override_file() -> None:
     try:
         for name in guides.DATA_FILES:
             guides.load(name)
-    except (ValueError, OSError, RecursionError) as exc:
-        raise OverrideFileError(_override_file_message(guides.override_file(), exc)) from None
-
-
-def _override_file_message(path: Any, exc: BaseException) -> str:
-    where = str(path)
-    if os.environ.get("LABADVISOR_CONFIG"):
-        where += " ($LABADVISOR_CONFIG)"
-    if isinstance(exc, RecursionError):
-        reason = "its tables or arrays are nested too deeply"
-    elif isinstance(exc, UnicodeDecodeError):
-        reason = f"it is not UTF-8 text ({exc.reason} at byte {exc.start})"
-    elif isinstance(exc, OSError):
-        reason = f"it cannot be read ({exc.strerror or exc})"
-    else:
+    except ValueError as exc:
+        path = guides.override_file()
+        where = f"{path} ($LABADVISOR_CONFIG)" if os.environ.get("LABADVISOR_CONFIG") else str(path)
         reason = str(exc).replace(f"{path}: ", "").replace(str(path), "it")
-    return f"the override file {where} cannot be used: {reason}"
+        raise OverrideFileError(f"the override file {where} cannot be used: {reason}") from None
 
 
 # Commands whose handlers read the guides' data (and so the user's override file).

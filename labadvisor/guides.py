@@ -118,15 +118,14 @@ def configure(
     layers = [] if reset else list(_session_layers)
     if overrides:
         layers.append(overrides)
-    file_layer, file_ok = _checked_file_overrides()
-    built = {name: _assemble(name, [file_layer, *layers]) for name in DATA_FILES}
+    file_layer = _checked_file_overrides()
+    for name in DATA_FILES:
+        _assemble(name, [file_layer, *layers])  # raises before anything changes
     _session_layers = layers
+    # The next load reads the override file again, so a file edited since is seen, and a
+    # broken one is reported then.
     _merged.clear()
     _records.clear()
-    if file_ok:
-        for name, (merged, records) in built.items():
-            _merged[name], _records[name] = merged, records
-    # else the next load reads the file again and reports what is wrong with it
 
 
 def merge(base: Any, override: Any, *, path: str) -> Any:
@@ -234,16 +233,16 @@ def _packaged_data(name: str) -> dict[str, Any]:
     return _packaged[name]
 
 
-def _checked_file_overrides() -> tuple[Mapping[str, Any], bool]:
-    """The override file's layer and whether it is usable; a broken file counts as empty
-    here (configure() checks only its own overrides against it)."""
+def _checked_file_overrides() -> Mapping[str, Any]:
+    """The override file's layer; a broken file counts as empty here (configure() checks
+    only its own overrides against it, and the next load reports the file's problem)."""
     try:
         layer = _file_overrides()
         for name in layer:
             _assemble(name, [layer])
     except ValueError:
-        return {}, False
-    return layer, True
+        return {}
+    return layer
 
 
 def _file_overrides() -> dict[str, Any]:
@@ -256,14 +255,17 @@ def _file_overrides() -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file at ``path``; every way it can be unusable is a ValueError naming it."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ValueError(f"override file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
     except RecursionError:
-        raise ValueError(f"{path} is nested too deeply to be a labadvisor override") from None
+        raise ValueError(f"{path}: its tables or arrays are nested too deeply") from None
     except OSError as exc:
-        raise ValueError(f"cannot read override file {str(path)!r}: {exc.strerror}") from None
+        raise ValueError(f"{path} cannot be read ({exc.strerror or exc})") from None

@@ -493,7 +493,7 @@ def test_an_unreadable_override_file_is_the_states_message():
             return deployment.advice, deployment.error, runtime.advice, runtime.error
 
         answer = run_unprivileged(advise)
-        message = f"cannot read override file {str(override)!r}: Permission denied"
+        message = f"{override} cannot be read (Permission denied)"
         assert answer == repr((None, message) * 2), answer
 
 
