@@ -303,11 +303,13 @@ def test_reader_through_the_real_docker_cli(monkeypatch: pytest.MonkeyPatch, tmp
     (bin_dir / "docker").symlink_to("/usr/bin/docker")
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     assert shutil.which("docker") == str(bin_dir / "docker")
-    assert OffloadStatusReader().read().state == "not installed"
+    # The docker CLI can take seconds to start on a loaded machine; this test is about what
+    # it answers, so it waits longer than the reader's default 10 s.
+    assert OffloadStatusReader(timeout=120).read().state == "not installed"
     plugin = config / "cli-plugins" / "docker-offload"
     plugin.write_text(JSON_PLUGIN)
     plugin.chmod(0o755)
-    state = OffloadStatusReader().read()
+    state = OffloadStatusReader(timeout=120).read()
     assert (state.installed, state.state, state.gpu, state.format) == (
         True,
         "started",
