@@ -9,7 +9,7 @@ NODE_MODULES := jupyter_ext/node_modules/.yarn-state.yml
 # jlpm from the venv, in the front end's folder; its scripts call jlpm again, so PATH too.
 JLPM := cd jupyter_ext && PATH="$(abspath $(BIN)):$$PATH" jlpm
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
-APT_PACKAGES := docker.io chromium busybox-static openssl
+APT_PACKAGES := docker.io chromium busybox-static openssl postgresql
 # pip warns about every missing local mirror directory this machine's pip config names.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 export YARN_CACHE_FOLDER := $(CURDIR)/.yarn-cache
@@ -24,6 +24,7 @@ lab: install
 # Under `make test` a missing engine or browser is a failure, not a skip.
 test: export LABADVISOR_REQUIRE_DOCKER := 1
 test: export LABADVISOR_REQUIRE_BROWSER := 1
+test: export LABADVISOR_REQUIRE_POSTGRES := 1
 test: system-deps install lint unit notebooks binder-replay
 
 # Unit and integration tests: real dockerd engines, jupyter_server, headless Chromium.

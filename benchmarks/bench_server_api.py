@@ -9,14 +9,25 @@ and prints p50 / p99 latency of each and the ratio to the metrics endpoint, from
 The endpoints take turns in several rounds so drift on a shared machine hits all alike.
 The Docker context store is a temporary one with three contexts (no engine is contacted).
 
+Then a mixed load with a hung engine present: 50 clients for 20 s, each request bounded by a
+timeout. A few clients keep switching (PUT contexts/current) to a context whose engine
+accepts connections and never answers; the others mix GET gpu, GET contexts, POST
+advise/runtime and the metrics endpoint. A switch must end in 502 (the engine did not
+answer) or 503 (engine checks busy); everything else in 200. Any other status, a body that
+is not strict JSON, a timeout or a dropped connection is an error: the target is 0 errors,
+with p99 of each route printed beside the metrics endpoint's from the same load.
+
     .venv/bin/python benchmarks/bench_server_api.py [--clients 20] [--requests 40] [--rounds 3]
+        [--mixed-clients 50] [--mixed-seconds 20] [--switchers 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -24,8 +35,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROUTES = {
@@ -42,13 +55,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_docker_config(root: Path) -> Path:
-    """A DOCKER_CONFIG with a local, an offload and a remote context, in Docker's own layout."""
+class HungEngine:
+    """A TCP endpoint that accepts connections and never answers (held open until closed)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(256)
+        self.host = f"tcp://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+def write_docker_config(root: Path, hung_host: str) -> Path:
+    """A DOCKER_CONFIG with a local, an offload, a remote and a hung context, in Docker's
+    own layout."""
     config = root / "docker"
     contexts = {
         "desktop-linux": "unix:///var/run/docker.sock",
         "docker-cloud": "tcp://127.0.0.1:1",
         "build-box": "ssh://builder@build-box",
+        "hung": hung_host,
     }
     for name, host in contexts.items():
         meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
@@ -60,10 +101,10 @@ def write_docker_config(root: Path) -> Path:
     return config
 
 
-def start_server(root: Path, port: int, token: str) -> subprocess.Popen[bytes]:
+def start_server(root: Path, port: int, token: str, hung_host: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
-        DOCKER_CONFIG=str(write_docker_config(root)),
+        DOCKER_CONFIG=str(write_docker_config(root, hung_host)),
         JUPYTER_CONFIG_DIR=str(root / "config"),
         JUPYTER_DATA_DIR=str(root / "data"),
         JUPYTER_RUNTIME_DIR=str(root / "runtime"),
@@ -115,7 +156,7 @@ def wait_until_up(port: int, token: str, server: subprocess.Popen[bytes], root: 
     # Measure real answers, not errors: the store's contexts must all be there.
     listed = get_json(port, token, ROUTES["labadvisor contexts"])
     names = sorted(c["name"] for c in listed["contexts"])  # type: ignore[index]
-    if names != ["build-box", "default", "desktop-linux", "docker-cloud"]:
+    if names != ["build-box", "default", "desktop-linux", "docker-cloud", "hung"]:
         sys.exit(f"unexpected contexts answer: {listed}")
 
 
@@ -129,13 +170,22 @@ class Client:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> float:
+        status, elapsed, body = await self.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
+        return elapsed
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, float, bytes]:
+        """(status, seconds, body) of one request on this connection."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
         request = (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-            f"Authorization: token {self.token}\r\nConnection: keep-alive\r\n\r\n"
-        ).encode()
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Authorization: token {self.token}\r\nConnection: keep-alive\r\n"
+            + (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body else "")
+            + "\r\n"
+        ).encode() + body
         started = time.perf_counter()
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -144,12 +194,8 @@ class Client:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        body = await self.reader.readexactly(length)
-        elapsed = time.perf_counter() - started
-        status = int(head.split(b" ", 2)[1])
-        if status != 200:
-            raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
-        return elapsed
+        answer = await self.reader.readexactly(length)
+        return int(head.split(b" ", 2)[1]), time.perf_counter() - started, answer
 
     def close(self) -> None:
         if self.writer is not None:
@@ -208,21 +254,122 @@ async def measure(port: int, token: str, n_clients: int, requests: int, rounds: 
     return not slower
 
 
+# --- mixed load with a hung engine -----------------------------------------------------
+
+ADVICE_BODY = json.dumps({"model_size_gb": 7, "workload": "code-review", "gpu": 24}).encode()
+SWITCH_BODY = json.dumps({"name": "hung"}).encode()
+# (label, method, path, body, statuses that are answers rather than errors)
+MIXED = [
+    ("labadvisor gpu", "GET", "/labadvisor/api/gpu", b"", {200}),
+    ("labadvisor contexts", "GET", "/labadvisor/api/contexts", b"", {200}),
+    ("labadvisor advise/runtime", "POST", "/labadvisor/api/advise/runtime", ADVICE_BODY, {200}),
+    (BASELINE, "GET", ROUTES[BASELINE], b"", {200}),
+]
+SWITCH = ("switch to hung engine", "PUT", "/labadvisor/api/contexts/current", SWITCH_BODY)
+SWITCH_ANSWERS = {502, 503}
+REQUEST_TIMEOUT = 30.0  # a request not answered by then counts as an error
+
+
+def _strict_json(raw: bytes) -> bool:
+    def refuse(name: str) -> object:
+        raise ValueError(name)
+
+    try:
+        json.loads(raw, parse_constant=refuse)
+    except ValueError:
+        return False
+    return True
+
+
+async def mixed_load(port: int, token: str, n_clients: int, seconds: float, switchers: int) -> bool:
+    """Print the mixed-load table; True when there were no errors."""
+    samples: dict[str, list[float]] = {label: [] for label, *_ in MIXED}
+    samples[SWITCH[0]] = []
+    statuses: dict[str, dict[int, int]] = {label: {} for label in samples}
+    errors: list[str] = []
+    ends = time.monotonic() + seconds
+
+    async def client(number: int) -> None:
+        connection = Client(port, token)
+        plan: Iterator[tuple[str, str, str, bytes, set[int]]]
+        if number < switchers:
+            plan = itertools.repeat((*SWITCH, SWITCH_ANSWERS))
+        else:
+            plan = itertools.cycle(MIXED[number % len(MIXED) :] + MIXED[: number % len(MIXED)])
+        try:
+            for label, method, path, body, expected in plan:
+                if time.monotonic() >= ends:
+                    return
+                try:
+                    status, elapsed, answer = await asyncio.wait_for(
+                        connection.request(method, path, body), REQUEST_TIMEOUT
+                    )
+                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
+                    errors.append(f"{label}: {type(exc).__name__} {exc}")
+                    connection.close()
+                    connection = Client(port, token)
+                    continue
+                statuses[label][status] = statuses[label].get(status, 0) + 1
+                samples[label].append(elapsed)
+                if status not in expected:
+                    errors.append(f"{label}: HTTP {status} {answer[:200]!r}")
+                elif not _strict_json(answer):
+                    errors.append(f"{label}: not strict JSON {answer[:200]!r}")
+        finally:
+            connection.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(n) for n in range(n_clients)))
+    took = time.monotonic() - started
+
+    base99 = percentile(samples[BASELINE], 99)
+    print()
+    print(
+        f"mixed load: {n_clients} clients for {seconds:g} s ({took:.1f} s with the last "
+        f"answers), {switchers} of them switching to an engine that never answers"
+    )
+    print(f"{'route':<28} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'p99 ratio':>10}  statuses")
+    for label, values in samples.items():
+        if len(values) < 2:
+            print(f"{label:<28} {len(values):>6}  (too few answers)  {statuses[label]}")
+            continue
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        print(
+            f"{label:<28} {len(values):>6} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f}"
+            f" {p99 / base99:>10.2f}  {dict(sorted(statuses[label].items()))}"
+        )
+    print(f"(p99 ratio = p99 / {BASELINE} p99 under the same load)")
+    print(f"errors: {len(errors)}")
+    for line in errors[:20]:
+        print(f"  {line}")
+    print("target met: 0 errors" if not errors else "TARGET MISSED: errors above")
+    return not errors
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=40, help="per client and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mixed-clients", type=int, default=50)
+    parser.add_argument("--mixed-seconds", type=float, default=20.0)
+    parser.add_argument("--switchers", type=int, default=5, help="mixed-load clients switching")
     args = parser.parse_args()
     token = os.urandom(16).hex()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="labadvisor-bench-") as tmp:
         root = Path(tmp)
-        server = start_server(root, port, token)
+        hung = HungEngine()
+        server = start_server(root, port, token, hung.host)
         try:
             wait_until_up(port, token, server, root)
             met = asyncio.run(measure(port, token, args.clients, args.requests, args.rounds))
+            clean = asyncio.run(
+                mixed_load(port, token, args.mixed_clients, args.mixed_seconds, args.switchers)
+            )
+            met = met and clean
         finally:
+            hung.close()
             server.terminate()
             try:
                 server.wait(timeout=10)

@@ -116,8 +116,11 @@ def load_ipython_extension(ipython: Any) -> None:
     load(ipython)
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "labadvisor.server"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    # Called only by Jupyter Server, so importing the extension here costs a plain import nothing.
+    from labadvisor.server import _jupyter_server_extension_points as points
+
+    return points()
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

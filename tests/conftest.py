@@ -8,5 +8,6 @@ pytest_plugins = (
     "docker_engines",
     "gpu_fixtures",
     "notebook_fixtures",
+    "postgres_fixtures",
     "server_fixtures",
 )

@@ -7,6 +7,7 @@ and ``docker-cloud`` (offload). Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -61,15 +62,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def lab(docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def _require_browser() -> None:
     if not os.access(CHROMIUM, os.X_OK):
         reason = f"{CHROMIUM} missing (Debian package chromium; `make test` installs it)"
         if os.environ.get("LABADVISOR_REQUIRE_BROWSER") == "1":
             pytest.fail(f"LABADVISOR_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-    root = tmp_path_factory.mktemp("lab")
-    store = make_store(docker_engines, root / "docker-config")
+
+
+@contextlib.contextmanager
+def _running_lab(engines: DockerEngines, root: Path, *options: str) -> Iterator[Lab]:
+    """JupyterLab with the installed extension, its Docker contexts pointing at the test
+    engines; ``options`` are extra command-line settings (``--LabAdvisor.x=y``)."""
+    store = make_store(engines, root / "docker-config")
     config = root / "jupyter-config"
     (config / "labconfig").mkdir(parents=True)
     # No "get notified about Jupyter news?" pop-up, and no request to the news feed.
@@ -97,6 +102,7 @@ def lab(docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory)
         f"--ServerApp.root_dir={root / 'notebooks'}",
         f"--LabApp.user_settings_dir={root / 'lab-settings'}",
         f"--LabApp.workspaces_dir={root / 'lab-workspaces'}",
+        *options,
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
@@ -126,11 +132,35 @@ def lab(docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory)
             server.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def lab(docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    _require_browser()
+    with _running_lab(docker_engines, tmp_path_factory.mktemp("lab")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def lab_without_switching(
+    docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lab]:
+    """Lab whose operator turned context switching off."""
+    _require_browser()
+    root = tmp_path_factory.mktemp("lab-no-switch")
+    with _running_lab(docker_engines, root, "--LabAdvisor.allow_context_switch=False") as running:
+        yield running
+
+
 @pytest.fixture
 def page(lab: Lab) -> Iterator[Any]:
     """A fresh browser on the Lab page. Function-scoped on purpose: Playwright's sync API
     keeps its own event loop marked as running, which must not outlive the test's loop
     fixture from pytest-jupyter."""
+    with _open_page(lab) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def _open_page(lab: Lab) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -143,7 +173,11 @@ def page(lab: Lab) -> Iterator[Any]:
             page.set_default_timeout(TIMEOUT_MS)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{lab.url}lab?token={lab.token}")
+            # The switch commands appear once GET config has answered: wait for it too.
+            with page.expect_response(
+                lambda r: r.url.split("?")[0].endswith("/labadvisor/api/config")
+            ):
+                page.goto(f"{lab.url}lab?token={lab.token}")
             page.wait_for_function("window.jupyterapp && window.jupyterapp.started")
             page.locator("#labadvisor-status").wait_for()
             yield page
@@ -199,6 +233,9 @@ def test_status_bar_and_context_commands(page: Any, lab: Lab) -> None:
     page.keyboard.press("Control+Shift+C")
     palette = page.locator(".lm-CommandPalette-input")
     expect(palette).to_be_focused()
+    palette.fill("Lab Advisor")
+    items = page.locator(".lm-CommandPalette-item")
+    expect(items.filter(has_text="Use Docker Offload")).to_have_count(1)
     palette.fill("Use local Docker engine")
     item = page.locator(".lm-CommandPalette-item", has_text="Use local Docker engine")
     expect(item).to_have_count(1)
@@ -359,3 +396,45 @@ def _post(lab: Lab, route: str, body: dict[str, Any]) -> Any:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def open_palette(page: Any) -> Any:
+    """The command palette's search box, opened as a person would."""
+    from playwright.sync_api import expect
+
+    page.locator("#jp-main-dock-panel").click()
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette-input")
+    expect(palette).to_be_focused()
+    return palette
+
+
+def test_switch_commands_hidden_when_the_operator_turned_switching_off(
+    lab_without_switching: Lab,
+) -> None:
+    """c.LabAdvisor.allow_context_switch = False: the palette has no switch commands (the
+    rest of Lab Advisor stays), and the server refuses a switch anyway."""
+    from playwright.sync_api import expect
+
+    lab = lab_without_switching
+    assert lab.api("config") == {"allow_context_switch": False}
+    with _open_page(lab) as page:
+        page.wait_for_timeout(500)  # the answer to GET config has been acted on
+        palette = open_palette(page)
+        items = page.locator(".lm-CommandPalette-item")
+        palette.fill("Lab Advisor")
+        expect(items.filter(has_text="Open Lab Advisor")).to_have_count(1)
+        expect(items.filter(has_text="Use Docker Offload")).to_have_count(0)
+        expect(items.filter(has_text="Use local Docker engine")).to_have_count(0)
+        palette.fill("Docker")
+        expect(items.filter(has_text="Use Docker Offload")).to_have_count(0)
+        expect(items.filter(has_text="Use local Docker engine")).to_have_count(0)
+        visible = page.evaluate(
+            "ids => ids.map(id => window.jupyterapp.commands.isVisible(id))",
+            ["labadvisor:use-offload", "labadvisor:use-local"],
+        )
+        assert visible == [False, False]
+        context = page.locator("#labadvisor-status .jp-labadvisor-status-context")
+        expect(context).to_have_text("Docker: default (local)")  # still shown, read-only
+        screenshot(page, "labadvisor-switching-off.png")
+    assert lab.store.current_in_config() is None

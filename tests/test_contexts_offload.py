@@ -27,6 +27,8 @@ def _clis() -> list[str]:
 CLIS = _clis()
 pytestmark = pytest.mark.skipif(not CLIS, reason="no docker CLI (Debian package docker.io)")
 
+# A stand-in plugin. "json" speaks ``status --format json`` as current plugins do; "plain" is
+# an older plugin that rejects the flag (as cobra does) and prints ``State:`` lines.
 FAKE_PLUGIN = """\
 #!/bin/sh
 if [ "$1" = docker-cli-plugin-metadata ]; then
@@ -35,15 +37,20 @@ if [ "$1" = docker-cli-plugin-metadata ]; then
 fi
 shift
 echo "$*" >> "{log}"
-case "$1" in
-  status) printf 'State: %s\\nGPU: %s\\n' "$(cat "{state}" 2>/dev/null || echo stopped)" \\
-            "$(cat "{gpu}" 2>/dev/null || echo none)" ;;
-  start) if [ -e "{fail}" ]; then echo "not signed in" >&2; exit 3; fi
+state="$(cat "{state}" 2>/dev/null || echo stopped)"
+gpu="$(cat "{gpu}" 2>/dev/null || echo none)"
+case "$*" in
+  "status --format json")
+    if [ "{flavour}" = plain ]; then echo "unknown flag: --format" >&2; exit 1; fi
+    printf '{"State": "%s", "GPU": "%s"}\\n' "$state" "$gpu" ;;
+  status) printf 'State: %s\\nGPU: %s\\n' "$state" "$gpu" ;;
+  start*) if [ -e "{fail}" ]; then echo "not signed in" >&2; exit 3; fi
          echo started > "{state}"
          case " $* " in *" --gpu "*) echo "NVIDIA L4" > "{gpu}" ;; *) echo none > "{gpu}" ;; esac ;;
   stop) echo stopped > "{state}"; rm -f "{gpu}" ;;
 esac
 """
+FLAVOURS = ("json", "plain")
 
 
 @pytest.fixture(params=CLIS or ["(none)"])
@@ -59,11 +66,11 @@ def docker_on_path(
     return config_dir
 
 
-def install_fake_plugin(config_dir: Path) -> Path:
+def install_fake_plugin(config_dir: Path, flavour: str = "json") -> Path:
     plugins = config_dir / "cli-plugins"
     plugins.mkdir()
     files = {name: plugins / name for name in ("log", "state", "gpu", "fail")}
-    script = FAKE_PLUGIN
+    script = FAKE_PLUGIN.replace("{flavour}", flavour)
     for name, path in files.items():
         script = script.replace("{" + name + "}", str(path))
     plugin = plugins / "docker-offload"
@@ -90,20 +97,43 @@ def test_no_docker_command_at_all(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         offload.start()
 
 
-def test_status_start_stop_through_the_plugin(docker_on_path: Path) -> None:
-    plugins = install_fake_plugin(docker_on_path)
+# What one status() call asks the plugin: JSON first, then the plain output if it must.
+STATUS_CALLS = {"json": ["status --format json"], "plain": ["status --format json", "status"]}
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_status_start_stop_through_the_plugin(docker_on_path: Path, flavour: str) -> None:
+    plugins = install_fake_plugin(docker_on_path, flavour)
     status = offload.status()
-    assert (status.installed, status.state, status.gpu) == (True, "stopped", "none")
-    assert repr(status) == "<Docker Offload: stopped, GPU: none>"
+    # The plugin's "GPU: none" is a session without a GPU: None.
+    assert (status.installed, status.state, status.gpu) == (True, "stopped", None)
+    assert (status.format, status.billable, status.message) == (
+        flavour, False, "Docker Offload is stopped",
+    )  # fmt: skip
+    assert repr(status) == "<Docker Offload: stopped>"
 
     started = offload.start(gpu=True)
-    assert (started.state, started.gpu) == ("started", "NVIDIA L4")
+    assert (started.state, started.gpu, started.billable) == ("started", "NVIDIA L4", True)
+    assert repr(started) == "<Docker Offload: started, GPU: NVIDIA L4>"
     assert offload.stop().state == "stopped"
     offload.start(gpu=False)
     calls = (plugins / "log").read_text().splitlines()
+    status_calls = STATUS_CALLS[flavour]
     assert [c for c in calls if c != "version"] == [
-        "status", "start --gpu", "status", "stop", "status", "start", "status",
+        *status_calls, "start --gpu", *status_calls, "stop", *status_calls, "start",
+        *status_calls,
     ]  # fmt: skip
+
+
+def test_a_failing_plugin_is_a_status_with_its_words(docker_on_path: Path) -> None:
+    plugins = install_fake_plugin(docker_on_path)
+    script = plugins / "docker-offload"
+    script.write_text(script.read_text().replace(
+        "shift\n", 'shift\necho "Docker Desktop is not running" >&2; exit 1\n'
+    ))  # fmt: skip
+    status = offload.status()
+    assert (status.installed, status.state, status.answered) == (True, "error", False)
+    assert "Docker Desktop is not running" in status.message
 
 
 def test_failed_start_reports_the_plugin_output(docker_on_path: Path) -> None:

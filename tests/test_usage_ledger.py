@@ -49,7 +49,7 @@ def test_new_ledger_is_wal_with_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "usage.sqlite3"
     with SqliteLedger(path) as ledger:
         assert ledger.write(Batch((sample(600, gpus=GPU),)))
-        assert ledger.schema_version() == schema.VERSION == 2
+        assert ledger.schema_version() == schema.VERSION == 3
     with contextlib.closing(sqlite3.connect(path)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -93,7 +93,7 @@ def test_migration_from_version_1_backfills_the_rollup(tmp_path: Path) -> None:
         assert connection.execute("SELECT version FROM schema_version").fetchone()[0] == 1
     with SqliteLedger(path) as ledger:
         assert ledger.write(Batch((sample(7440, gpus=(GpuReading("GPU 0", 50, 5, None),)),)))
-        assert ledger.schema_version() == 2
+        assert ledger.schema_version() == 3
         rows = {(r.kind, r.key): r for r in ledger.daily(0, 10**6, 10.0)}
         assert len({r.day for r in rows.values()}) == 1
     assert (rows["tick", ""].seconds, rows["tick", ""].busy_seconds) == (300.0, 0.0)
@@ -158,7 +158,9 @@ def test_retention_deletes_old_samples_and_their_rollups(tmp_path: Path) -> None
             "k2": ("remote-x", "remote"),
         }
     assert left == [1, 89]
-    assert deleted == 2 * 2 + 2 * 2 + 1  # ticks + gpu rows, two rollup rows each, one switch
+    # ticks + gpu rows, two rollup rows each, one switch; the lab rollups (schema 3): one
+    # hourly and one per-minute row for each of the two ticks
+    assert deleted == 2 * 2 + 2 * 2 + 1 + 2 * 2
 
 
 @contextlib.contextmanager

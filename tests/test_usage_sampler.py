@@ -29,8 +29,8 @@ WHO = Identity("alice", "host")
 
 def offload(state: str | None) -> OffloadState | None:
     if state is None:  # no plugin
-        return OffloadState(False, "not installed", None, "none", "")
-    return OffloadState(True, state, None, "json", "")
+        return OffloadState(False, "not installed", None, message="", output="", format="none")
+    return OffloadState(True, state, None, message="", output="", format="json")
 
 
 def test_plugin_that_fails_is_not_an_answer() -> None:
@@ -244,6 +244,23 @@ def test_reader_uses_json_and_falls_back_to_plain_once() -> None:
         "json",
         True,
     )
+
+
+def test_reader_takes_a_state_line_whatever_the_exit_status() -> None:
+    calls: list[list[str]] = []
+
+    def quirky(arguments: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        calls.append(arguments)  # ignores --format, and exits 1 when no session runs
+        return completed(1, "State: stopped\n")
+
+    state = OffloadStatusReader(runner=quirky).read()
+    assert (state.installed, state.state, state.format, state.answered) == (
+        True, "stopped", "plain", True,
+    )  # fmt: skip
+    assert calls == [["offload", "status", "--format", "json"]]  # its answer was already there
+
+    failing = OffloadStatusReader(runner=lambda a, t: completed(1, err="Status: 500 from API"))
+    assert failing.read().state == "error"  # no State line: not an answer
 
 
 def test_reader_without_plugin_asks_again_only_after_a_while() -> None:

@@ -197,7 +197,7 @@ def test_runtime_panel_params_and_presets():
     c["params_b"].value = 7
     c["dtype"].value = "int4"
     assert panel.state.advice.size_gb == pytest.approx(3.5)
-    assert "Inference memory" in panel.fit.value
+    assert "Memory the fit checks used" in panel.fit.value
 
     c["size_mode"].value = "preset"
     c["preset"].value = "codellama-34b"
@@ -533,6 +533,27 @@ OUT_OF_RANGE = [
     ),
     ("runtime", {}, "team_size", -3, "Team size must be between 1 and 10,000; got -3"),
     ("runtime", {}, "hours_per_day", 25, "Offload hours/day must be between 0 and 24; got 25"),
+    (
+        "runtime",
+        {"size_mode": "preset", "context_tokens": 2048},
+        "context_tokens",
+        -1,
+        "Context (tokens) must be between 0 and 10,000,000; got -1",
+    ),
+    (
+        "runtime",
+        {"size_mode": "preset", "context_tokens": 2048},
+        "context_tokens",
+        20_000_000,
+        "Context (tokens) must be between 0 and 10,000,000; got 20,000,000",
+    ),
+    (
+        "runtime",
+        {"size_mode": "preset"},
+        "batch_size",
+        0,
+        "Batch size must be between 1 and 10,000; got 0",
+    ),
     ("deployment", {}, "users", -3, "Users must be between 1 and 100,000; got -3"),
     ("deployment", {}, "users", 0, "Users must be between 1 and 100,000; got 0"),
     ("deployment", {}, "nodes", 0, "Nodes must be between 1 and 1,000; got 0"),

@@ -40,6 +40,12 @@ export interface IContexts {
   summary?: string;
 }
 
+/** `GET config`: what the server's operator set (`c.LabAdvisor.*`). */
+export interface IServerConfig {
+  /** False when `c.LabAdvisor.allow_context_switch = False`: switching answers 403. */
+  allow_context_switch: boolean;
+}
+
 /** One choice for an advice input: what a person reads, and what is sent. */
 export interface IOption {
   label: string;
@@ -96,6 +102,10 @@ export class LabAdvisorClient {
       throw new APIError(response.status, message);
     }
     return data as T;
+  }
+
+  config(): Promise<IServerConfig> {
+    return this.request<IServerConfig>('config');
   }
 
   gpu(): Promise<IGpuReport> {

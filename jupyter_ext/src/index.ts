@@ -137,16 +137,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
+    // Shown only once the server says switching is allowed: an operator can turn it off
+    // (c.LabAdvisor.allow_context_switch = False), and then the commands are hidden.
+    let switchAllowed = false;
     app.commands.addCommand(CommandIDs.useLocal, {
       label: 'Use local Docker engine',
       caption: 'Switch the Docker context to the local engine (all kernels)',
       describedBy: NO_ARGS,
+      isVisible: () => switchAllowed,
+      isEnabled: () => switchAllowed,
       execute: () => switchTo('local', 'the local engine')
     });
     app.commands.addCommand(CommandIDs.useOffload, {
       label: 'Use Docker Offload',
       caption: 'Switch the Docker context to Docker Offload (all kernels)',
       describedBy: NO_ARGS,
+      isVisible: () => switchAllowed,
+      isEnabled: () => switchAllowed,
       execute: () => switchTo('offload', 'Docker Offload')
     });
 
@@ -173,16 +180,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // The panel lives in the left sidebar from the start, like the file browser.
     openPanel();
 
+    const category = 'Lab Advisor';
     if (palette) {
-      const category = 'Lab Advisor';
-      for (const command of [
-        CommandIDs.useLocal,
-        CommandIDs.useOffload,
-        CommandIDs.open
-      ]) {
-        palette.addItem({ command, category });
-      }
+      palette.addItem({ command: CommandIDs.open, category });
     }
+    client
+      .config()
+      .then(config => {
+        switchAllowed = config.allow_context_switch;
+        app.commands.notifyCommandChanged(CommandIDs.useLocal);
+        app.commands.notifyCommandChanged(CommandIDs.useOffload);
+        if (palette && switchAllowed) {
+          for (const command of [CommandIDs.useLocal, CommandIDs.useOffload]) {
+            palette.addItem({ command, category });
+          }
+        }
+      })
+      .catch(reason => {
+        console.error('labadvisor: could not read the server settings', reason);
+      });
 
     const start = () => {
       applySettings();

@@ -2,9 +2,11 @@
 the local engine and Docker Offload, and talk to the engine behind one.
 
 Modules, by job: ``store`` (the context store and config.json), ``resolve`` (roles, what a
-name means, which context is in effect, the list), ``switch`` (``use``/``using`` and the
-kernel's environment), ``engine`` (docker-py: client, ping, engine_info), ``offload`` (the
-``docker offload`` plugin), ``errors`` and ``display`` (HTML tables).
+name means, which context is in effect, the list), ``switch`` (``use``/``using``/
+``follow_global`` and the kernel's environment), ``kernel_scope`` (a Jupyter kernel's own
+context, published for the server: ``kernel_contexts``), ``engine`` (docker-py: client, ping,
+engine_info), ``offload`` (the ``docker offload`` plugin), ``errors`` and ``display`` (HTML
+tables).
 
 ``import labadvisor.contexts`` reads nothing and does not import docker-py; listing, ``current()``
 and ``use(check=False)`` do not either. It is imported when an engine is contacted.
@@ -24,6 +26,7 @@ from labadvisor.contexts.errors import (
     OffloadNotInstalledError,
     StoreError,
 )
+from labadvisor.contexts.kernel_scope import KernelContext, kernel_contexts
 from labadvisor.contexts.offload import OffloadStatus
 from labadvisor.contexts.resolve import (
     ROLES,
@@ -33,7 +36,7 @@ from labadvisor.contexts.resolve import (
     current,
     list_contexts,
 )
-from labadvisor.contexts.switch import SCOPES, SwitchResult, use, using
+from labadvisor.contexts.switch import SCOPES, SwitchResult, follow_global, use, using
 
 # The kernel's Docker variables, for fixtures that snapshot and restore them.
 from labadvisor.contexts.switch import kernel_env as kernel_env
@@ -50,6 +53,7 @@ __all__ = [
     "EngineInfo",
     "EngineUnreachableError",
     "InvalidContextNameError",
+    "KernelContext",
     "OffloadError",
     "OffloadNotInstalledError",
     "OffloadStatus",
@@ -58,6 +62,8 @@ __all__ = [
     "client",
     "current",
     "engine_info",
+    "follow_global",
+    "kernel_contexts",
     "list_contexts",
     "offload",
     "ping",

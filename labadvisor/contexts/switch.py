@@ -4,7 +4,12 @@ and the kernel environment that kernel-scope switching edits.
 ``DOCKER_HOST`` beats ``DOCKER_CONTEXT`` for the docker CLI and docker-py alike, so pointing the
 kernel at a named context means setting ``DOCKER_HOST`` (and the TLS variables that only make
 sense with it) aside. They are kept in :data:`kernel_env` and put back when the kernel returns
-to "default", which is the context that ``DOCKER_HOST`` describes.
+to "default", which is the context that ``DOCKER_HOST`` describes. :func:`follow_global` puts
+every variable back as the kernel started with it (from the server), so the kernel follows the
+global context again.
+
+In a Jupyter kernel, every kernel-scope change is told to the server and recorded in the usage
+ledger through :mod:`labadvisor.contexts.kernel_scope`; outside a kernel nothing is written.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from labadvisor.contexts import store
+from labadvisor.contexts import kernel_scope, store
 from labadvisor.contexts.deadline import check_timeout
 from labadvisor.contexts.display import html_table
 from labadvisor.contexts.engine import DEFAULT_TIMEOUT, ping_stored
 from labadvisor.contexts.errors import EngineUnreachableError, quoted, shortened
-from labadvisor.contexts.resolve import Target, find, resolve
+from labadvisor.contexts.resolve import Target, current, find, resolve
 
 # DOCKER_HOST and the variables that only apply together with it.
 HOST_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS")
@@ -42,6 +47,8 @@ class KernelEnvironment:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._set_aside: dict[str, str] = {}
+        # The variables as the process started with them: a kernel inherits the server's.
+        self.launch: dict[str, str | None] = {v: os.environ.get(v) for v in _WATCHED}
 
     def set_aside(self) -> dict[str, str]:
         """The DOCKER_HOST group removed from the environment by the last switch, if any."""
@@ -74,6 +81,17 @@ class KernelEnvironment:
                     if variable in env:
                         self._set_aside[variable] = env.pop(variable)
             env[CONTEXT_VARIABLE] = name
+
+    def follows_launch(self) -> bool:
+        """Whether the Docker variables are as the process started with them (for a kernel:
+        it follows the global context, as the server does)."""
+        with self.lock:
+            return {v: os.environ.get(v) for v in _WATCHED} == self.launch
+
+    def return_to_launch(self) -> None:
+        """Put every Docker variable back as the process started with it."""
+        with self.lock:
+            self.restore(Snapshot(dict(self.launch), {}))
 
     def snapshot(self) -> Snapshot:
         with self.lock:
@@ -205,6 +223,8 @@ def use(
             previous = resolve(environ=os.environ, directory=directory).name
             kernel_env.point_at(chosen.name)
             changed = kernel_env.snapshot() != before
+        if changed:
+            announce_kernel_context()
         aside = kernel_env.set_aside().get("DOCKER_HOST")
         note = (
             f"DOCKER_HOST={aside} is set aside until you switch back to 'default'"
@@ -253,7 +273,10 @@ def using(
         try:
             yield result
         finally:
+            inside = kernel_env.snapshot()
             kernel_env.restore(saved)
+            if kernel_env.snapshot() != inside:
+                announce_kernel_context()
         return
     directory = store.config_dir()
     previous = store.read_config(directory).current_context
@@ -262,6 +285,49 @@ def using(
         yield result
     finally:
         store.set_current_context(previous, directory)
+
+
+def follow_global() -> SwitchResult:
+    """Drop this kernel's own context: the Docker variables go back to what the kernel started
+    with (the server's), so it follows the global context (config.json) again, and the
+    server's status bar stops showing a context of its own for it."""
+    with kernel_env.lock:
+        before = kernel_env.snapshot()
+        previous = resolve(environ=os.environ, directory=store.config_dir()).name
+        kernel_env.return_to_launch()
+        changed = kernel_env.snapshot() != before
+    if changed:
+        announce_kernel_context()
+    now = current()
+    return SwitchResult(
+        context=now.name,
+        role=now.role or "unknown",
+        host=now.host,
+        scope="kernel",
+        previous=previous,
+        changed=changed,
+        checked=False,
+        round_trip_ms=None,
+        docker_host_set_aside=None,
+        note="this kernel follows the global context again",
+    )
+
+
+def announce_kernel_context() -> None:
+    """In a Jupyter kernel, tell the server (and the usage ledger) which context this kernel
+    now uses, or that it follows the global one; nothing elsewhere. Never raises."""
+    kernel = kernel_scope.this_kernel()
+    if kernel is None:
+        return
+    if kernel_env.follows_launch():
+        kernel_scope.announce(kernel, None, None, None)
+        return
+    try:
+        now = current()
+    except Exception as exc:  # a switch that happened must not fail here
+        kernel_scope.log.warning("could not describe this kernel's context: %s", exc)
+        return
+    kernel_scope.announce(kernel, now.name, now.role, now.host)
 
 
 def _check_engine(chosen: Target, timeout: float) -> float:

@@ -6,15 +6,25 @@ each kernel that switched on its own, and Docker Offload's session state. :func:
 turns the ledger into hours per day and this month's Offload cost; :func:`measured_hours_per_day`
 is the figure behind ``hours_per_day="measured"``.
 
+A lab's servers can all write to one PostgreSQL database instead (``LABADVISOR_USAGE_URL``
+or ``c.LabAdvisor.usage_url`` = ``postgresql://...``, see :func:`open_ledger`), with the
+local SQLite file as the spool for outages; :func:`lab_summary` is the admin's view of it.
+
 Modules, by job: ``records`` (the values a tick records), ``schema`` (tables, migrations,
 rollups), ``store`` (the backend interface and the SQLite ledger), ``offload_status``
-(``docker offload status``, JSON first), ``sampler`` (the thread) and ``summary``.
-Importing this package reads nothing and imports neither pandas nor pynvml.
+(``docker offload status``, JSON first), ``sampler`` (the thread) and ``summary``; for a lab,
+``backends`` (URL -> ledger), ``pg_schema`` and ``postgres`` (the PostgreSQL ledger),
+``spool``, ``redaction`` (URLs without passwords), ``lab`` (:func:`lab_summary`) and ``demo``.
+Importing this package reads nothing and imports neither pandas, pynvml nor psycopg.
 """
 
 from __future__ import annotations
 
+from labadvisor.usage.backends import open_ledger
+from labadvisor.usage.demo import demo_lab
+from labadvisor.usage.lab import LabSummary, lab_summary
 from labadvisor.usage.offload_status import OffloadState, OffloadStatusReader
+from labadvisor.usage.postgres import PostgresLedger, migrate_lab
 from labadvisor.usage.records import (
     Batch,
     ContextReading,
@@ -26,7 +36,9 @@ from labadvisor.usage.records import (
     Sample,
     identity,
 )
+from labadvisor.usage.redaction import redact_url
 from labadvisor.usage.sampler import UsageSampler, record_kernel_context
+from labadvisor.usage.spool import SpoolLedger
 from labadvisor.usage.store import LedgerBackend, SqliteLedger, default_path
 from labadvisor.usage.summary import DailyUsage, UsageSummary, measured_hours_per_day, summary
 
@@ -38,17 +50,25 @@ __all__ = [
     "HolderReading",
     "Identity",
     "KernelSwitch",
+    "LabSummary",
     "LedgerBackend",
     "OffloadReading",
     "OffloadState",
     "OffloadStatusReader",
+    "PostgresLedger",
     "Sample",
+    "SpoolLedger",
     "SqliteLedger",
     "UsageSampler",
     "UsageSummary",
     "default_path",
+    "demo_lab",
     "identity",
+    "lab_summary",
     "measured_hours_per_day",
+    "migrate_lab",
+    "open_ledger",
     "record_kernel_context",
+    "redact_url",
     "summary",
 ]

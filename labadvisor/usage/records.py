@@ -95,6 +95,10 @@ class Sample:
     holders: tuple[HolderReading, ...] = ()
     contexts: tuple[ContextReading, ...] = ()
     offload: OffloadReading | None = None
+    # For a lab's GPU contention: GPUs this server's processes hold memory on, and GPUs it
+    # holds or asks for (its spawner's request, LABADVISOR_GPU_REQUEST), whichever is more.
+    gpus_held: int = 0
+    gpus_wanted: int = 0
 
 
 @dataclass(frozen=True)

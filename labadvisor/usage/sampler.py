@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+from labadvisor.usage.backends import open_ledger
 from labadvisor.usage.offload_status import OffloadState, OffloadStatusReader
 from labadvisor.usage.records import (
     KERNEL_SCOPE_PREFIX,
@@ -85,8 +86,12 @@ def no_kernels() -> list[str]:
 
 
 def ledger_of(ledger: LedgerBackend | str | os.PathLike[str] | None) -> LedgerBackend:
-    if ledger is None or isinstance(ledger, (str, os.PathLike)):
-        return SqliteLedger(ledger)
+    """A backend as given; a URL or path opened (see :func:`open_ledger`); None: the
+    default SQLite file."""
+    if ledger is None:
+        return SqliteLedger()
+    if isinstance(ledger, (str, os.PathLike)):
+        return open_ledger(ledger)
     return ledger
 
 
@@ -105,6 +110,7 @@ class UsageSampler:
         live_kernels: KernelSource = no_kernels,
         read_offload: OffloadSource | None = None,
         who: Identity | None = None,
+        gpu_request: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.interval_s = _positive(interval_s, "interval_s")
@@ -117,6 +123,7 @@ class UsageSampler:
         self._live_kernels = live_kernels
         self._read_offload = read_offload if read_offload is not None else _default_offload()
         self.who = who or identity()
+        self.gpu_request = _gpu_request(gpu_request)
         self._clock = clock
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -153,9 +160,10 @@ class UsageSampler:
                 for kernel, (name, role) in sorted((own or {}).items())
             ]
         offload = self._offload(any(c.role == "offload" for c in contexts))
+        held = len({h.gpu for h in holders})
         return Sample(
             ts, self.interval_s, self.who.user, self.who.server, gpus, holders, tuple(contexts),
-            offload,
+            offload, held, max(held, self.gpu_request),
         )  # fmt: skip
 
     def _offload(self, context_is_offload: bool) -> OffloadReading | None:
@@ -249,6 +257,28 @@ def record_kernel_context(
 def _default_offload() -> OffloadSource:
     reader = OffloadStatusReader()
     return reader.read
+
+
+GPU_REQUEST_ENV = "LABADVISOR_GPU_REQUEST"
+
+
+def _gpu_request(value: int | None) -> int:
+    """GPUs this server asks for: ``value``, else ``$LABADVISOR_GPU_REQUEST`` (a spawner
+    profile can set it), else 0. A lab's GPU demand counts servers asking as well as holding."""
+    source = "gpu_request"
+    if value is None:
+        text = os.environ.get(GPU_REQUEST_ENV, "").strip()
+        if not text:
+            return 0
+        source = GPU_REQUEST_ENV
+        try:
+            value = int(text)
+        except ValueError:
+            log.warning("%s=%r is not a whole number of GPUs; taken as 0", GPU_REQUEST_ENV, text)
+            return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{source} must be a whole number of GPUs, 0 or more, got {value!r}")
+    return value
 
 
 def _positive(value: object, what: str) -> float:

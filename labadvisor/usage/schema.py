@@ -11,6 +11,13 @@ lets ``summary(days=365)`` answer in well under 200 ms. The triggers fire only f
 actually inserted, so a retried (ignored) duplicate never counts twice. GPU busy time is
 rolled up at the default threshold (``ROLLUP_BUSY_PERCENT``); a summary at another threshold
 reads the raw GPU samples instead.
+
+Version 3 is for a lab (many users' servers in one ledger, see :mod:`labadvisor.usage.lab`):
+each tick also records the GPUs its server holds and wants, and two more rollups answer the
+admin's questions without reading raw rows: ``lab_hourly`` (per hour, user and server:
+sampled seconds and GPU-held seconds) and ``lab_minutes`` (per minute, all servers together:
+server-seconds, GPU-wanted and GPU-held seconds). A tick counts in the minute it starts in;
+at the default 60 s interval a minute's server-seconds / 60 is the number of servers running.
 """
 
 from __future__ import annotations
@@ -112,7 +119,41 @@ INSERT INTO usage_hourly (hour, server_name, kind, key, seconds, busy_seconds, p
 """
 )
 
+_V3 = """
+ALTER TABLE ticks ADD COLUMN gpus_held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ticks ADD COLUMN gpus_wanted INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE lab_hourly (
+    hour INTEGER NOT NULL, user_name TEXT NOT NULL, server_name TEXT NOT NULL,
+    seconds REAL NOT NULL, gpu_held_seconds REAL NOT NULL,
+    PRIMARY KEY (hour, user_name, server_name)
+) WITHOUT ROWID;
+CREATE TABLE lab_minutes (
+    minute INTEGER PRIMARY KEY, server_seconds REAL NOT NULL,
+    gpu_wanted_seconds REAL NOT NULL, gpu_held_seconds REAL NOT NULL
+);
+CREATE TRIGGER ticks_lab_rollup AFTER INSERT ON ticks BEGIN
+    INSERT INTO lab_hourly (hour, user_name, server_name, seconds, gpu_held_seconds)
+    VALUES (NEW.ts / 3600, NEW.user_name, NEW.server_name, NEW.seconds,
+            NEW.gpus_held * NEW.seconds)
+    ON CONFLICT (hour, user_name, server_name) DO UPDATE SET
+        seconds = seconds + excluded.seconds,
+        gpu_held_seconds = gpu_held_seconds + excluded.gpu_held_seconds;
+    INSERT INTO lab_minutes (minute, server_seconds, gpu_wanted_seconds, gpu_held_seconds)
+    VALUES (NEW.ts / 60, NEW.seconds, NEW.gpus_wanted * NEW.seconds,
+            NEW.gpus_held * NEW.seconds)
+    ON CONFLICT (minute) DO UPDATE SET
+        server_seconds = server_seconds + excluded.server_seconds,
+        gpu_wanted_seconds = gpu_wanted_seconds + excluded.gpu_wanted_seconds,
+        gpu_held_seconds = gpu_held_seconds + excluded.gpu_held_seconds;
+END;
+INSERT INTO lab_hourly (hour, user_name, server_name, seconds, gpu_held_seconds)
+    SELECT ts / 3600, user_name, server_name, sum(seconds), 0
+    FROM ticks GROUP BY ts / 3600, user_name, server_name;
+INSERT INTO lab_minutes (minute, server_seconds, gpu_wanted_seconds, gpu_held_seconds)
+    SELECT ts / 60, sum(seconds), 0, 0 FROM ticks GROUP BY ts / 60;
+"""
+
 # Each entry takes the schema from version i to i + 1. Never edit an entry once released:
 # append a new one.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 VERSION = len(MIGRATIONS)

@@ -223,6 +223,8 @@ class SqliteLedger:
             )
         ]  # fmt: skip
         statements.append("DELETE FROM usage_hourly WHERE hour < ? / 3600")
+        statements.append("DELETE FROM lab_hourly WHERE hour < ? / 3600")
+        statements.append("DELETE FROM lab_minutes WHERE minute < ? / 60")
         # A kernel's latest switch stays: it may still be in force.
         statements.append(
             "DELETE FROM kernel_contexts WHERE ts < ? AND ts < "
@@ -383,8 +385,9 @@ def _insert(connection: sqlite3.Connection, batch: Batch) -> None:
     samples = batch.samples
     with _transaction(connection):
         connection.executemany(
-            "INSERT INTO ticks VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(s.server, s.ts, s.user, s.seconds) for s in samples],
+            "INSERT INTO ticks (server_name, ts, user_name, seconds, gpus_held, gpus_wanted) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(s.server, s.ts, s.user, s.seconds, s.gpus_held, s.gpus_wanted) for s in samples],
         )
         connection.executemany(
             "INSERT INTO gpu_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",

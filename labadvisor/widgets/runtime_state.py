@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Bytes, Enum, Float, Instance, Int, Unicode
 
-from labadvisor.memory import MemoryEstimate, estimate_memory, find_preset
 from labadvisor.runtime import RuntimeAdvice, advise_runtime
 from labadvisor.widgets._jobs import BackgroundJobs
 from labadvisor.widgets._plot import PlotCache, PlotKey, plot_key, render_breakeven_png
@@ -23,10 +22,15 @@ class RuntimeState(AdviceState):
     """Inputs of :func:`labadvisor.advise_runtime` and the advice they give.
 
     The model is known by its size (``size_mode="size"``: ``size_gb``), by its parameters
-    (``"params"``: ``params_b`` and ``dtype``) or by a preset (``"preset"``: ``preset`` and
-    ``dtype``). Typed numbers outside ``limits`` are kept and reported in ``field_errors``
-    (see :class:`~labadvisor.widgets._state.AdviceState`). The break-even plot is drawn in
-    the background: ``plot_png`` follows the inputs a moment later, ``plot_pending`` is True
+    (``"params"``: ``params_b`` and ``dtype``) or by a preset (``"preset"``: ``preset``,
+    ``dtype``, and ``context_tokens`` and ``batch_size``, which only a known architecture
+    turns into a KV cache or activations; ``context_tokens=None`` is the preset's full
+    trained context, as in the API). ``task``, ``workload`` (None: assumed from the task, and
+    marked so), ``offline`` and ``interactive`` are advise_runtime's own. The memory the fit
+    checks used is the advice's (``advice.memory``); the state computes none of its own.
+    Typed numbers outside ``limits`` are kept and reported in ``field_errors`` (see
+    :class:`~labadvisor.widgets._state.AdviceState`). The break-even plot is drawn in the
+    background: ``plot_png`` follows the inputs a moment later, ``plot_pending`` is True
     meanwhile.
     """
 
@@ -37,16 +41,23 @@ class RuntimeState(AdviceState):
         "params_b",
         "dtype",
         "preset",
+        "context_tokens",
+        "batch_size",
+        "task",
         "workload",
         "hours_per_day",
         "team_size",
         "sensitive",
+        "offline",
+        "interactive",
         "gpu",
     )
 
     limits: ClassVar[dict[str, FieldRange]] = {
         "size_gb": FieldRange("Model size (GB)", 0, 10_000),
         "params_b": FieldRange("Parameters (B)", 0, 10_000, strict_minimum=True),
+        "context_tokens": FieldRange("Context (tokens)", 0, 10_000_000),
+        "batch_size": FieldRange("Batch size", 1, 10_000),
         "hours_per_day": FieldRange("Offload hours/day", 0, 24),
         "team_size": FieldRange("Team size", 1, 10_000),
     }
@@ -56,18 +67,20 @@ class RuntimeState(AdviceState):
     params_b = Float(7.0)
     dtype = Unicode("fp16")
     preset = Unicode("llama-2-7b")
-    workload = Unicode("code-completion")
+    context_tokens = Int(None, allow_none=True)
+    batch_size = Int(1)
+    task = Unicode("inference")
+    workload = Unicode(None, allow_none=True)
     hours_per_day = Float(6.0)
     team_size = Int(1)
     sensitive = Bool(False)
+    offline = Bool(False)
+    interactive = Bool(False)
     # "auto" (detect this kernel's GPU), None/False (none), True, or its free memory in GB:
     # advise_runtime judges the value and names the valid ones.
     gpu = AnyTrait("auto", allow_none=True)
 
     advice = Instance(RuntimeAdvice, allow_none=True)
-    # Inference memory (weights + KV cache + overhead) when the model is known by its
-    # parameters or a preset; advise_runtime itself only weighs the weights.
-    memory = Instance(MemoryEstimate, allow_none=True)
     plot_png = Bytes(None, allow_none=True)
     plot_error = Unicode(None, allow_none=True)
     # True while the plot shown is for older inputs and a new one is being drawn.
@@ -92,17 +105,25 @@ class RuntimeState(AdviceState):
     def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments for advise_runtime these inputs mean."""
         kwargs: dict[str, Any] = {
+            "task": self.task,
             "workload": self.workload,
             "gpu": self.gpu,
             "hours_per_day": self.hours_per_day,
             "team_size": self.team_size,
             "sensitive": self.sensitive,
+            "offline": self.offline,
+            "interactive": self.interactive,
         }
         if self.size_mode == "params":
             kwargs.update(params_b=self.params_b, dtype=self.dtype)
             return (), kwargs
         if self.size_mode == "preset":
-            kwargs.update(params_b=find_preset(self.preset).params_b, dtype=self.dtype)
+            kwargs.update(
+                preset=self.preset,
+                dtype=self.dtype,
+                context_tokens=self.context_tokens,
+                batch_size=self.batch_size,
+            )
             return (), kwargs
         return (self.size_gb,), kwargs
 
@@ -110,9 +131,14 @@ class RuntimeState(AdviceState):
         return {"team_size": self.team_size, "hours_per_day": self.hours_per_day}
 
     def ranged_inputs(self) -> tuple[str, ...]:
-        unused = {"size": ("params_b",), "params": ("size_gb",)}.get(
+        # Only a preset has the shape that context and batch size act on; a context of None
+        # (the preset's full one) has no range to check.
+        shape = ("context_tokens", "batch_size")
+        unused = {"size": ("params_b", *shape), "params": ("size_gb", *shape)}.get(
             self.size_mode, ("size_gb", "params_b")
         )
+        if self.context_tokens is None:
+            unused = (*unused, "context_tokens")
         return tuple(name for name in self.limits if name not in unused)
 
     def wait_for_plot(self, timeout: float = 10.0) -> bool:
@@ -120,21 +146,14 @@ class RuntimeState(AdviceState):
 
     def _update_advice(self) -> None:
         advice: RuntimeAdvice | None = None
-        memory: MemoryEstimate | None = None
         error: str | None = None
         try:
             args, kwargs = self.arguments()
             advice = advise_runtime(*args, **kwargs)
-            if self.size_mode in ("params", "preset"):
-                memory = estimate_memory(
-                    kwargs["params_b"] if self.size_mode == "params" else None,
-                    preset=self.preset if self.size_mode == "preset" else None,
-                    dtype=self.dtype,
-                )
         except (ValueError, OSError) as exc:
             advice, error = None, problem(exc)
         with self.hold_trait_notifications():
-            self.memory, self.error, self.advice = memory, error, advice
+            self.error, self.advice = error, advice
         self._request_plot()
 
     def _request_plot(self) -> None:

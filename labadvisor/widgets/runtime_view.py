@@ -1,12 +1,19 @@
-"""The runtime advisor panel: model, workload, hours, team, sensitivity → where to run."""
+"""The runtime advisor panel: the model, task, workload and setting → where to run.
+
+Its inputs are advise_runtime's; under the advice it shows where the requirement fits (the
+local GPU and Docker Offload's L4, the margins the advice computed) and the memory estimate
+those fit checks used (``advice.memory``), then the break-even plot.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import ipywidgets as w
+from traitlets import HasTraits
 
-from labadvisor.memory import MemoryEstimate
+from labadvisor.guides import offload_guide
+from labadvisor.memory import find_preset
 from labadvisor.options import Option, runtime_options
 from labadvisor.runtime import RuntimeAdvice
 from labadvisor.widgets._html import bar_html, error_html, esc, note_html
@@ -28,12 +35,22 @@ SIZE_MODE_OPTIONS: list[Option] = [
     ("Parameters", "params"),
     ("Preset", "preset"),
 ]
+# The workload advise_runtime assumes when none is given, marked as assumed in the advice.
+WORKLOAD_NOT_GIVEN: Option = ("not given (assumed from the task)", None)
+# Inputs only a preset's known architecture turns into memory (KV cache, activations).
+SHAPE_INPUTS = ("context_tokens", "batch_size")
+FITS, DOES_NOT_FIT = "#16a34a", "#b91c1c"
 
 
 class RuntimePanel(AdvicePanel):
     """Controls on the left, the advice on the right; every change re-advises at once.
-    Below the advice: whether the model fits the local GPU, its inference memory, and the
-    break-even plot, drawn in the background."""
+    Below the advice: whether the requirement fits the local GPU and Docker Offload's L4
+    (the advice's margins), the memory estimate those checks used (``advice.memory``), and
+    the break-even plot, drawn in the background.
+
+    In preset mode the context is the preset's full trained context while "Preset's full
+    context" is ticked (``state.context_tokens`` None, as advise_runtime's default); untick
+    it to type one."""
 
     panel_title = "labadvisor runtime advisor"
     state: RuntimeState
@@ -51,27 +68,79 @@ class RuntimePanel(AdvicePanel):
             "params_b": number_box(limits["params_b"], step=0.5),
             "dtype": dropdown("dtype", options["dtype"]),
             "preset": dropdown("Preset", options["preset"]),
-            "workload": dropdown("Workload", options["workload"]),
+            "context_tokens": number_box(limits["context_tokens"], step=256, whole=True),
+            "batch_size": number_box(limits["batch_size"], whole=True),
+            "task": dropdown("Task", options["task"]),
+            "workload": dropdown("Workload", [WORKLOAD_NOT_GIVEN, *options["workload"]]),
             "hours_per_day": number_box(limits["hours_per_day"], step=0.5),
             "team_size": number_box(limits["team_size"], whole=True),
             "sensitive": w.Checkbox(description="Sensitive code (must stay local)", indent=False),
+            "offline": w.Checkbox(description="Offline (air-gapped)", indent=False),
+            "interactive": w.Checkbox(
+                description="Interactive (latency-sensitive completion)", indent=False
+            ),
             "gpu": dropdown("Local GPU", gpu_options),
         }
+        self.full_context = w.Checkbox(description="Preset's full context", indent=False)
+        self._showing_context = False  # the state's context being shown: not a new input
         self.fit = w.HTML()
         self.plot_status = w.HTML()
         self.plot = w.Image(format="png", layout=w.Layout(width="512px"))
         super().__init__(state, controls, [self.fit, self.plot_status, self.plot])
-        self._watch(state, self._show_fit, ["advice", "memory"])
+        context_row = self.rows["context_tokens"]
+        context_row.children = (self.full_context, *context_row.children)
+        controls["context_tokens"].observe(self._context_typed, names="value")
+        self.full_context.observe(self._full_context_ticked, names="value")
+        self._on_close(
+            lambda: controls["context_tokens"].unobserve(self._context_typed, names="value")
+        )
+        self._on_close(
+            lambda: self.full_context.unobserve(self._full_context_ticked, names="value")
+        )
+        self._watch(state, self._show_context, ["context_tokens", "preset"])
+        self._watch(state, self._show_fit, ["advice"])
         self._watch(state, self._show_plot, ["advice", "plot_png", "plot_error", "plot_pending"])
         self._watch(state, self._show_size_controls, ["size_mode"])
+        self._show_context()
         self._show_fit()
         self._show_plot()
         self._show_size_controls()
 
+    def _link(self, state: HasTraits, name: str, control: w.ValueWidget) -> None:
+        # The context box shows None (the preset's full context) through its checkbox, which
+        # a plain link cannot: _show_context and the two observers below keep them in step.
+        if name != "context_tokens":
+            super()._link(state, name, control)
+
+    def _show_context(self, _change: Any = None) -> None:
+        tokens = self.state.context_tokens
+        box = self.controls["context_tokens"]
+        full = _full_context(self.state.preset)
+        self._showing_context = True
+        try:
+            self.full_context.value = tokens is None
+            if tokens is not None:
+                box.value = tokens
+            elif full is not None:
+                box.value = full
+            box.disabled = tokens is None
+            label = "Preset's full context"
+            self.full_context.description = label + (f" ({full:,} tokens)" if full else "")
+        finally:
+            self._showing_context = False
+
+    def _context_typed(self, change: Any) -> None:
+        if not self._showing_context and not self.full_context.value:
+            self.state.context_tokens = change["new"]
+
+    def _full_context_ticked(self, change: Any) -> None:
+        if not self._showing_context:
+            typed = self.controls["context_tokens"].value
+            self.state.context_tokens = None if change["new"] else typed
+
     def _show_fit(self, _change: Any = None) -> None:
         advice = self.state.advice
-        fit = "" if advice is None else _fit_html(advice) + _memory_html(self.state.memory)
-        set_html(self.fit, fit)
+        set_html(self.fit, "" if advice is None else _fit_html(advice) + _memory_html(advice))
 
     def _show_plot(self, _change: Any = None) -> None:
         state = self.state
@@ -92,36 +161,70 @@ class RuntimePanel(AdvicePanel):
         self.show_field("params_b", mode == "params")
         self.show_field("dtype", mode in ("params", "preset"))
         self.show_field("preset", mode == "preset")
+        for name in SHAPE_INPUTS:
+            self.show_field(name, mode == "preset")
 
 
 def _fit_html(advice: RuntimeAdvice) -> str:
+    """Where the requirement fits: the local GPU and Docker Offload's L4, with the margins
+    the advice's own fit checks found."""
+    estimate = advice.memory.total_gb if advice.memory is not None else advice.needed_gb
+    headroom = (
+        f" (the estimate below, {estimate:.1f} GB, plus headroom)"
+        if advice.needed_gb > estimate
+        else " (the estimate below)"
+    )
+    l4 = offload_guide().offload_gpu
+    task = {value: label for label, value in runtime_options()["task"]}.get(
+        advice.task, advice.task
+    )
+    offload = _fit_line(
+        f"Docker Offload ({l4.name})",
+        advice.offload_margin_gb,
+        advice.needed_gb,
+        f"{l4.memory_gb:g} GB",
+    )
+    return (
+        f"<b>Fit</b>: needs {advice.needed_gb:.1f} GB for {esc(task)}{esc(headroom)}"
+        f"<br>{_local_fit_html(advice)}<br>{offload}"
+    )
+
+
+def _local_fit_html(advice: RuntimeAdvice) -> str:
     gpu = advice.gpu
     if advice.fit_margin_gb is None:
         why = gpu.why if gpu is not None else "unknown"
-        return f"<b>GPU fit</b>: not checked — {esc(why)}"
+        return f"<b>Local GPU</b>: not checked — {esc(why)}"
     free = (gpu.free_gb if gpu is not None else None) or 0.0
-    needed = free - advice.fit_margin_gb
-    fits = advice.fit_margin_gb >= 0
-    colour = "#16a34a" if fits else "#b91c1c"
-    verdict = "fits" if fits else "does not fit"
+    return _fit_line("Local GPU", advice.fit_margin_gb, advice.needed_gb, f"{free:.1f} GB free")
+
+
+def _fit_line(target: str, margin: float, needed: float, available: str) -> str:
+    fits = margin >= 0
+    colour = FITS if fits else DOES_NOT_FIT
+    capacity = needed + margin
     return (
-        f"<b>GPU fit</b>: {verdict}, margin <b style='color:{colour}'>"
-        f"{advice.fit_margin_gb:+.1f} GB</b> (needs {needed:.1f} GB with headroom, "
-        f"{free:.1f} GB free) {bar_html(needed / free if free else 1.0, colour=colour)}"
+        f"<b>{esc(target)}</b>: {'fits' if fits else 'does not fit'}, margin "
+        f"<b style='color:{colour}'>{margin:+.1f} GB</b> ({esc(available)}) "
+        f"{bar_html(needed / capacity if capacity > 0 else 1.0, colour=colour)}"
     )
 
 
-def _memory_html(memory: MemoryEstimate | None) -> str:
-    if memory is None:
+def _memory_html(advice: RuntimeAdvice) -> str:
+    """The estimate every fit check of this advice used, as it renders itself."""
+    if advice.memory is None:
         return ""
-    kv = (
-        "KV cache not counted"
-        if memory.kv_cache_gb is None
-        else f"KV cache {memory.kv_cache_gb:.2f}"
-    )
-    context = f" at {memory.context_tokens} tokens" if memory.context_tokens else ""
     return (
-        f"<br><b>Inference memory</b>: {memory.total_gb:.1f} GB for {esc(memory.name)} in "
-        f"{esc(memory.dtype)} (weights {memory.weights_gb:.2f} + {kv}{context} + overhead "
-        f"{memory.overhead_gb:.2f})"
+        "<div class='labadvisor-memory' style='margin-top:6px'>"
+        "<b>Memory the fit checks used</b> <small style='opacity:.7'>(advice.memory)</small>"
+        f"{advice.memory._repr_html_()}</div>"
     )
+
+
+def _full_context(preset: str) -> int | None:
+    """The preset's trained context length, or None when it has none or is unknown (the
+    advice then names the bad preset)."""
+    try:
+        return find_preset(preset).context_length
+    except ValueError:
+        return None

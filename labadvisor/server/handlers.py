@@ -1,0 +1,294 @@
+"""The API's request handlers: HTTP in, library calls in the extension's pools, JSON out.
+
+Validation and advice live in the library, whose ``ValueError`` messages (which name the
+valid values) become 400 replies. Every answer, errors included, is a strict JSON object
+(:mod:`limits`); an error is ``{"message": ...}``. Heavy modules are imported inside the
+handlers so loading the extension stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+
+from labadvisor.server import limits, work
+from labadvisor.server.limits import BadRequest, quoted
+from labadvisor.server.pools import Busy
+
+if TYPE_CHECKING:
+    from labadvisor.server.app import LabAdvisor
+
+AUTH_RESOURCE = "labadvisor"
+# How long a switch to the local role waits for the local engine before saying it did not
+# answer: the switch itself never waits on it.
+LOCAL_PING_SECONDS = 1.0
+
+
+@tornado.web.stream_request_body
+class _BaseHandler(APIHandler):
+    """JSON in (a bounded body), JSON out; errors as ``{"message": ...}``."""
+
+    auth_resource = AUTH_RESOURCE
+    extension: LabAdvisor
+
+    def initialize(self, extension: LabAdvisor) -> None:
+        self.extension = extension
+        self._body = bytearray()
+        self._body_size = 0
+        self._long_strings: list[str] = []  # from the body, cut wherever a message quotes them
+
+    async def prepare(self, *, _redirect_to_login: bool = True) -> None:
+        # (the keyword keeps the signature of JupyterHandler.prepare, which APIHandler narrows)
+        await super().prepare()
+        if self._finished:
+            return
+        try:
+            limits.check_length(self.request.headers.get("Content-Length"))
+        except BadRequest as exc:
+            self.fail(exc.status, str(exc))
+
+    def data_received(self, chunk: bytes) -> None:
+        # Keep no more than the limit plus one byte: enough to know the body is too large.
+        self._body_size += len(chunk)
+        room = limits.MAX_BODY_BYTES + 1 - len(self._body)
+        if room > 0:
+            self._body += chunk[:room]
+
+    def body_object(self) -> dict[str, Any]:
+        """The request body as a JSON object within the limits; BadRequest otherwise."""
+        if self._body_size > limits.MAX_BODY_BYTES:
+            raise BadRequest(
+                f"request body of {self._body_size} bytes is over the limit of "
+                f"{limits.MAX_BODY_BYTES} bytes",
+                status=413,
+            )
+        body = limits.parse_object(bytes(self._body))
+        self._long_strings = limits.long_strings(body)
+        return body
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        """``data`` as strict JSON; ValueError (before anything is sent) if it holds NaN or
+        infinity."""
+        text = limits.encode(data)
+        self.set_status(status)
+        self.finish(text, set_content_type="application/json")
+
+    def fail(self, status: int, message: str) -> None:
+        # Library messages may quote what was sent: cut those values to 100 characters here
+        # too, so neither the answer nor the log line carries a huge body.
+        message = limits.shortened(limits.cut_quotes(message, self._long_strings))
+        self.log.info(
+            "labadvisor API %s %s -> %d: %s",
+            self.request.method,
+            self.request.path,
+            status,
+            message[:500],
+        )
+        self.reply({"message": message}, status)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors raised past a handler (tornado's, the decorators', or a bug) as JSON too."""
+        exc = kwargs["exc_info"][1] if kwargs.get("exc_info") else None
+        if isinstance(exc, tornado.web.HTTPError):
+            message = exc.log_message or exc.reason or f"HTTP {status_code}"
+        elif exc is not None:
+            message = f"internal error in labadvisor ({type(exc).__name__}); see the server log"
+        else:
+            message = self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(limits.encode({"message": message}), set_content_type="application/json")
+
+    async def guarded(self, answer: Callable[[], Any]) -> None:
+        """Await ``answer()`` and reply with it, mapping expected failures to statuses."""
+        from labadvisor.contexts.errors import ContextError
+
+        try:
+            data = await answer()
+            self.reply(data)
+        except BadRequest as exc:
+            self.fail(exc.status, str(exc))
+        except Busy as exc:
+            self.set_header("Retry-After", "1")
+            self.fail(503, str(exc))
+        except ContextError as exc:
+            self.fail(work.context_error_status(exc), str(exc))
+
+
+_FLAGS = {"0": False, "1": True, "false": False, "true": True, "no": False, "yes": True}
+
+
+class GpuHandler(_BaseHandler):
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        text = self.get_argument("refresh", "0")
+        refresh = _FLAGS.get(text.lower())
+        if refresh is None:
+            self.fail(400, f"refresh must be one of {', '.join(_FLAGS)}, not {quoted(text)}")
+            return
+        await self.guarded(lambda: self.extension.gpu_report(refresh))
+
+
+class ConfigHandler(_BaseHandler):
+    """What the operator set for this server (the front end hides what is turned off)."""
+
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        self.reply({"allow_context_switch": self.extension.allow_context_switch})
+
+
+class ContextsHandler(_BaseHandler):
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        await self.guarded(self.state)
+
+    async def state(self) -> dict[str, Any]:
+        state = await self.extension.store_pool.run(work.contexts_state)
+        return {**state, "allow_context_switch": self.extension.allow_context_switch}
+
+
+class CurrentContextHandler(ContextsHandler):
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        async def current() -> Any:
+            return (await self.state())["current"]
+
+        await self.guarded(current)
+
+    @tornado.web.authenticated
+    @authorized("write")
+    async def put(self) -> None:
+        if not self.extension.allow_context_switch:
+            self.fail(
+                403,
+                "switching the Docker context is turned off on this server by its operator "
+                "(c.LabAdvisor.allow_context_switch = False); nothing was changed",
+            )
+            return
+        await self.guarded(self.switch)
+
+    async def switch(self) -> dict[str, Any]:
+        from labadvisor import contexts
+
+        body = self.body_object()
+        name = body.get("name")
+        unknown = sorted(set(body) - {"name"})
+        if unknown or not isinstance(name, str) or not name.strip():
+            state = await self.state()
+            valid = ", ".join(c["name"] for c in state["contexts"]) or "none found"
+            problem = (
+                f"unknown field(s) {', '.join(quoted(u) for u in unknown)}"
+                if unknown
+                else f"missing context name (got {quoted(name)})"
+            )
+            raise BadRequest(
+                f'{problem}; send {{"name": <context or role>}} with one of: {valid}; '
+                f"or a role: {', '.join(contexts.ROLES)}"
+            )
+        name = name.strip()
+        if await self.extension.store_pool.run(work.is_local_target, name):
+            switched = await self.leave_offload(name)
+        else:
+            switched = await self.extension.engine_pool.run(work.switch_checked, name)
+        state = await self.state()
+        return {**state, "switch": switched.to_dict(), "summary": switched.summary()}
+
+    async def leave_offload(self, name: str) -> Any:
+        """Switch to the local engine without waiting on it, and without queueing behind
+        checks of other engines: the switch is a file write (store pool); the engine is asked
+        afterwards, for at most a second, only to say how it is."""
+        switched = await self.extension.store_pool.run(work.switch_unchecked, name)
+        try:
+            round_trip_ms = await asyncio.wait_for(
+                self.extension.engine_pool.run(work.ping, switched.context),
+                LOCAL_PING_SECONDS,
+            )
+        except Exception as exc:  # no answer, refused, or engine checks all busy
+            cause = getattr(exc, "cause", None) or (
+                f"no answer within {LOCAL_PING_SECONDS:g} s"
+                if isinstance(exc, asyncio.TimeoutError)
+                else str(exc)
+            )
+            note = (
+                f"switched anyway, as the way back from Offload always is: the local engine "
+                f"at {quoted(switched.host)} did not answer ({cause}), so docker commands fail "
+                f"until it runs"
+            )
+            return replace(switched, note=_joined(switched.note, note), engine_error=cause)
+        return replace(switched, checked=True, round_trip_ms=round_trip_ms)
+
+
+def _joined(first: str | None, second: str) -> str:
+    return f"{first}. {second}" if first else second
+
+
+class _AdviceHandler(_BaseHandler):
+    """POST a JSON object of keyword arguments; get the advice's ``to_dict()``. Advice only
+    reads, so it needs the "read" permission (writes still need the XSRF token)."""
+
+    def adviser(self) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    @tornado.web.authenticated
+    @authorized("read")
+    async def post(self) -> None:
+        await self.guarded(self.advice)
+
+    async def advice(self) -> dict[str, Any]:
+        body = self.body_object()
+        adviser = self.adviser()
+        valid = work.keyword_names(adviser)
+        unknown = sorted(set(body) - set(valid))
+        if unknown:
+            shown = ", ".join(quoted(u) for u in unknown[:10])
+            raise BadRequest(f"unknown field(s) {shown}; valid: {', '.join(valid)}")
+        missing = [
+            p.name
+            for p in inspect.signature(adviser).parameters.values()
+            if p.default is p.empty and p.name not in body
+        ]
+        if missing:
+            raise BadRequest(f"missing field(s) {', '.join(missing)}; valid: {', '.join(valid)}")
+        return await self.extension.advice_pool.run(work.advice, adviser, body)
+
+
+class RuntimeAdviceHandler(_AdviceHandler):
+    def adviser(self) -> Callable[..., Any]:
+        from labadvisor.runtime import advise_runtime
+
+        return advise_runtime
+
+
+class DeploymentAdviceHandler(_AdviceHandler):
+    def adviser(self) -> Callable[..., Any]:
+        from labadvisor.deployment import advise_deployment
+
+        return advise_deployment
+
+
+class AdviceOptionsHandler(_BaseHandler):
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        await self.guarded(lambda: self.extension.advice_pool.run(work.advice_options))
+
+
+ROUTES: list[tuple[str, type[_BaseHandler]]] = [
+    ("gpu", GpuHandler),
+    ("config", ConfigHandler),
+    ("contexts", ContextsHandler),
+    ("contexts/current", CurrentContextHandler),
+    ("advise/runtime", RuntimeAdviceHandler),
+    ("advise/deployment", DeploymentAdviceHandler),
+    ("advise/options", AdviceOptionsHandler),
+]
