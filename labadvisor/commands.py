@@ -230,8 +230,11 @@ def clip_values(message: str) -> str:
 
 
 def one_line(message: str) -> str:
-    """An error message as the CLI prints it: one line, values cut."""
-    return clip_values(" ".join(message.split()))
+    """An error message as the CLI prints it: one line, values cut, and no password of a
+    URL quoted in it (``usage --lab postgresql://user:secret@…``)."""
+    from labadvisor.usage.redaction import redact_text
+
+    return clip_values(redact_text(" ".join(message.split())))
 
 
 def overview(parser: CommandParser) -> str:
@@ -441,7 +444,7 @@ def _add_usage(commands: Subcommands[CommandParser], surface: Surface) -> None:
     usage = commands.add_parser(
         "usage",
         help="measured GPU and Docker Offload hours, from the usage ledger",
-        usage="%(prog)s [--days N]" + _json_flag(surface),
+        usage="%(prog)s [--days N] [--lab [URL]]" + _json_flag(surface),
     )
     usage.add_argument(
         "--days",
@@ -450,7 +453,14 @@ def _add_usage(commands: Subcommands[CommandParser], surface: Surface) -> None:
         metavar="N",
         help="the last N calendar days, today included (default: 30)",
     )
-    # Left for `--lab URL` (issue 16): usage.lab_summary(url, days) over the lab's ledger.
+    usage.add_argument(
+        "--lab",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="the whole lab's ledger instead (admins): postgresql://USER@HOST/DB or a SQLite "
+        "file; --lab alone reads $LABADVISOR_USAGE_URL (keeps a password out of the history)",
+    )
     _add_json(usage, surface)
     usage.set_defaults(result=usage_summary_for, func=print_usage)
 
@@ -624,10 +634,22 @@ def usage_summary_for(args: argparse.Namespace) -> Any:
 
     if not 1 <= args.days <= MAX_DAYS:  # checked here too: with no ledger, summary() is not run
         raise ValueError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {args.days}")
+    if args.lab is not None:
+        return _lab_summary(args.lab or None, args.days)
     path = default_path()
     if not path.exists():
         return NoUsageLedger(str(path))
     return summary(args.days, path)
+
+
+def _lab_summary(url: str | None, days: int) -> Any:
+    from labadvisor.usage import lab_summary
+    from labadvisor.usage.store import LedgerUnavailable
+
+    try:
+        return lab_summary(url, days)  # None: $LABADVISOR_USAGE_URL
+    except LedgerUnavailable as exc:  # the database did not answer, or is not a ledger
+        raise OSError(str(exc)) from None  # as other outside failures: exit 1
 
 
 @dataclass(frozen=True)

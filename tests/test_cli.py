@@ -513,3 +513,39 @@ def test_usage_days_out_of_range_exit_2(
     assert main(["usage", f"--days={days}"]) == 2
     assert "--days" in capsys.readouterr().err.splitlines()[-1]
     assert not data_home.exists()
+
+
+# usage --lab (issue 16): the lab's ledger, by URL or $LABADVISOR_USAGE_URL.
+
+
+def test_usage_lab_summarises_a_lab_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labadvisor.usage import lab_summary
+    from labadvisor.usage.demo import demo_lab
+
+    path = demo_lab(tmp_path / "lab.sqlite3", users=4, days=2)
+    assert main(["usage", "--lab", str(path), "--days", "2"]) == 0
+    assert capsys.readouterr().out == f"{lab_summary(path, 2)}\n"
+    monkeypatch.setenv("LABADVISOR_USAGE_URL", str(path))
+    assert main(["usage", "--days", "2", "--lab", "--json"]) == 0  # --lab alone: the variable
+    data = strict_json(capsys.readouterr().out)
+    assert data["location"] == str(path)
+    assert data["active_users"] == lab_summary(path, 2).active_users > 0
+    missing = tmp_path / "missing.sqlite3"
+    assert main(["usage", "--lab", str(missing)]) == 2
+    assert f"no usage ledger at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_usage_lab_never_shows_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"postgresql://bob:s3cret@127.0.0.1:{closed_port()}/lab"
+    for argv in (
+        ["usage", "--lab", url],  # the database does not answer: exit 1
+        ["usage", "--days", "2", url],  # misplaced: quoted in the usage error
+        ["usage", f"--lab={url}", "--days=0"],
+    ):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code in (1, 2) and out == "", argv
+        assert "s3cret" not in err and ("bob:***@127.0.0.1" in err or "--days" in err), err

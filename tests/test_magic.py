@@ -493,3 +493,18 @@ def test_usage_returns_the_summary(ip, data_home):
     assert isinstance(found, UsageSummary) and found.days == 7 and found.has_data
     data, _ = ip.display_formatter.format(found)
     assert "Usage ledger" in data["text/html"]
+
+
+def test_usage_lab_returns_the_lab_summary(ip, tmp_path):
+    from labadvisor.usage import LabSummary, lab_summary
+    from labadvisor.usage.demo import demo_lab
+
+    path = demo_lab(tmp_path / "lab.sqlite3", users=3, days=2)
+    found = magic(ip, f"usage --lab {path} --days 2")
+    assert isinstance(found, LabSummary)
+    assert found.to_dict() | {"period_end": None, "period_start": None} == lab_summary(
+        path, 2
+    ).to_dict() | {"period_end": None, "period_start": None}
+    with pytest.raises(UsageError, match="cannot connect to postgresql://bob:\\*\\*\\*@") as caught:
+        magic(ip, "usage --lab postgresql://bob:s3cret@127.0.0.1:1/lab")
+    assert "s3cret" not in str(caught.value)
