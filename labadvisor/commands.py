@@ -508,6 +508,8 @@ def _examples(surface: Surface) -> str:
         "runtime --preset llama-2-7b --gpu none",
         "deploy --users 80 --nodes 3 --ha --sharing mig --current compose",
         "costs --hours 6 --rate 0.5",
+        "gpu --processes            (who holds GPU memory)",
+        "usage --days 7             (measured GPU and Offload hours)",
     ]
     if surface == "magic":
         lines += [
