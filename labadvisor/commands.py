@@ -21,12 +21,14 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import math
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
 from labadvisor.options import Option, deployment_options, runtime_options
@@ -131,6 +133,7 @@ def build_parser(surface: Surface) -> CommandParser:
     _add_deploy(commands, surface)
     _add_costs(commands, surface)
     _add_gpu(commands, surface)
+    _add_usage(commands, surface)
     add_context_parser(commands, surface)
     for name in GUIDE_COMMANDS:
         if name in parser.subcommands:
@@ -181,7 +184,7 @@ def check_override_file() -> None:
 
 
 # Commands whose handlers read the guides' data (and so the user's override file).
-GUIDE_COMMANDS = ("runtime", "deploy", "costs", "dashboard")
+GUIDE_COMMANDS = ("runtime", "deploy", "costs", "usage", "dashboard")
 
 
 def clip(text: str, limit: int = MAX_QUOTED) -> str:
@@ -211,8 +214,11 @@ def clip_values(message: str) -> str:
 
 
 def one_line(message: str) -> str:
-    """An error message as the CLI prints it: one line, values cut."""
-    return clip_values(" ".join(message.split()))
+    """An error message as the CLI prints it: one line, values cut, and no password of a
+    URL quoted in it (``usage --lab postgresql://user:secret@…``)."""
+    from labadvisor.usage.redaction import redact_text
+
+    return clip_values(redact_text(" ".join(message.split())))
 
 
 def overview(parser: CommandParser) -> str:
@@ -280,34 +286,67 @@ def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None
         help="local CPU, local GPU or Docker Offload?",
         usage="%(prog)s (--model SIZE | --params BILLIONS [--dtype D] | --preset NAME)"
         + _WRAP
-        + "[--workload W] [--hours H] [--team N] [--gpu G] [--sensitive]"
+        + "[--context-tokens N] [--batch-size N] [--task T] [--workload W]"
+        + _WRAP
+        + "[--gpu G] [--sensitive] [--offline] [--interactive] [--hours H] [--team N]"
         + _json_flag(surface),
     )
     runtime.add_argument("--model", metavar="SIZE", help="model size, e.g. 13GB or '500 MB'")
     runtime.add_argument("--params", type=float, metavar="BILLIONS", help="parameters (billions)")
     runtime.add_argument(
-        "--preset", metavar="NAME", help=f"a known model: {_values(options, 'preset')}"
+        "--preset",
+        metavar="NAME",
+        help=f"a known model or a Hugging Face id: {_values(options, 'preset')}",
     )
     runtime.add_argument(
         "--dtype",
         default="fp16",
         metavar="D",
-        help=f"with --params or --preset: {_values(options, 'dtype')} (default: fp16)",
+        help=f"precision of the weights: {_values(options, 'dtype')} (default: fp16)",
+    )
+    runtime.add_argument(
+        "--context-tokens",
+        type=whole_number,
+        metavar="N",
+        help="tokens of context (KV cache, training activations); default: a preset's "
+        "full context, else not counted",
+    )
+    runtime.add_argument(
+        "--batch-size",
+        type=whole_number,
+        default=1,
+        metavar="N",
+        help="sequences at once (default: 1)",
+    )
+    runtime.add_argument(
+        "--task",
+        default="inference",
+        metavar="T",
+        help=f"{_values(options, 'task')} (default: inference)",
     )
     runtime.add_argument(
         "--workload",
-        default="completion",
         metavar="W",
-        help=f"{_values(options, 'workload')}, or an alias (default: completion)",
+        help=f"{_values(options, 'workload')}, or an alias (default: code completion, or "
+        "training for a fine-tuning task; marked as assumed)",
+    )
+    _add_gpu_option(runtime)
+    runtime.add_argument("--sensitive", action="store_true", help="code must not leave the machine")
+    runtime.add_argument(
+        "--offline", action="store_true", help="air-gapped: no network, so no Docker Offload"
+    )
+    runtime.add_argument(
+        "--interactive",
+        action="store_true",
+        help="latency-sensitive use (completion as you type): prefer a local option that "
+        "holds the model",
     )
     runtime.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (costs)")
     runtime.add_argument(
         "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
     )
-    _add_gpu_option(runtime)
-    runtime.add_argument("--sensitive", action="store_true", help="code must not leave the machine")
     _add_json(runtime, surface)
-    runtime.set_defaults(result=advise_runtime_for, func=print_result)
+    runtime.set_defaults(result=advise_runtime_for, func=print_runtime_advice)
 
 
 def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
@@ -366,13 +405,48 @@ def _add_costs(commands: Subcommands[CommandParser], surface: Surface) -> None:
 def _add_gpu(commands: Subcommands[CommandParser], surface: Surface) -> None:
     show = " [--panel]" if surface == "magic" else _json_flag(surface)
     gpu = commands.add_parser(
-        "gpu", help="this machine's GPUs, or why there is none", usage="%(prog)s [--refresh]" + show
+        "gpu",
+        help="this machine's GPUs, or why there is none; --processes: who holds their memory",
+        usage="%(prog)s [--processes] [--refresh]" + show,
+    )
+    gpu.add_argument(
+        "--processes",
+        action="store_true",
+        help="the processes holding GPU memory and whose they are (this kernel, a notebook's "
+        "kernel, a container, another process)",
     )
     gpu.add_argument("--refresh", action="store_true", help="detect again (not the cached answer)")
     if surface == "magic":
-        gpu.add_argument("--panel", action="store_true", help="the live panel instead")
+        gpu.add_argument(
+            "--panel", action="store_true", help="the live panel instead (it lists the processes)"
+        )
     _add_json(gpu, surface)
-    gpu.set_defaults(result=detect_gpus, func=print_result)
+    gpu.set_defaults(result=detect_gpus, func=print_gpus)
+
+
+def _add_usage(commands: Subcommands[CommandParser], surface: Surface) -> None:
+    usage = commands.add_parser(
+        "usage",
+        help="measured GPU and Docker Offload hours, from the usage ledger",
+        usage="%(prog)s [--days N] [--lab [URL]]" + _json_flag(surface),
+    )
+    usage.add_argument(
+        "--days",
+        type=whole_number,
+        default=30,
+        metavar="N",
+        help="the last N calendar days, today included (default: 30)",
+    )
+    usage.add_argument(
+        "--lab",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="the whole lab's ledger instead (admins): postgresql://USER@HOST/DB or a SQLite "
+        "file; --lab alone reads $LABADVISOR_USAGE_URL (keeps a password out of the history)",
+    )
+    _add_json(usage, surface)
+    usage.set_defaults(result=usage_summary_for, func=print_usage)
 
 
 def _add_gpu_option(parser: argparse.ArgumentParser) -> None:
@@ -418,6 +492,8 @@ def _examples(surface: Surface) -> str:
         "runtime --preset llama-2-7b --gpu none",
         "deploy --users 80 --nodes 3 --ha --sharing mig --current compose",
         "costs --hours 6 --rate 0.5",
+        "gpu --processes            (who holds GPU memory)",
+        "usage --days 7             (measured GPU and Offload hours)",
     ]
     if surface == "magic":
         lines += [
@@ -476,20 +552,21 @@ def advise_runtime_for(args: argparse.Namespace) -> Any:
             "needs exactly one of --model SIZE, --params BILLIONS or --preset NAME "
             f"(got {', '.join('--' + flag for flag in given) or 'none'})"
         )
-    params = args.params
-    if args.preset is not None:
-        from labadvisor.memory import find_preset
-
-        params = find_preset(args.preset).params_b
     return advise_runtime(
         args.model,
-        params_b=params,
+        params_b=args.params,
         dtype=args.dtype,
+        preset=args.preset,
+        context_tokens=args.context_tokens,
+        batch_size=args.batch_size,
+        task=args.task,
         workload=args.workload,
         gpu=args.gpu,
         hours_per_day=args.hours,
         team_size=args.team,
         sensitive=args.sensitive,
+        offline=args.offline,
+        interactive=args.interactive,
     )
 
 
@@ -530,7 +607,58 @@ def detect_gpus(args: argparse.Namespace) -> Any:
         from labadvisor.widgets.gpu_view import GpuPanel
 
         return GpuPanel()  # shows the report just detected
+    if args.processes:
+        return gpu.processes()  # over the devices just detected
     return report
+
+
+def usage_summary_for(args: argparse.Namespace) -> Any:
+    """The usage ledger's summary, or :class:`NoUsageLedger` where there is no ledger file:
+    a read never creates it (opening it would)."""
+    from labadvisor.usage import default_path, summary
+    from labadvisor.usage.summary import MAX_DAYS
+
+    if not 1 <= args.days <= MAX_DAYS:  # checked here too: with no ledger, summary() is not run
+        raise ValueError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {args.days}")
+    if args.lab is not None:
+        return _lab_summary(args.lab or None, args.days)
+    path = default_path()
+    if not path.exists():
+        return NoUsageLedger(str(path))
+    return summary(args.days, path)
+
+
+def _lab_summary(url: str | None, days: int) -> Any:
+    from labadvisor.usage import lab_summary
+    from labadvisor.usage.store import LedgerUnavailable
+
+    try:
+        return lab_summary(url, days)  # None: $LABADVISOR_USAGE_URL
+    except LedgerUnavailable as exc:  # the database did not answer, or is not a ledger
+        raise OSError(str(exc)) from None  # as other outside failures: exit 1
+
+
+@dataclass(frozen=True)
+class NoUsageLedger:
+    """What ``usage`` answers before the server's sampler has written a ledger file."""
+
+    location: str
+
+    @property
+    def message(self) -> str:
+        from labadvisor.terminal import SAMPLER
+
+        return f"No usage recorded yet: there is no usage ledger at {self.location} ({SAMPLER})."
+
+    def to_dict(self) -> dict[str, Any]:
+        # The keys a UsageSummary's dict has for the same question: where, and any data?
+        return {"location": self.location, "has_data": False, "message": self.message}
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        return f"<p class='labadvisor-usage'>{html.escape(self.message)}</p>"
 
 
 def show_dashboard(args: argparse.Namespace) -> Any:
@@ -586,6 +714,56 @@ def _non_finite(value: Any, path: str) -> Iterator[str]:
 def print_result(args: argparse.Namespace) -> int:
     """The CLI's way to show a handler's object: its text, or with ``--json`` its dict."""
     result = finite_result(args)
-    text = json.dumps(result.to_dict(), indent=2, allow_nan=False) if args.json else str(result)
-    print(text)
+    print(_json_text(result) if args.json else str(result))
     return 0
+
+
+def print_runtime_advice(args: argparse.Namespace) -> int:
+    """The advice (the deciding reason first, the overridden ones under their heading), then
+    the memory estimate that every fit check used, with its assumptions."""
+    advice = finite_result(args)
+    if args.json:
+        print(_json_text(advice))
+        return 0
+    text = str(advice)
+    print(text)
+    if advice.memory is not None:
+        heading, estimate = MEMORY_HEADING, str(advice.memory).splitlines()
+        if estimate and estimate[0] in text:  # the advice's details already give the sum
+            heading, estimate = MEMORY_ASSUMPTIONS_HEADING, estimate[1:]
+        if estimate:
+            print(f"\n{heading}")
+            print("\n".join(f"  {line.strip()}" for line in estimate))
+    return 0
+
+
+MEMORY_HEADING = "Memory estimate (advice.memory), used by every fit check:"
+MEMORY_ASSUMPTIONS_HEADING = "Assumptions behind the memory estimate (advice.memory):"
+
+
+def print_gpus(args: argparse.Namespace) -> int:
+    """The report's text, or with --processes a table of the processes; --json: the dict."""
+    from labadvisor.terminal import gpu_process_table
+
+    result = finite_result(args)
+    if args.json:
+        print(_json_text(result))
+    elif args.processes:
+        print(gpu_process_table(result))
+    else:
+        print(result)
+    return 0
+
+
+def print_usage(args: argparse.Namespace) -> int:
+    """The summary in a few lines, or one line saying there is nothing recorded (exit 0:
+    an empty ledger is an answer, not a failure); --json: the dict (``has_data`` says)."""
+    from labadvisor.terminal import usage_text
+
+    result = finite_result(args)
+    print(_json_text(result) if args.json else usage_text(result))
+    return 0
+
+
+def _json_text(result: Any) -> str:
+    return json.dumps(result.to_dict(), indent=2, allow_nan=False)

@@ -165,6 +165,7 @@ def sandboxed_process_state(home: Path) -> Iterator[None]:
         DOCKER_CONFIG=str(home / ".docker"),
         DOCKER_HOST=f"tcp://127.0.0.1:{closed_port()}",
         XDG_CONFIG_HOME=str(home / "xdg"),
+        XDG_DATA_HOME=str(home / "data"),  # `usage` reads its ledger here (none: a notice)
     )
     try:
         yield

@@ -18,13 +18,23 @@ from command_lines import (
     strict_json,
 )
 from docker_engines import closed_port, isolate_docker_env, write_context
+from fake_nvml import FakeProcess, GiB, l4
+from gpu_fixtures import InstallFake
 from hypothesis import HealthCheck, given, settings
 
 import labadvisor
 from labadvisor import advise_runtime, gpu
 from labadvisor.cli import main
-from labadvisor.commands import Surface, build_parser
+from labadvisor.commands import (
+    MEMORY_ASSUMPTIONS_HEADING,
+    MEMORY_HEADING,
+    NoUsageLedger,
+    Surface,
+    build_parser,
+)
+from labadvisor.explain import NOT_FOLLOWED_HEADING
 from labadvisor.options import deployment_options, runtime_options
+from labadvisor.usage import Batch, GpuReading, HolderReading, Sample, SqliteLedger
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -94,7 +104,10 @@ def test_version_prints_the_package_version() -> None:
 
 def test_gpu_command_reports_detection_as_text_or_json() -> None:
     text = run("gpu", "--refresh")
-    assert text.returncode == 0 and text.stdout.startswith("GPU detection")
+    # A sentence first, as the panel has it (issue 13), then the detection's own words.
+    assert text.returncode == 0 and text.stdout.startswith("This kernel ")
+    assert gpu.detect().message.rstrip(".") in text.stdout.splitlines()[0]
+    assert "GPU detection:" not in text.stdout
     data = json.loads(run("gpu", "--json").stdout)
     assert data["status"] == gpu.detect().status  # this machine, as the library sees it
 
@@ -318,3 +331,221 @@ def test_no_argument_list_gives_a_traceback_or_non_json(
 @pytest.fixture(scope="module")
 def hostile_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_hostile_home(tmp_path_factory)
+
+
+# runtime: the inputs advise_runtime takes (issue 10).
+
+
+def test_runtime_takes_every_input_of_advise_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "runtime", "--preset", "llama-2-13b", "--dtype", "int8", "--context-tokens", "2048",
+        "--batch-size", "2", "--task", "lora", "--gpu", "16", "--interactive", "--team", "3",
+        "--hours", "2",
+    ]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    expected = advise_runtime(
+        preset="llama-2-13b",
+        dtype="int8",
+        context_tokens=2048,
+        batch_size=2,
+        task="lora",
+        gpu="16",
+        interactive=True,
+        team_size=3,
+        hours_per_day=2.0,
+    )  # fmt: skip  (--gpu is passed on as typed: the adviser reads "16")
+    data = strict_json(capsys.readouterr().out)
+    assert data == json.loads(json.dumps(expected.to_dict()))
+    assert data["task"] == "lora" and data["memory"]["context_tokens"] == 2048
+    assert data["workload_assumed"] is True  # no --workload: the default is marked assumed
+    assert "latency.interactive" in {reason["rule"] for reason in data["reasons"]}
+
+
+def test_runtime_offline_and_sensitive_never_give_offload(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for flag in ("--offline", "--sensitive"):
+        assert main(["runtime", "--model", "13GB", "--gpu", "none", flag, "--json"]) == 0
+        assert strict_json(capsys.readouterr().out)["choice"] != "offload", flag
+    assert main(["runtime", "--model", "13GB", "--gpu", "none", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["choice"] == "offload"  # what the flags changed
+
+
+def test_runtime_text_decides_first_then_what_was_overridden_then_the_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["runtime", "--model", "13GB", "--workload", "code-generation", "--gpu", "24"]) == 0
+    out = capsys.readouterr().out
+    advice = advise_runtime(13, workload="code-generation", gpu=24)
+    assert out.startswith(str(advice))  # the advice's own text, unchanged
+    lines = out.splitlines()
+    why = lines.index("Why:")
+    decided = advice.deciding_reason
+    assert lines[why + 1] == f"  - {decided.text}"  # the deciding reason first
+    assert NOT_FOLLOWED_HEADING in lines[why:]
+    overridden = [r for r in advice.reasons if r.effect == "overridden"]
+    assert overridden and all(f"  - {r.text}" in lines for r in overridden)
+    assert lines.index(NOT_FOLLOWED_HEADING) > lines.index(f"  - {decided.text}")
+    # The memory estimate the fit checks used: its sum in the details, its assumptions after.
+    assert advice.memory is not None
+    estimate = str(advice.memory).splitlines()
+    assert estimate[0] in out
+    assert MEMORY_ASSUMPTIONS_HEADING in lines or MEMORY_HEADING in lines
+    for assumption in estimate[1:]:
+        assert f"  {assumption.strip()}" in lines
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--task", "pretraining"], ["unknown task 'pretraining'", "inference, lora, qlora"]),
+        (["--context-tokens", "many"], ["--context-tokens", "expected a whole number"]),
+        (["--batch-size", "0"], ["batch_size"]),
+        (["--dtype", "fp12"], ["fp12", "int4"]),
+    ],
+)
+def test_runtime_bad_new_inputs_exit_2_naming_them(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    assert main(["runtime", "--model", "2GB", "--gpu", "none", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    for word in words:
+        assert word in err.splitlines()[-1]
+
+
+# gpu --processes (issue 14).
+
+
+def test_gpu_processes_as_a_table_and_as_json(
+    fake_nvml: InstallFake, gpu_device_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    me = os.getpid()
+    fake_nvml([l4(0, processes=[FakeProcess(me, 3 * GiB, utilization=(81, 6))])])
+    assert main(["gpu", "--processes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "GPU processes: 1 process(es) hold 3.2 GB on 1 GPU unit"
+    assert lines[2].split() == ["DEVICE", "PID", "MEMORY", "SM", "HOLDER"]
+    assert lines[3].split() == ["GPU", "0", str(me), "3.2", "GB", "81%", "this", "kernel"]
+    assert main(["gpu", "--processes", "--json"]) == 0
+    data = strict_json(capsys.readouterr().out)
+    expected = gpu.processes().to_dict()
+    assert data.pop("read_at") and expected.pop("read_at")
+    assert data == expected
+    assert data["devices"][0]["processes"][0]["holder"] == "this-kernel"
+
+
+def test_gpu_processes_without_nvml_say_why(
+    nvml_backend: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = gpu.processes()
+    if found.status == "ok":
+        pytest.skip("this machine has NVML")
+    assert main(["gpu", "--processes"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"No GPU processes to list: {found.message}\n"
+
+
+# usage (issue 15): read from the ledger, never created by a read.
+
+
+@pytest.fixture
+def data_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data" / "labadvisor" / "usage.sqlite3"
+
+
+def test_usage_without_a_ledger_says_so_in_one_line_and_creates_nothing(
+    data_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["usage"]) == 0
+    out, err = capsys.readouterr()
+    assert out == NoUsageLedger(str(data_home)).message + "\n" and err == ""
+    assert out.startswith(f"No usage recorded yet: there is no usage ledger at {data_home} ")
+    assert main(["usage", "--days", "7", "--json"]) == 0
+    data = strict_json(capsys.readouterr().out)
+    assert data["has_data"] is False and data["location"] == str(data_home)
+    assert not data_home.exists() and not data_home.parent.parent.exists()
+
+
+def test_usage_with_an_empty_ledger_says_so_in_one_line(
+    data_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_home.parent.mkdir(parents=True)
+    with SqliteLedger(data_home) as ledger:
+        assert ledger.write(Batch(()))
+    assert main(["usage", "--days", "7"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("No usage recorded yet: the usage ledger at ")
+    assert main(["usage", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["has_data"] is False
+
+
+def test_usage_summarises_the_ledger(data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from labadvisor.usage import summary
+
+    data_home.parent.mkdir(parents=True)
+    start = int(time.time() // 60 * 60) - 3600
+    holders = (HolderReading("GPU 0", "train.ipynb", 5 * 10**9, "k-1"),)
+    samples = [
+        Sample(ts, 60.0, "alice", "host", (GpuReading("GPU 0", 90, 6 * 10**9, 10**10),), holders)
+        for ts in range(start, start + 1800, 60)
+    ]
+    with SqliteLedger(data_home) as ledger:
+        assert ledger.write(Batch(tuple(samples)))
+    assert main(["usage", "--days", "7"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Usage over the last 7 days") and "GPU busy" in out[0]
+    assert out[1:] == ["Peak GPU memory:", "  train.ipynb: 5.0 GB"]
+    assert main(["usage", "--days", "7", "--json"]) == 0
+    data = strict_json(capsys.readouterr().out)
+    expected = summary(7, data_home).to_dict()
+    assert data["has_data"] is True and data["sampled_hours"] == expected["sampled_hours"]
+    assert data["peak_gpu_memory_gb"] == {"train.ipynb": 5.0}
+
+
+@pytest.mark.parametrize("days", ["0", "3661", "-1", "x"])
+def test_usage_days_out_of_range_exit_2(
+    data_home: Path, capsys: pytest.CaptureFixture[str], days: str
+) -> None:
+    assert main(["usage", f"--days={days}"]) == 2
+    assert "--days" in capsys.readouterr().err.splitlines()[-1]
+    assert not data_home.exists()
+
+
+# usage --lab (issue 16): the lab's ledger, by URL or $LABADVISOR_USAGE_URL.
+
+
+def test_usage_lab_summarises_a_lab_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labadvisor.usage import lab_summary
+    from labadvisor.usage.demo import demo_lab
+
+    path = demo_lab(tmp_path / "lab.sqlite3", users=4, days=2)
+    assert main(["usage", "--lab", str(path), "--days", "2"]) == 0
+    assert capsys.readouterr().out == f"{lab_summary(path, 2)}\n"
+    monkeypatch.setenv("LABADVISOR_USAGE_URL", str(path))
+    assert main(["usage", "--days", "2", "--lab", "--json"]) == 0  # --lab alone: the variable
+    data = strict_json(capsys.readouterr().out)
+    assert data["location"] == str(path)
+    assert data["active_users"] == lab_summary(path, 2).active_users > 0
+    missing = tmp_path / "missing.sqlite3"
+    assert main(["usage", "--lab", str(missing)]) == 2
+    assert f"no usage ledger at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_usage_lab_never_shows_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"postgresql://bob:s3cret@127.0.0.1:{closed_port()}/lab"
+    for argv in (
+        ["usage", "--lab", url],  # the database does not answer: exit 1
+        ["usage", "--days", "2", url],  # misplaced: quoted in the usage error
+        ["usage", f"--lab={url}", "--days=0"],
+    ):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code in (1, 2) and out == "", argv
+        assert "s3cret" not in err and ("bob:***@127.0.0.1" in err or "--days" in err), err

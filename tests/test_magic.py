@@ -161,6 +161,8 @@ def test_loading_twice_is_harmless(ip, capsys):
 def test_gpu_shows_the_report_or_the_panel(ip, fake_l4):
     report = magic(ip, "gpu --refresh")
     assert report.status == "ok" and report.best_device().name == "NVIDIA L4"
+    data, _ = ip.display_formatter.format(report)
+    assert data["text/html"].startswith("<div><strong style='color:#1a7f37'>This kernel can use")
     from labadvisor.widgets.gpu_view import GpuPanel
 
     panel = magic(ip, "gpu --panel")
@@ -344,6 +346,7 @@ def test_an_unusable_override_file_is_a_usage_error(ip, docker_sandbox, override
     from labadvisor.guides import configure
 
     override_file.write_bytes(b"x = " + b"[" * 100_000 + b"]" * 100_000)
+    configure()  # the fixture's configure() read the file before it existed
     with pytest.raises(UsageError, match="nested too deeply"):
         magic(ip, "costs --hours 2")
     override_file.write_bytes(b"\xff")
@@ -408,3 +411,100 @@ def hostile_sandbox(tmp_path_factory):
 def test_the_dashboard_refuses_a_bad_gpu_before_building_panels(ip, value):
     with pytest.raises(UsageError, match="--gpu must be auto, none, yes or the free GPU memory"):
         magic(ip, f"--gpu {value}")
+
+
+def test_gpu_without_nvml_opens_with_a_sentence(ip, nvml_backend):
+    """Issue 13: not a raw "GPU detection: library-not-found", but what it means here."""
+    report = magic(ip, "gpu --refresh")
+    if report.status == "ok":
+        pytest.skip("this machine has NVML")
+    data, _ = ip.display_formatter.format(report)
+    page = data["text/html"]
+    assert "GPU detection:" not in page and "This kernel " in page.split("</strong>")[0]
+    assert f"(status: {report.status})" in page
+
+
+def test_gpu_processes_returns_the_library_object(ip, fake_nvml, gpu_device_file):
+    from fake_nvml import FakeProcess, GiB, l4
+
+    from labadvisor import gpu
+
+    fake_nvml([l4(0, processes=[FakeProcess(os.getpid(), 2 * GiB)])])
+    found = magic(ip, "gpu --processes")
+    assert isinstance(found, gpu.GpuProcesses)
+    assert [p.holder for p in found.processes] == ["this-kernel"]
+    data, _ = ip.display_formatter.format(found)
+    assert "<table>" in data["text/html"] and "this kernel" in data["text/html"]
+    assert magic(ip, "gpu --processes --refresh").processes[0].pid == os.getpid()
+    with pytest.raises(UsageError, match="unrecognized arguments: --json"):
+        magic(ip, "gpu --processes --json")
+
+
+def test_runtime_takes_every_input_of_advise_runtime(ip):
+    line = (
+        "runtime --preset llama-2-7b --task qlora --context-tokens 1024 --batch-size 2 "
+        "--gpu 12 --offline --interactive --workload testing"
+    )
+    advice = magic(ip, line)
+    expected = advise_runtime(
+        preset="llama-2-7b", task="qlora", context_tokens=1024, batch_size=2, gpu="12",
+        offline=True, interactive=True, workload="testing",
+    )  # fmt: skip
+    assert advice.to_dict() == expected.to_dict()
+    assert advice.memory == expected.memory and advice.task == "qlora"
+    with pytest.raises(UsageError, match="unknown task 'pretrain'"):
+        magic(ip, "runtime --model 2GB --task pretrain")
+
+
+@pytest.fixture
+def data_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data" / "labadvisor" / "usage.sqlite3"
+
+
+def test_usage_without_a_ledger_is_a_notice_and_creates_nothing(ip, data_home):
+    from labadvisor.commands import NoUsageLedger
+
+    notice = magic(ip, "usage")
+    assert notice == NoUsageLedger(str(data_home))
+    data, _ = ip.display_formatter.format(notice)
+    assert "No usage recorded yet" in data["text/html"] and str(data_home) in data["text/html"]
+    assert not data_home.parent.exists()
+    with pytest.raises(UsageError, match="--days must be a whole number from 1 to 3660"):
+        magic(ip, "usage --days 0")
+    with pytest.raises(UsageError, match="unrecognized arguments: --json"):
+        magic(ip, "usage --json")
+
+
+def test_usage_returns_the_summary(ip, data_home):
+    import time
+
+    from labadvisor.usage import Batch, GpuReading, Sample, SqliteLedger, UsageSummary
+
+    data_home.parent.mkdir(parents=True)
+    start = int(time.time() // 60 * 60) - 1800
+    readings = (GpuReading("GPU 0", 50, 10**9, 10**10),)
+    samples = tuple(
+        Sample(ts, 60.0, "alice", "host", readings) for ts in range(start, start + 600, 60)
+    )
+    with SqliteLedger(data_home) as ledger:
+        assert ledger.write(Batch(samples))
+    found = magic(ip, "usage --days 7")
+    assert isinstance(found, UsageSummary) and found.days == 7 and found.has_data
+    data, _ = ip.display_formatter.format(found)
+    assert "Usage ledger" in data["text/html"]
+
+
+def test_usage_lab_returns_the_lab_summary(ip, tmp_path):
+    from labadvisor.usage import LabSummary, lab_summary
+    from labadvisor.usage.demo import demo_lab
+
+    path = demo_lab(tmp_path / "lab.sqlite3", users=3, days=2)
+    found = magic(ip, f"usage --lab {path} --days 2")
+    assert isinstance(found, LabSummary)
+    assert found.to_dict() | {"period_end": None, "period_start": None} == lab_summary(
+        path, 2
+    ).to_dict() | {"period_end": None, "period_start": None}
+    with pytest.raises(UsageError, match="cannot connect to postgresql://bob:\\*\\*\\*@") as caught:
+        magic(ip, "usage --lab postgresql://bob:s3cret@127.0.0.1:1/lab")
+    assert "s3cret" not in str(caught.value)

@@ -134,13 +134,23 @@ class SwitchResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def summary(self) -> str:
-        who = "this kernel" if self.scope == "kernel" else "all docker clients (config.json)"
-        verb = "Switched" if self.changed else "Already on"
-        text = f"{verb} {self.context} ({self.role}, {self.host}) for {who}"
+    def summary(self, who: str | None = None) -> str:
+        """One sentence; ``who`` names what switched (default: this kernel, or all docker
+        clients for the global scope; the shell CLI says "this shell")."""
+        if who is None:
+            who = "this kernel" if self.scope == "kernel" else "all docker clients (config.json)"
+        target = f"{self.context} ({self.role}, {self.host})"
+        if not self.changed:
+            text = f"Already on {target} for {who}; nothing changed"
+        elif self.previous == self.context and self.scope == "kernel":
+            text = f"Already on {target} for {who}; now set explicitly (DOCKER_CONTEXT)"
+        elif self.previous == self.context:  # config.json named it; now it is the default
+            text = f"Already on {target} for {who}"
+        else:
+            text = f"Switched to {target} for {who}"
         if self.checked and self.round_trip_ms is not None:
             text += f"; its engine answered in {self.round_trip_ms:.1f} ms"
-        if self.changed:
+        if self.changed and self.previous != self.context:
             text += f"; was {self.previous}"
         if self.note:
             text += f". {self.note}"
@@ -159,7 +169,8 @@ class SwitchResult:
         ]
         if self.note:
             rows.append(("note", self.note))
-        return html_table("Docker context switched" if self.changed else "Docker context", rows)
+        switched = self.changed and self.previous != self.context
+        return html_table("Docker context switched" if switched else "Docker context", rows)
 
     def _engine_state(self) -> str:
         if self.engine_error:
