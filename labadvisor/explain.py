@@ -25,6 +25,9 @@ Effect = Literal["decided", "supports", "overridden", "info"]
 EFFECTS: tuple[Effect, ...] = get_args(Effect)
 
 NOT_FOLLOWED_HEADING = "Not followed (another rule decided):"
+# JupyterLab typesets "$75 ... $90" in HTML output as maths (even written as &#36;); every
+# HTML repr root carries these classes, which MathJax skips.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,8 @@ class Advice:
             else ""
         )
         return (
-            "<div class='labadvisor-advice' style='font-family:sans-serif;line-height:1.4'>"
+            f"<div class='labadvisor-advice {NO_MATH}' "
+            "style='font-family:sans-serif;line-height:1.4'>"
             f"<div style='opacity:.7'>{esc(self.title)}</div>"
             f"<div style='font-size:1.5em;font-weight:bold'>{esc(self.choice_label)}</div>"
             f"<b>Why</b><ul>{''.join(_reason_html(r) for r in why)}</ul>"
