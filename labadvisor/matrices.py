@@ -312,9 +312,9 @@ def start_with() -> pd.DataFrame:
 
 def migration_triggers() -> pd.DataFrame:
     rows = [
-        {"Category": t.category, "Trigger": item, "id": t.id}
-        for t in deployment_guide().migration_triggers
-        for item in t.items
+        {"Category": c.category, "Trigger": t.label, "trigger": t.id, "id": c.id}
+        for c in deployment_guide().migration_triggers
+        for t in c.triggers
     ]
     return pd.DataFrame(rows)
 
