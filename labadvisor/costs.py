@@ -223,9 +223,10 @@ def monthly_cost_arrays(
     cheaper = np.where(np.abs(difference) <= tolerance, 2, np.where(difference < 0, 0, 1))
     monthly_rate = rate * days
     left = np.maximum(local_each - storage / team, 0.0)
-    breakeven = np.divide(
-        left, monthly_rate, out=np.full(monthly_rate.shape, np.inf), where=monthly_rate > 0
-    )
+    with np.errstate(over="ignore"):  # a rate near 0 overflows to inf: never
+        breakeven = np.divide(
+            left, monthly_rate, out=np.full(monthly_rate.shape, np.inf), where=monthly_rate > 0
+        )
     return CostArrays(local, offload, cheaper.astype(np.int8), breakeven)
 
 

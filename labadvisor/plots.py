@@ -232,7 +232,9 @@ def _place_labels(fig: Figure, ax: Axes, labels: list[_Label]) -> None:
     with nothing (see :func:`label_clashes`); a label with no such spot is left out."""
     fig.canvas.draw()
     fig.set_layout_engine("none")  # keep the laid-out positions the labels were placed in
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # breakeven() attaches one
+    renderer = canvas.get_renderer()
     for label in labels:
         # Near, then farther with a leader that crosses no line, then farther without one.
         spots: list[tuple[Spot, bool]] = [(spot, False) for spot in (*_NEAR, *_FAR)]
