@@ -70,6 +70,9 @@ class _Label:
     fontsize: float
     weight: str = "normal"
     along_line: bool = False  # first try upright along a vertical line through the point
+    # May sit farther off without a leader when nothing nearer is free; other labels are
+    # then left out (their marker and the legend still show).
+    essential: bool = False
 
 
 def breakeven(
@@ -181,6 +184,7 @@ def breakeven(
                 "#111827",
                 9,
                 along_line=True,
+                essential=True,
             )
         )
     if scenarios:
@@ -203,7 +207,7 @@ def breakeven(
         top = max(top, cost * 1.15)
         ax.axvline(you, color=_YOU, linewidth=1.5, label=f"you: {round(you, 2):g} h/day")
         ax.plot([you], [cost], "D", color=_YOU, markersize=5)
-        labels.insert(0, _Label("you are here", (you, cost), _YOU, 9, "bold"))
+        labels.insert(0, _Label("you are here", (you, cost), _YOU, 9, "bold", essential=True))
 
     team = f", team of {team_size}" if team_size > 1 else ""
     title = f"{name[0].upper()}{name[1:]}{team}\nvs Docker Offload"
@@ -236,11 +240,15 @@ def _place_labels(fig: Figure, ax: Axes, labels: list[_Label]) -> None:
     assert isinstance(canvas, FigureCanvasAgg)  # breakeven() attaches one
     renderer = canvas.get_renderer()
     for label in labels:
-        # Near, then farther with a leader that crosses no line, then farther without one.
-        spots: list[tuple[Spot, bool]] = [(spot, False) for spot in (*_NEAR, *_FAR)]
-        spots[len(_NEAR) : len(_NEAR)] = [(spot, True) for spot in _FAR]
+        # Near, then farther with a leader that crosses no line, then (for an essential
+        # label) farther with a leader that may cross one.
+        # (spot, leader: "" none, "clear" one that crosses no line, "any" any leader)
+        spots: list[tuple[Spot, str]] = [(spot, "") for spot in _NEAR]
+        spots += [(spot, "clear") for spot in _FAR]
+        if label.essential:
+            spots += [(spot, "any") for spot in _FAR]
         if label.along_line:
-            spots[:0] = [(spot, False) for spot in _ALONG]
+            spots[:0] = [(spot, "") for spot in _ALONG]
         for (dx, dy, ha, va, rotation), leader in spots:
             text = ax.annotate(
                 label.text,
@@ -261,7 +269,7 @@ def _place_labels(fig: Figure, ax: Axes, labels: list[_Label]) -> None:
                 ),
             )
             if not label_clashes(ax, text, renderer) and not (
-                leader and _leader_crosses(ax, text, renderer)
+                leader == "clear" and _leader_crosses(ax, text, renderer)
             ):
                 break
             text.remove()
