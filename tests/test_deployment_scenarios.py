@@ -272,3 +272,21 @@ def test_any_inputs_give_one_deciding_reason_and_finite_json(
     _check_reasons(advice)
     if current == "k3s" and current_ok and prefer != "compose":
         assert advice.choice == "k3s"  # a working K3s is never sent back unasked
+
+
+def test_gpu_auto_checks_the_detected_gpus_for_mig(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labadvisor import gpu
+    from labadvisor.gpu import GpuDevice, GpuReport
+
+    def one(name: str) -> GpuReport:
+        return GpuReport(status="ok", message="1 GPU", devices=(GpuDevice(index=0, name=name),))
+
+    monkeypatch.setattr(gpu, "detect", lambda: one("NVIDIA GeForce RTX 4090"))
+    advice = advise_deployment(10, gpu_sharing="mig", gpu="auto")
+    assert any("the NVIDIA GeForce RTX 4090 is not one" in w for w in advice.warnings)
+    sliced = advise_deployment(10, gpu_sharing="time-slicing", gpu="auto")
+    assert any("already share it under Docker Compose" in w for w in sliced.warnings)
+    monkeypatch.setattr(gpu, "detect", lambda: one("NVIDIA H100 80GB HBM3"))
+    assert not any(
+        "MIG" in w for w in advise_deployment(10, gpu_sharing="mig", gpu="auto").warnings
+    )
