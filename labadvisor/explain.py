@@ -25,6 +25,9 @@ Effect = Literal["decided", "supports", "overridden", "info"]
 EFFECTS: tuple[Effect, ...] = get_args(Effect)
 
 NOT_FOLLOWED_HEADING = "Not followed (another rule decided):"
+# JupyterLab typesets "$75 ... $90" in HTML output as maths (even written as &#36;); every
+# HTML repr root carries these classes, which MathJax skips.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,13 @@ class Advice:
             "warnings": list(self.warnings),
         }
 
+    def _headline_text(self) -> str:
+        """A line shown right under the choice (what each option costs, say)."""
+        return ""
+
+    def _headline_html(self) -> str:
+        return ""
+
     def _details_text(self) -> list[str]:
         return []
 
@@ -154,7 +164,10 @@ class Advice:
 
     def __str__(self) -> str:
         why, overridden = ordered(self.reasons)
-        lines = [f"{self.title}: {self.choice_label} ({self.choice})", "", "Why:"]
+        lines = [f"{self.title}: {self.choice_label} ({self.choice})"]
+        if self._headline_text():
+            lines.append(self._headline_text())
+        lines += ["", "Why:"]
         lines += [_reason_line(r) for r in why]
         if overridden:
             lines += ["", NOT_FOLLOWED_HEADING]
@@ -182,9 +195,11 @@ class Advice:
             else ""
         )
         return (
-            "<div class='labadvisor-advice' style='font-family:sans-serif;line-height:1.4'>"
+            f"<div class='labadvisor-advice {NO_MATH}' "
+            "style='font-family:sans-serif;line-height:1.4'>"
             f"<div style='opacity:.7'>{esc(self.title)}</div>"
             f"<div style='font-size:1.5em;font-weight:bold'>{esc(self.choice_label)}</div>"
+            f"{self._headline_html()}"
             f"<b>Why</b><ul>{''.join(_reason_html(r) for r in why)}</ul>"
             f"{not_followed}{warn_block}{self._details_html()}</div>"
         )

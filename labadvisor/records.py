@@ -65,6 +65,12 @@ class Table:
     def optional_text(self, key: str) -> str | None:
         return None if self._absent(key) else self.text(key)
 
+    def boolean(self, key: str) -> bool:
+        value = self._value(key)
+        if not isinstance(value, bool):
+            raise ValueError(f"{self.where(key)} must be true or false, got {value!r}")
+        return value
+
     def texts(self, key: str) -> tuple[str, ...]:
         value = self._value(key)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -21,8 +21,13 @@ import html
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from labadvisor.costs import CostComparison, check_team_size, monthly_costs
-from labadvisor.explain import Advice, Reason, fire, settle
+from labadvisor.costs import (
+    CostComparison,
+    check_team_size,
+    monthly_costs,
+    resolve_hardware,
+)
+from labadvisor.explain import NO_MATH, Advice, Reason, fire, settle
 from labadvisor.guides import offload_guide
 from labadvisor.memory import MemoryEstimate, estimate_memory, resolve_task
 from labadvisor.offload_facts import RUNTIME_CHOICES
@@ -119,7 +124,7 @@ class RuntimeAdvice(Advice):
 
     def _details_html(self) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self._details_text())
-        return f"<details><summary>Inputs</summary><ul>{items}</ul></details>"
+        return f"<details class='{NO_MATH}'><summary>Inputs</summary><ul>{items}</ul></details>"
 
 
 def advise_runtime(
@@ -138,6 +143,7 @@ def advise_runtime(
     sensitive: bool = False,
     offline: bool = False,
     interactive: bool = False,
+    hardware: str | None = None,
 ) -> RuntimeAdvice:
     """Where to run a model: "local-cpu", "local-gpu" or "offload", and why.
 
@@ -151,7 +157,9 @@ def advise_runtime(
     memory) or the free GPU memory in GB. ``sensitive`` (code must not leave the machine)
     and ``offline`` (air-gapped) rule Offload out; ``interactive`` prefers a local option
     that holds the model (Offload starts in minutes and downloads the model each session).
-    ``hours_per_day`` and ``team_size`` never change the choice; they add what it costs.
+    ``hours_per_day`` and ``team_size`` never change the choice; they add what it costs,
+    against ``hardware`` ("owned-gpu", "buy-gpu", "cpu-only"; by default what ``gpu``
+    found: an owned GPU when there is one, else this machine's CPU).
     """
     guide = offload_guide()
     for name, flag in (("sensitive", sensitive), ("offline", offline)):
@@ -190,6 +198,9 @@ def advise_runtime(
     team_size = check_team_size(team_size)
     hours = None if hours_per_day is None else check_hours_per_day(hours_per_day)
     local = resolve_gpu(gpu)
+    if hardware is None:
+        hardware = "owned-gpu" if local.available else "cpu-only"
+    local_option = resolve_hardware(hardware)
     headroom = guide.rules.gpu_fits.headroom_fraction
     needed_gb = memory.total_gb * (1 + headroom)
     decision = decide_runtime(
@@ -234,7 +245,7 @@ def advise_runtime(
 
     cost = None
     if hours is not None:
-        cost = monthly_costs(hours, team_size=team_size)
+        cost = monthly_costs(hours, team_size=team_size, hardware=local_option.name)
     if team_size > 1:
         audience = guide.audience(team_size)
         meaning = (
@@ -257,6 +268,16 @@ def advise_runtime(
             )
         )
     if cost is not None:
+        verdict = cost.verdict
+        if cost.hardware == "cpu-only":
+            line = next(t for t in guide.size_tiers if t.choice == "local-cpu")
+            limit = line.below_gb or line.up_to_gb or 1
+            verdict = f"{cost.local_label} adds no GPU cost, " + (
+                f"and the guide runs models under {limit:g} GB on the CPU"
+                if decision.tier.choice == "local-cpu"
+                else f"but the guide keeps the CPU for models under {limit:g} GB: a "
+                f"{sizes['size']} GB model may be too slow on it"
+            )
         reasons.append(
             fire(
                 rules.cost,
@@ -264,10 +285,17 @@ def advise_runtime(
                 rules.cost.text,
                 hours=cost.hours_per_day,
                 team=f" for {team_size} people" if team_size > 1 else "",
+                local_label=cost.local_label,
                 cheaper_text=cost.cheaper_text,
+                verdict=verdict,
                 local=cost.local,
                 offload=cost.offload,
+                rate=cost.offload_rate,
+                rate_low=cost.rate_band[0],
+                rate_high=cost.rate_band[1],
                 breakeven=cost.breakeven_hours_per_day,
+                breakeven_text=cost.breakeven_text,
+                band_text=cost.band_text,
             )
         )
 
@@ -306,5 +334,6 @@ def advise_runtime(
             "sensitive": sensitive,
             "offline": offline,
             "interactive": interactive,
+            "hardware": local_option.name,
         },
     )
