@@ -216,12 +216,19 @@ def monthly_cost_arrays(
             for v in (hours_per_day, offload_rate, local_monthly, team_size, storage_monthly)
         )
     )
-    local = local_each * team
-    offload = rate * hours * days * team + storage
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        local = local_each * team
+        offload = rate * hours * days * team + storage
+    if not (np.isfinite(local).all() and np.isfinite(offload).all()):
+        raise ValueError(
+            "monthly cost too large to compute (offload or local); use realistic rates, hours, "
+            "days and team sizes"
+        )
     difference = local - offload
     tolerance = _EQUAL_TOLERANCE * np.maximum(1.0, np.maximum(local, offload))
     cheaper = np.where(np.abs(difference) <= tolerance, 2, np.where(difference < 0, 0, 1))
-    monthly_rate = rate * days
+    with np.errstate(over="ignore"):  # a huge rate gives an infinite rate: break-even 0
+        monthly_rate = rate * days
     left = np.maximum(local_each - storage / team, 0.0)
     with np.errstate(over="ignore"):  # a rate near 0 overflows to inf: never
         breakeven = np.divide(
