@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docker_engines import isolate_docker_env
 from fake_nvml import FakeProcess, GiB, l4
 from gpu_fixtures import InstallFake
 from server_client import NotebookKernel, fetch_json, put_name, server_config
@@ -195,6 +196,18 @@ def test_bad_interval_is_refused_naming_the_value() -> None:
 
 
 # --- the Offload meter -------------------------------------------------------------------
+
+
+async def test_an_unreadable_context_store_is_a_message_not_an_error(
+    jp_fetch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = isolate_docker_env(monkeypatch, tmp_path / "home")
+    (config_dir / "config.json").write_text("{not json")
+    status, data = await fetch_json(jp_fetch, "usage")
+    assert status == 200, data
+    assert data["offload"]["active"] is False
+    assert "server's Docker context could not be read" in data["message"]
+    assert "config.json" in data["message"]
 
 
 @pytest.mark.docker

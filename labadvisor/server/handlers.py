@@ -178,9 +178,12 @@ class UsageHandler(_BaseHandler):
             extension.ledger_pool.run(work.usage_summary, extension.ledger, days),
             return_exceptions=True,
         )
-        for result in (server, own):
+        unread: list[str] = []
+        for result, what in ((server, "the server's Docker context"), (own, "kernel contexts")):
             if isinstance(result, Busy):
                 raise result
+            if isinstance(result, BaseException):
+                unread.append(f"{what} could not be read: {result}")
         if isinstance(summary, BaseException):
             if isinstance(summary, Busy):
                 raise summary
@@ -193,6 +196,8 @@ class UsageHandler(_BaseHandler):
             None if isinstance(server, BaseException) else server,
             {} if isinstance(own, BaseException) else own,
         )
+        if unread:
+            message = "; ".join([*unread, *([message] if message else [])])
         if extension.sampler is None and message is None:
             message = "usage sampling is off on this server (c.LabAdvisor.usage_interval_s = 0)"
         return usage_answer(
