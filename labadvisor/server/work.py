@@ -12,6 +12,8 @@ from labadvisor.server.limits import BadRequest
 
 if TYPE_CHECKING:
     from labadvisor.contexts import SwitchResult
+    from labadvisor.server.meter import ServerContext
+    from labadvisor.usage import LedgerBackend, UsageSummary
 
 
 def contexts_state() -> dict[str, Any]:
@@ -23,6 +25,25 @@ def contexts_state() -> dict[str, Any]:
         "current": current.to_dict() if current is not None else None,
         "contexts": [c.to_dict() for c in contexts.list_contexts()],
     }
+
+
+def server_context() -> ServerContext:
+    """The server's Docker context, for the Offload meter."""
+    from labadvisor import contexts
+    from labadvisor.server.meter import ServerContext
+
+    current = contexts.current()
+    return ServerContext(
+        current.name, current.role, current.source == "config.json", current.config_path
+    )
+
+
+def usage_summary(ledger: LedgerBackend, days: int) -> UsageSummary:
+    """``labadvisor.usage.summary`` of the server's ledger (this user's rows only: the
+    local file is the user's own, and a lab's PostgreSQL ledger reads the user's rows)."""
+    from labadvisor import usage
+
+    return usage.summary(days, ledger=ledger)
 
 
 def switch_checked(name: str) -> SwitchResult:
