@@ -164,7 +164,7 @@ class Advice:
 
     def __str__(self) -> str:
         why, overridden = ordered(self.reasons)
-        lines = [f"{self.title}: {self.choice_label} ({self.choice})"]
+        lines = [f"{self.title}: {self.choice_label}"]
         if self._headline_text():
             lines.append(self._headline_text())
         lines += ["", "Why:"]
