@@ -552,7 +552,8 @@ def advise_deployment(
         guide, decision, choice, users, concurrent, nodes, high_availability, sharing, lab_gpu
     )
     if current_platform == "k3s" and not current_ok and choice == "k3s":
-        needs = (decision.needs_k3s + decision.capacity)[0][1]
+        k3s_reasons = decision.needs_k3s + decision.capacity
+        needs = k3s_reasons[0][1] if k3s_reasons else "your request (prefer='k3s')"
         if rules.not_working.warning is not None:
             warnings.append(rules.not_working.warning.render(needs=needs))
     if current_platform == "docker-compose" and not current_ok and choice == "docker-compose":

@@ -290,3 +290,10 @@ def test_gpu_auto_checks_the_detected_gpus_for_mig(monkeypatch: pytest.MonkeyPat
     assert not any(
         "MIG" in w for w in advise_deployment(10, gpu_sharing="mig", gpu="auto").warnings
     )
+
+
+def test_a_broken_k3s_kept_because_asked_warns_with_the_request() -> None:
+    # Found by the property test: K3s broken, nothing needs it, but prefer="k3s".
+    advice = advise_deployment(1, current="k3s", current_ok=False, prefer="k3s")
+    assert advice.choice == "k3s"
+    assert any("your request (prefer='k3s') needs K3s" in w for w in advice.warnings)
