@@ -298,6 +298,10 @@ def test_reader_through_the_real_docker_cli(monkeypatch: pytest.MonkeyPatch, tmp
     config = tmp_path / "docker-config"
     (config / "cli-plugins").mkdir(parents=True)
     monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    # A context named by an earlier test's switch does not exist in this config, and the CLI
+    # would refuse to run any command, the plugin's included.
+    for variable in ("DOCKER_CONTEXT", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(variable, raising=False)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "docker").symlink_to("/usr/bin/docker")
@@ -305,7 +309,8 @@ def test_reader_through_the_real_docker_cli(monkeypatch: pytest.MonkeyPatch, tmp
     assert shutil.which("docker") == str(bin_dir / "docker")
     # The docker CLI can take seconds to start on a loaded machine; this test is about what
     # it answers, so it waits longer than the reader's default 10 s.
-    assert OffloadStatusReader(timeout=120).read().state == "not installed"
+    missing = OffloadStatusReader(timeout=120).read()
+    assert missing.state == "not installed", missing.message
     plugin = config / "cli-plugins" / "docker-offload"
     plugin.write_text(JSON_PLUGIN)
     plugin.chmod(0o755)
