@@ -626,7 +626,7 @@ def _examples(surface: Surface) -> str:
         "runtime --preset llama-2-7b --gpu none",
         "deploy --users 80 --nodes 3 --ha --sharing mig --current compose",
         "deploy --users 40 --concurrent-users 60 --expected-users 120 --current compose",
-        "deploy --users 20 --current k3s --current-broken --trigger load-balancing",
+        "deploy --users 20 --current k3s --current-broken   (K3s not working)",
         "costs --hours 6 --rate 0.5",
         "costs --hours 6,2,4 --hardware buy-gpu --storage-gb 50",
         "gpu --processes            (who holds GPU memory)",

@@ -877,3 +877,21 @@ def test_options_are_taken_only_as_spelled_in_full(
     # With abbreviations, `costs --ha` was a guess among --hardware and --hardware-price.
     assert main(argv) == 2
     assert message in capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("surface", ["cli", "magic"])
+def test_the_advice_examples_in_the_help_run(
+    surface: Surface, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    epilog = build_parser(surface).epilog or ""
+    examples = [
+        shlex.split(line.split("   (")[0])[1:]
+        for line in epilog.splitlines()[1:]
+        if line.split()[1] in ("runtime", "deploy", "costs")
+    ]
+    assert len(examples) >= 7
+    for argv in examples:
+        assert main([*argv, "--json"]) == 0, argv
+        strict_json(capsys.readouterr().out)
