@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
-from labadvisor.options import Option, deployment_options, runtime_options
+from labadvisor.offload_facts import HARDWARE
+from labadvisor.options import Option, cost_options, deployment_options, runtime_options
 
 Surface = Literal["cli", "magic"]
 Subcommands = argparse._SubParsersAction
@@ -47,6 +48,10 @@ USAGE_INDENT = " " * len("usage: ")
 _WRAP = "\n" + USAGE_INDENT + "    "
 # Values echoed in messages are cut to this many characters: a 2 MB argument gets a short error.
 MAX_QUOTED = 100
+# What "local" is, as `--hardware` takes it.
+HARDWARE_METAVAR = "|".join(HARDWARE)
+# `--hours measured`: the usage ledger's hours (passed on; the library reads the ledger).
+MEASURED = "measured"
 # Whole numbers must be exact as floats (the advisers compute in floats): at most 2**53.
 MAX_WHOLE_NUMBER = 2**53
 
@@ -77,12 +82,17 @@ class HelpPrinted(Exception):
 
 
 class CommandParser(argparse.ArgumentParser):
-    """An ArgumentParser that raises instead of exiting (a magic must not exit the kernel)
-    and remembers its option strings and sub-commands (for "does not apply" messages)."""
+    """An ArgumentParser that raises instead of exiting (a magic must not exit the kernel),
+    takes options only as spelled in full, and remembers its option strings and
+    sub-commands (for "does not apply" messages)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.option_names: list[str] = []  # set first: the base class adds -h/--help
         self.subcommands: dict[str, CommandParser] = {}
+        # No abbreviations: `costs --ha` must be "--ha does not apply", not a guess among
+        # --hardware and --hardware-price; and a new option must not change what a
+        # shortened one meant.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         # A sub-command's defaults override its parent's, so after parsing this is the
         # innermost command that ran.
@@ -288,7 +298,9 @@ def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None
         + _WRAP
         + "[--context-tokens N] [--batch-size N] [--task T] [--workload W]"
         + _WRAP
-        + "[--gpu G] [--sensitive] [--offline] [--interactive] [--hours H] [--team N]"
+        + "[--gpu G] [--sensitive] [--offline] [--interactive] [--hours H|measured]"
+        + _WRAP
+        + f"[--team N] [--hardware {HARDWARE_METAVAR}]"
         + _json_flag(surface),
     )
     runtime.add_argument("--model", metavar="SIZE", help="model size, e.g. 13GB or '500 MB'")
@@ -341,9 +353,17 @@ def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None
         help="latency-sensitive use (completion as you type): prefer a local option that "
         "holds the model",
     )
-    runtime.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (costs)")
+    runtime.add_argument(
+        "--hours",
+        type=hours_value,
+        metavar="H|measured",
+        help="Offload hours per day, for the costs; measured: the usage ledger's",
+    )
     runtime.add_argument(
         "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
+    )
+    _add_hardware_option(
+        runtime, "default: what the GPU check found (an owned GPU if there is one, else the CPU)"
     )
     _add_json(runtime, surface)
     runtime.set_defaults(result=advise_runtime_for, func=print_runtime_advice)
@@ -354,13 +374,31 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
     deploy = commands.add_parser(
         "deploy",
         help="Docker Compose or K3s?",
-        usage="%(prog)s --users N [--nodes N] [--ha] [--sharing MODE]"
+        usage="%(prog)s --users N [--concurrent-users N] [--expected-users N]"
         + _WRAP
-        + "[--k8s-experience yes|no] [--current PLATFORM]"
+        + "[--nodes N] [--ha] [--sharing MODE] [--gpu MODEL|auto] [--gpu-count N]"
+        + _WRAP
+        + "[--trigger T]... [--k8s-experience yes|no] [--current PLATFORM]"
+        + _WRAP
+        + "[--current-broken] [--prefer PLATFORM] [--ops-rate USD]"
+        + _WRAP
+        + "[--server-monthly USD]"
         + _json_flag(surface),
     )
     deploy.add_argument(
-        "--users", type=whole_number, metavar="N", help="number of lab users (required)"
+        "--users", type=whole_number, metavar="N", help="registered lab users (required)"
+    )
+    deploy.add_argument(
+        "--concurrent-users",
+        type=whole_number,
+        metavar="N",
+        help="users online at once (Docker Compose's limit is about 50; default: not stated)",
+    )
+    deploy.add_argument(
+        "--expected-users",
+        type=whole_number,
+        metavar="N",
+        help="registered users expected within a year (default: not stated)",
     )
     deploy.add_argument(
         "--nodes", type=whole_number, default=1, metavar="N", help="servers (default: 1)"
@@ -368,6 +406,25 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
     deploy.add_argument("--ha", action="store_true", help="high availability needed")
     deploy.add_argument(
         "--sharing", metavar="MODE", help=f"GPU sharing: {_values(options, 'gpu_sharing')}"
+    )
+    deploy.add_argument(
+        "--gpu",
+        metavar="MODEL|auto",
+        help="the lab's GPU model, for the MIG check (MIG-capable: "
+        f"{_gpu_models(options)}), or auto to detect this machine's (default: not stated)",
+    )
+    deploy.add_argument(
+        "--gpu-count",
+        type=whole_number,
+        metavar="N",
+        help="GPUs in the lab (default: not stated, or those --gpu auto detects)",
+    )
+    deploy.add_argument(
+        "--trigger",
+        action="append",
+        metavar="T",
+        help="a migration trigger the lab sees (repeat for several), by id or by the "
+        f"guide's label: {_values(options, 'migration_triggers')}",
     )
     deploy.add_argument(
         "--k8s-experience",
@@ -380,6 +437,26 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
         metavar="PLATFORM",
         help=f"platform in use now: {_values(options, 'current')}, or an alias such as compose",
     )
+    deploy.add_argument(
+        "--current-broken",
+        action="store_true",
+        help="the --current platform is not working (default: it works, and is kept unless "
+        "something needs the other one)",
+    )
+    deploy.add_argument(
+        "--prefer",
+        metavar="PLATFORM",
+        help=f"the platform the lab would rather run: {_values(options, 'prefer')}",
+    )
+    deploy.add_argument(
+        "--ops-rate",
+        type=float,
+        metavar="USD",
+        help="cost of an hour of operations work, for each platform's monthly cost",
+    )
+    deploy.add_argument(
+        "--server-monthly", type=float, metavar="USD", help="cost of one server per month"
+    )
     _add_json(deploy, surface)
     deploy.set_defaults(result=advise_deployment_for, func=print_result)
 
@@ -388,15 +465,50 @@ def _add_costs(commands: Subcommands[CommandParser], surface: Surface) -> None:
     costs = commands.add_parser(
         "costs",
         help="monthly cost: local vs Docker Offload",
-        usage="%(prog)s --hours H [--rate USD] [--local-monthly USD] [--days D] [--team N]"
+        usage="%(prog)s --hours H|H,H,...|measured [--rate USD] [--days D] [--team N]"
+        + _WRAP
+        + f"[--hardware {HARDWARE_METAVAR}] [--local-monthly USD]"
+        + _WRAP
+        + "[--hardware-price USD] [--amortize-months N] [--storage-gb GB]"
         + _json_flag(surface),
     )
-    costs.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (required)")
+    costs.add_argument(
+        "--hours",
+        type=member_hours_value,
+        metavar="H|H,H,...|measured",
+        help="Offload hours per day (required): one number for everyone, one per member "
+        "(6,2,4: a team of three), or measured (the usage ledger's)",
+    )
     costs.add_argument("--rate", type=float, metavar="USD", help="Offload USD per hour")
-    costs.add_argument("--local-monthly", type=float, metavar="USD", help="local USD per month")
+    costs.add_argument(
+        "--local-monthly",
+        type=float,
+        metavar="USD",
+        help="operating cost of a local GPU workstation per month",
+    )
     costs.add_argument("--days", type=whole_number, metavar="D", help="working days per month")
     costs.add_argument(
         "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
+    )
+    _add_hardware_option(costs, "default: owned-gpu")
+    costs.add_argument(
+        "--hardware-price",
+        type=float,
+        metavar="USD",
+        help="purchase price per member (buy-gpu only; default: the guide's)",
+    )
+    costs.add_argument(
+        "--amortize-months",
+        type=whole_number,
+        metavar="N",
+        help="months the purchase is spread over (buy-gpu only; default: the guide's)",
+    )
+    costs.add_argument(
+        "--storage-gb",
+        type=float,
+        default=0.0,
+        metavar="GB",
+        help="Offload storage kept, priced per GB and month (default: 0)",
     )
     _add_json(costs, surface)
     costs.set_defaults(result=monthly_costs_for, func=print_result)
@@ -459,6 +571,15 @@ def _add_gpu_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_hardware_option(parser: argparse.ArgumentParser, default: str) -> None:
+    options = _listed(cost_options)
+    parser.add_argument(
+        "--hardware",
+        metavar=HARDWARE_METAVAR,
+        help=f"what local is: {_labelled(options, 'hardware')} ({default})",
+    )
+
+
 def _add_json(parser: argparse.ArgumentParser, surface: Surface) -> None:
     if surface == "cli":
         parser.add_argument("--json", action="store_true", help="print JSON")
@@ -484,6 +605,19 @@ def _values(options: dict[str, list[Option]] | None, name: str) -> str:
     return ", ".join(str(value) if value is not None else label for label, value in options[name])
 
 
+def _labelled(options: dict[str, list[Option]] | None, name: str) -> str:
+    """Each value with its label: "buy-gpu (buying a GPU)"."""
+    if options is None:
+        return "see the guides (the override file cannot be used)"
+    return ", ".join(f"{value} ({label})" for label, value in options[name] if value is not None)
+
+
+def _gpu_models(options: dict[str, list[Option]] | None) -> str:
+    if options is None:
+        return "see the guides"
+    return ", ".join(value for _, value in options["gpu"] if value not in (None, "auto"))
+
+
 def _examples(surface: Surface) -> str:
     prog = PROG[surface]
     lines = [
@@ -491,7 +625,10 @@ def _examples(surface: Surface) -> str:
         'runtime --params 7 --dtype int4 --gpu 8 --workload "code review" --sensitive',
         "runtime --preset llama-2-7b --gpu none",
         "deploy --users 80 --nodes 3 --ha --sharing mig --current compose",
+        "deploy --users 40 --concurrent-users 60 --expected-users 120 --current compose",
+        "deploy --users 20 --current k3s --current-broken   (K3s not working)",
         "costs --hours 6 --rate 0.5",
+        "costs --hours 6,2,4 --hardware buy-gpu --storage-gb 50",
         "gpu --processes            (who holds GPU memory)",
         "usage --days 7             (measured GPU and Offload hours)",
     ]
@@ -515,6 +652,36 @@ def gpu_value(text: str) -> Any:
     """``--gpu``: auto, none/no/false, yes/true, or a number of GB (checked by the adviser)."""
     named = {"auto": "auto", "none": None, "no": None, "false": None, "yes": True, "true": True}
     return named.get(text.strip().lower(), text)
+
+
+def hours_value(text: str) -> float | str:
+    """``--hours`` of ``runtime``: a number of hours per day, or "measured" (the usage
+    ledger's hours, which the library reads). The range is the adviser's to check."""
+    if text.strip().lower() == MEASURED:
+        return MEASURED
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of hours per day or {MEASURED}, got {text!r}"
+        ) from None
+
+
+def member_hours_value(text: str) -> float | str | list[float]:
+    """``--hours`` of ``costs``: a number for everyone, a comma list with one number per
+    member ("6,2,4"), or "measured"."""
+    if "," not in text:
+        return hours_value(text)
+    hours = []
+    for part in text.split(","):
+        try:
+            hours.append(float(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected hours per day for each member, separated by commas (6,2,4); "
+                f"{part.strip()!r} in {text!r} is not a number"
+            ) from None
+    return hours
 
 
 def whole_number(text: str) -> int:
@@ -567,6 +734,7 @@ def advise_runtime_for(args: argparse.Namespace) -> Any:
         sensitive=args.sensitive,
         offline=args.offline,
         interactive=args.interactive,
+        hardware=args.hardware,
     )
 
 
@@ -575,6 +743,10 @@ def advise_deployment_for(args: argparse.Namespace) -> Any:
 
     if args.users is None:
         raise CommandLineError("needs --users N (the number of lab users)")
+    if args.current_broken and args.current is None:
+        raise CommandLineError(
+            "--current-broken needs --current PLATFORM (the platform that is not working)"
+        )
     return advise_deployment(
         args.users,
         nodes=args.nodes,
@@ -582,6 +754,15 @@ def advise_deployment_for(args: argparse.Namespace) -> Any:
         gpu_sharing=args.sharing,
         kubernetes_experience=args.k8s_experience,
         current=args.current,
+        concurrent_users=args.concurrent_users,
+        expected_users=args.expected_users,
+        migration_triggers=args.trigger,
+        gpu=args.gpu,
+        gpu_count=args.gpu_count,
+        current_ok=not args.current_broken,
+        prefer=args.prefer,
+        ops_hourly_rate=args.ops_rate,
+        server_monthly=args.server_monthly,
     )
 
 
@@ -596,6 +777,10 @@ def monthly_costs_for(args: argparse.Namespace) -> Any:
         local_monthly=args.local_monthly,
         offload_rate=args.rate,
         team_size=args.team,
+        hardware="owned-gpu" if args.hardware is None else args.hardware,
+        hardware_price=args.hardware_price,
+        amortize_months=args.amortize_months,
+        storage_gb=args.storage_gb,
     )
 
 

@@ -8,11 +8,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from command_lines import (
+    HOSTILE_VALUES,
     argument_lists,
+    command_shapes,
     make_hostile_home,
     sandboxed_process_state,
     strict_json,
@@ -23,17 +27,20 @@ from gpu_fixtures import InstallFake
 from hypothesis import HealthCheck, given, settings
 
 import labadvisor
-from labadvisor import advise_runtime, gpu
+from labadvisor import advise_deployment, advise_runtime, gpu, monthly_costs
 from labadvisor.cli import main
 from labadvisor.commands import (
     MEMORY_ASSUMPTIONS_HEADING,
     MEMORY_HEADING,
+    CommandLineError,
     NoUsageLedger,
     Surface,
     build_parser,
+    one_line,
+    parse,
 )
 from labadvisor.explain import NOT_FOLLOWED_HEADING
-from labadvisor.options import deployment_options, runtime_options
+from labadvisor.options import cost_options, deployment_options, runtime_options
 from labadvisor.usage import Batch, GpuReading, HolderReading, Sample, SqliteLedger
 
 
@@ -549,3 +556,342 @@ def test_usage_lab_never_shows_the_password(capsys: pytest.CaptureFixture[str]) 
         out, err = capsys.readouterr()
         assert code in (1, 2) and out == "", argv
         assert "s3cret" not in err and ("bob:***@127.0.0.1" in err or "--days" in err), err
+
+
+# deploy, costs and runtime: the inputs of issue 11.
+
+
+def test_deploy_takes_every_input_of_advise_deployment(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "deploy", "--users", "40", "--concurrent-users", "60", "--expected-users", "120",
+        "--nodes", "2", "--sharing", "mig", "--gpu", "A100", "--gpu-count", "4",
+        "--trigger", "load-balancing", "--trigger", "GPU scheduling conflicts",
+        "--k8s-experience", "yes", "--current", "compose", "--prefer", "k3s",
+        "--ops-rate", "40", "--server-monthly", "120",
+    ]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    expected = advise_deployment(
+        40, concurrent_users=60, expected_users=120, nodes=2, gpu_sharing="mig", gpu="A100",
+        gpu_count=4, migration_triggers=["load-balancing", "GPU scheduling conflicts"],
+        kubernetes_experience=True, current="compose", prefer="k3s", ops_hourly_rate=40,
+        server_monthly=120,
+    )  # fmt: skip
+    data = strict_json(capsys.readouterr().out)
+    assert data == json.loads(json.dumps(expected.to_dict()))
+    assert data["concurrent_users"] == 60 and data["expected_users"] == 120
+    assert data["triggers"] == expected.to_dict()["triggers"] != []
+    assert main(argv) == 0
+    assert capsys.readouterr().out == f"{expected}\n"  # the plan, as print(advice) shows it
+
+
+def test_deploy_text_keeps_a_working_k3s_and_shows_the_way_back_from_a_broken_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["deploy", "--users", "20", "--current", "k3s", "--k8s-experience", "yes"]) == 0
+    working = capsys.readouterr().out
+    assert working.startswith("Deployment advice: K3s")
+    assert "You run K3s and it works: stay on K3s" in working
+    assert main(["deploy", "--users", "20", "--current", "k3s", "--current-broken"]) == 0
+    broken = capsys.readouterr().out
+    assert broken.startswith("Deployment advice: Docker Compose")
+    assert (
+        "Migration k3s → docker-compose:" in broken and "Rollback (docker-compose → k3s)" in broken
+    )
+    assert broken == f"{advise_deployment(20, current='k3s', current_ok=False)}\n"
+
+
+def test_deploy_growing_lab_shows_the_monthly_cost_of_each_platform(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["deploy", "--users", "30", "--expected-users", "120", "--current", "compose"]
+    assert main([*argv, "--ops-rate", "60"]) == 0
+    out = capsys.readouterr().out
+    expected = advise_deployment(30, expected_users=120, current="compose", ops_hourly_rate=60)
+    assert out == f"{expected}\n"
+    assert "Per month: Docker Compose $" in out and "at $60/h" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (
+            ["--trigger", "cosmic-rays"],
+            ["unknown migration trigger 'cosmic-rays'", "load-balancing"],
+        ),
+        (["--prefer", "nomad"], ["nomad", "k3s"]),
+        (["--gpu-count", "-1"], ["gpu_count", "at least 0"]),
+        (["--gpu-count", "two"], ["--gpu-count", "expected a whole number"]),
+        (["--concurrent-users", "0"], ["concurrent_users"]),
+        (["--expected-users", "1.5"], ["--expected-users", "expected a whole number"]),
+        (["--ops-rate", "nan"], ["nan"]),
+        (["--server-monthly", "-5"], ["server_monthly"]),
+        (["--ops-rate", "1e308", "--json"], ["too large"]),
+        (["--gpu", ""], ["gpu must be None, 'auto'"]),
+    ],
+)
+def test_deploy_bad_new_inputs_exit_2_naming_them(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    assert main(["deploy", "--users", "5", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    for word in words:
+        assert word in err.splitlines()[-1], err
+
+
+def test_deploy_current_broken_needs_a_current_platform(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["deploy", "--users", "5", "--current-broken"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: labadvisor deploy")
+    assert err.splitlines()[-1].endswith("--current-broken needs --current PLATFORM (the "
+                                         "platform that is not working)")  # fmt: skip
+
+
+def test_deploy_gpu_auto_checks_this_machines_gpus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deploy", "--users", "5", "--gpu", "auto", "--sharing", "mig", "--json"]) == 0
+    data = strict_json(capsys.readouterr().out)
+    expected = advise_deployment(5, gpu="auto", gpu_sharing="mig").to_dict()
+    assert data["gpu"] == json.loads(json.dumps(expected["gpu"]))
+
+
+def test_costs_takes_every_input_of_monthly_costs(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "costs", "--hours", "6,2,4", "--rate", "0.8", "--days", "22", "--hardware", "buy-gpu",
+        "--local-monthly", "60", "--hardware-price", "2400", "--amortize-months", "36",
+        "--storage-gb", "50",
+    ]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    expected = monthly_costs(
+        [6, 2, 4], offload_rate=0.8, days=22, hardware="buy-gpu", local_monthly=60,
+        hardware_price=2400, amortize_months=36, storage_gb=50,
+    )  # fmt: skip
+    data = strict_json(capsys.readouterr().out)
+    assert data == json.loads(json.dumps(expected.to_dict()))
+    assert data["member_hours"] == [6, 2, 4] and data["team_size"] == 3
+    assert data["hardware"] == "buy-gpu" and data["amortize_months"] == 36
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out == f"{expected}\n"
+    # The band, and the plan for the GPU bought (its payback, or that it never pays).
+    assert "across the guide's rates: " in out and "6, 2, 4 h/day" in out
+    assert "buying a GPU" in out and ("pays for itself" in out)
+
+
+@pytest.mark.parametrize(
+    ("hardware", "words"),
+    [
+        ("owned-gpu", ["your owned GPU workstation"]),
+        ("buy-gpu", ["buying a GPU", "pays for itself"]),
+        ("cpu-only", ["this machine's CPU", "adds no GPU cost"]),
+    ],
+)
+def test_costs_hardware_names_the_local_option(
+    capsys: pytest.CaptureFixture[str], hardware: str, words: list[str]
+) -> None:
+    assert main(["costs", "--hours", "6", "--team", "3", "--hardware", hardware]) == 0
+    out = capsys.readouterr().out
+    assert out == f"{monthly_costs(6, team_size=3, hardware=hardware)}\n"
+    for word in words:
+        assert word in out
+    if hardware == "cpu-only":
+        assert "is cheaper" not in out.split(";")[1]  # never "local is cheaper" for a CPU
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--hours", "6,x,4"], ["--hours", "'x' in '6,x,4' is not a number"]),
+        (["--hours", "6,"], ["--hours", "'' in '6,' is not a number"]),
+        (["--hours", "6,30"], ["hours_per_day must be between 0 and 24, got 30.0"]),
+        (["--hours", "6,2", "--team", "3"], ["team_size is 3", "lists 2 members"]),
+        (["--hours", "2", "--hardware", "rented-gpu"], ["'rented-gpu'", "buy-gpu", "cpu-only"]),
+        (["--hours", "2", "--hardware-price", "900"], ["apply to hardware='buy-gpu' only"]),
+        (["--hours", "2", "--hardware", "buy-gpu", "--amortize-months", "0"], ["amortize_months"]),
+        (["--hours", "2", "--amortize-months", "1.5"], ["--amortize-months", "whole number"]),
+        (["--hours", "2", "--storage-gb", "-1"], ["storage_gb must be at least 0"]),
+        (["--hours", "2", "--storage-gb", "inf"], ["storage_gb must be a finite number"]),
+    ],
+)
+def test_costs_bad_new_inputs_exit_2_naming_them(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    assert main(["costs", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    for word in words:
+        assert word in err.splitlines()[-1], err
+
+
+def test_runtime_hardware_is_passed_to_the_cost_comparison(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = ["runtime", "--model", "13GB", "--gpu", "none", "--hours", "6"]
+    assert main([*base, "--hardware", "buy-gpu", "--json"]) == 0
+    data = strict_json(capsys.readouterr().out)
+    expected = advise_runtime("13GB", gpu=None, hours_per_day=6, hardware="buy-gpu").to_dict()
+    assert data == json.loads(json.dumps(expected))
+    assert data["cost"]["hardware"] == "buy-gpu"
+    assert main([*base, "--json"]) == 0  # no --hardware: what the GPU check found (none)
+    assert strict_json(capsys.readouterr().out)["cost"]["hardware"] == "cpu-only"
+    assert main([*base, "--hardware", "gpu-farm"]) == 2
+    assert "unknown hardware 'gpu-farm'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", ["measured", "Measured", " MEASURED "])
+def test_hours_measured_is_passed_to_the_library(spelling: str) -> None:
+    parser = build_parser("cli")
+    costs = parse(parser, ["costs", "--hours", spelling])
+    runtime = parse(parser, ["runtime", "--model", "2GB", "--hours", spelling])
+    assert costs.hours == runtime.hours == "measured"
+    assert parse(parser, ["costs", "--hours", "6,2"]).hours == [6.0, 2.0]
+    with pytest.raises(CommandLineError, match="expected a number of hours per day or measured"):
+        parse(parser, ["runtime", "--model", "2GB", "--hours", "6,2"])  # one number: no list
+
+
+# "measured" is typed as the library's hours_per_day will take it (issue 15).
+MEASURED: Any = "measured"
+
+
+def _library_answer(call: Callable[[], object]) -> tuple[int, str]:
+    # What the CLI must show for this call: its text (exit 0) or its ValueError (exit 2).
+    try:
+        return 0, str(call())
+    except ValueError as exc:
+        return 2, one_line(str(exc))
+
+
+@pytest.mark.parametrize(
+    ("argv", "call"),
+    [
+        (["costs", "--hours", "measured"], lambda: monthly_costs(MEASURED)),
+        (
+            ["costs", "--hours", "measured", "--hardware", "cpu-only"],
+            lambda: monthly_costs(MEASURED, hardware="cpu-only"),
+        ),
+        (
+            ["runtime", "--model", "2GB", "--gpu", "none", "--hours", "measured"],
+            lambda: advise_runtime(2, gpu=None, hours_per_day=MEASURED),
+        ),
+    ],
+)
+def test_hours_measured_answers_as_the_library_does(
+    data_home: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    call: Callable[[], object],
+) -> None:
+    # Whatever the library answers for "measured" (an error before it reads the ledger, or
+    # the ledger's hours, or "no data yet" here: an empty data home), the CLI says the same.
+    status, expected = _library_answer(call)
+    assert main(argv) == status
+    out, err = capsys.readouterr()
+    if status == 0:
+        assert out.startswith(expected)
+    else:
+        assert out == "" and err.splitlines()[-1].endswith(f": error: {expected}")
+
+
+def test_help_lists_the_new_choices_from_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deploy", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.replace("-\n", "-").split()).replace("- ", "-")
+    options = deployment_options()
+    for name in ("migration_triggers", "prefer"):
+        for label, value in options[name]:
+            assert (value or label) in text, value
+    for _, value in options["gpu"]:
+        if value not in (None, "auto"):
+            assert value in text
+    for command in ("costs", "runtime"):
+        assert main([command, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        for label, value in cost_options()["hardware"]:
+            assert f"{value} ({label})" in text
+
+
+NEW_OPTIONS = {
+    "deploy": (
+        "--concurrent-users", "--expected-users", "--trigger", "--gpu", "--gpu-count",
+        "--current-broken", "--prefer", "--ops-rate", "--server-monthly",
+    ),
+    "costs": (
+        "--hours", "--hardware", "--hardware-price", "--amortize-months", "--storage-gb",
+    ),
+    "runtime": ("--hours", "--hardware"),
+}  # fmt: skip
+# Each new option after words that reach the adviser (--current-broken needs --current).
+BASE = {
+    "deploy": ["deploy", "--users", "3", "--current", "k3s"],
+    "costs": ["costs", "--hours", "2", "--hardware", "buy-gpu"],
+    "runtime": ["runtime", "--model", "2GB", "--gpu", "none", "--hours", "2"],
+}
+
+
+@pytest.mark.parametrize("surface", ["cli", "magic"])
+def test_the_property_tests_draw_the_new_options(surface: Surface) -> None:
+    shapes = dict((tuple(words), options) for words, options in command_shapes(surface))
+    for command, names in NEW_OPTIONS.items():
+        drawn = {option for option, _ in shapes[(command,)]}
+        assert set(names) <= drawn, command
+    assert {"6,2,4", "measured", "buy-gpu", "load-balancing", "A100"} <= set(HOSTILE_VALUES)
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(command, option) for command, names in NEW_OPTIONS.items() for option in names],
+)
+def test_each_new_option_with_each_hostile_value_exits_cleanly(
+    hostile_sandbox: Path, command: str, option: str
+) -> None:
+    takes_value = option != "--current-broken"
+    values = HOSTILE_VALUES if takes_value else ("",)
+    for value in values:
+        for json_flag in ([], ["--json"]):
+            argv = [*BASE[command], *([f"{option}={value}"] if takes_value else [option])]
+            argv += json_flag
+            with sandboxed_process_state(hostile_sandbox):
+                stdout, stderr = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                    code = main(argv)
+            assert code in (0, 2), (argv[-2:], code, stderr.getvalue()[-300:])
+            if code == 0 and json_flag:
+                strict_json(stdout.getvalue())
+            if code != 0:
+                lines = stderr.getvalue().splitlines()
+                assert stdout.getvalue() == "" and ": error: " in lines[-1]
+                assert len(lines[-1]) < 1500, lines[-1][:200]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["costs", "--hours", "2", "--ha"], "--ha does not apply to labadvisor costs"),
+        (["costs", "--hours", "2", "--hard", "cpu-only"], "unrecognized arguments: --hard"),
+        (["deploy", "--users", "5", "--current-b"], "unrecognized arguments: --current-b"),
+    ],
+)
+def test_options_are_taken_only_as_spelled_in_full(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    # With abbreviations, `costs --ha` was a guess among --hardware and --hardware-price.
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("surface", ["cli", "magic"])
+def test_the_advice_examples_in_the_help_run(
+    surface: Surface, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    epilog = build_parser(surface).epilog or ""
+    examples = [
+        shlex.split(line.split("   (")[0])[1:]
+        for line in epilog.splitlines()[1:]
+        if line.split()[1] in ("runtime", "deploy", "costs")
+    ]
+    assert len(examples) >= 7
+    for argv in examples:
+        assert main([*argv, "--json"]) == 0, argv
+        strict_json(capsys.readouterr().out)

@@ -8,9 +8,16 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from command_lines import argument_lists, make_hostile_home, sandboxed_process_state, strict_json
+from command_lines import (
+    HOSTILE_VALUES,
+    argument_lists,
+    make_hostile_home,
+    sandboxed_process_state,
+    strict_json,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
@@ -18,6 +25,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import labadvisor
 from labadvisor import advise_deployment, advise_runtime, monthly_costs
+from labadvisor.commands import one_line
 from labadvisor.costs import CostComparison
 from labadvisor.deployment import DeploymentAdvice
 from labadvisor.magic import run_line
@@ -91,7 +99,7 @@ def test_help_prints_every_command(ip, capsys):
     [
         ("bogus", "invalid choice: 'bogus'"),
         ("--frobnicate", "unrecognized arguments: --frobnicate"),
-        ("costs --hours six", "invalid float value: 'six'"),
+        ("costs --hours six", "expected a number of hours per day or measured, got 'six'"),
         ("runtime --model '13GB", "No closing quotation"),
         ("deploy --k8s-experience maybe --users 3", "expected yes or no"),
     ],
@@ -508,3 +516,127 @@ def test_usage_lab_returns_the_lab_summary(ip, tmp_path):
     with pytest.raises(UsageError, match="cannot connect to postgresql://bob:\\*\\*\\*@") as caught:
         magic(ip, "usage --lab postgresql://bob:s3cret@127.0.0.1:1/lab")
     assert "s3cret" not in str(caught.value)
+
+
+# deploy, costs and runtime: the inputs of issue 11.
+
+
+def test_deploy_takes_every_input_of_advise_deployment(ip):
+    line = (
+        "deploy --users 40 --concurrent-users 60 --expected-users 120 --nodes 2 --sharing mig "
+        "--gpu 'RTX 4090' --gpu-count 2 --trigger load-balancing --trigger 'GPU scheduling "
+        "conflicts' --k8s-experience no --current compose --prefer k3s --ops-rate 40 "
+        "--server-monthly 120"
+    )
+    advice = magic(ip, line)
+    assert isinstance(advice, DeploymentAdvice)
+    expected = advise_deployment(
+        40, concurrent_users=60, expected_users=120, nodes=2, gpu_sharing="mig",
+        gpu="RTX 4090", gpu_count=2,
+        migration_triggers=["load-balancing", "GPU scheduling conflicts"],
+        kubernetes_experience=False, current="compose", prefer="k3s", ops_hourly_rate=40,
+        server_monthly=120,
+    )  # fmt: skip
+    assert advice.to_dict() == expected.to_dict()
+    stay = magic(ip, "deploy --users 20 --current k3s")
+    assert stay.choice == "k3s"
+    back = magic(ip, "deploy --users 20 --current k3s --current-broken")
+    assert back.to_dict() == advise_deployment(20, current="k3s", current_ok=False).to_dict()
+    assert back.choice == "docker-compose" and back.migration is not None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("deploy --users 5 --current-broken", "--current-broken needs --current PLATFORM"),
+        ("deploy --users 5 --trigger gremlins", "unknown migration trigger 'gremlins'"),
+        ("deploy --users 5 --prefer swarm", "swarm"),
+        ("deploy --users 5 --gpu-count many", "--gpu-count: expected a whole number"),
+        ("costs --hours 6,two", "'two' in '6,two' is not a number"),
+        ("costs --hours 2 --hardware mainframe", "unknown hardware 'mainframe'"),
+        ("costs --hours 2 --amortize-months 12", "apply to hardware='buy-gpu' only"),
+        ("runtime --model 2GB --gpu none --hours 2 --hardware quantum", "unknown hardware"),
+        ("runtime --model 2GB --hours 6,2", "expected a number of hours per day or measured"),
+    ],
+)
+def test_bad_new_inputs_are_usage_errors(ip, line, message):
+    with pytest.raises(UsageError) as caught:
+        magic(ip, line)
+    assert message in str(caught.value)
+    assert "usage:" in str(caught.value)
+
+
+def test_costs_takes_every_input_of_monthly_costs(ip):
+    costs = magic(
+        ip,
+        "costs --hours 6,2,4 --rate 1 --days 20 --hardware buy-gpu --local-monthly 70 "
+        "--hardware-price 1800 --amortize-months 18 --storage-gb 25",
+    )
+    assert isinstance(costs, CostComparison)
+    assert costs == monthly_costs(
+        [6, 2, 4], offload_rate=1, days=20, hardware="buy-gpu", local_monthly=70,
+        hardware_price=1800, amortize_months=18, storage_gb=25,
+    )  # fmt: skip
+    assert costs.member_hours == (6, 2, 4) and costs.team_size == 3
+    cpu = magic(ip, "costs --hours 2 --hardware cpu-only")
+    assert cpu == monthly_costs(2, hardware="cpu-only") and cpu.local == 0
+
+
+def test_runtime_hardware_reaches_the_advice(ip):
+    advice = magic(ip, "runtime --model 13GB --gpu none --hours 6 --hardware owned-gpu")
+    expected = advise_runtime("13GB", gpu=None, hours_per_day=6, hardware="owned-gpu")
+    assert advice.to_dict() == expected.to_dict() and advice.cost.hardware == "owned-gpu"
+
+
+@pytest.mark.parametrize(
+    ("line", "call"),
+    [
+        ("costs --hours measured", lambda: monthly_costs(MEASURED)),
+        ("costs --hours Measured --team 2", lambda: monthly_costs(MEASURED, team_size=2)),
+        (
+            "runtime --model 2GB --gpu none --hours measured",
+            lambda: advise_runtime(2, gpu=None, hours_per_day=MEASURED),
+        ),
+    ],
+)
+def test_hours_measured_answers_as_the_library_does(ip, data_home, line, call):
+    # The grammar passes "measured" on; the library answers (issue 15) or refuses.
+    try:
+        expected = call()
+    except ValueError as exc:
+        with pytest.raises(UsageError) as caught:
+            magic(ip, line)
+        assert f": error: {one_line(str(exc))}" in str(caught.value)
+        return
+    assert magic(ip, line).to_dict() == expected.to_dict()
+
+
+MEASURED: Any = "measured"
+NEW_LINES = {
+    "deploy --users 3 --current k3s": (
+        "--concurrent-users", "--expected-users", "--trigger", "--gpu", "--gpu-count",
+        "--prefer", "--ops-rate", "--server-monthly",
+    ),
+    "costs --hours 2 --hardware buy-gpu": (
+        "--hours", "--hardware", "--hardware-price", "--amortize-months", "--storage-gb",
+    ),
+    "runtime --model 2GB --gpu none --hours 2": ("--hours", "--hardware"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start", "option"),
+    [(start, option) for start, options in NEW_LINES.items() for option in options],
+)
+def test_each_new_option_with_each_hostile_value_is_a_result_or_a_usage_error(
+    hostile_sandbox, start, option
+):
+    for value in (*HOSTILE_VALUES, None):
+        flag = "--current-broken" if value is None else f"{option}={shlex.quote(value)}"
+        with sandboxed_process_state(hostile_sandbox):
+            try:
+                result = run_line(f"{start} {flag}")
+            except UsageError as exc:
+                assert len(str(exc).split("\n")[0]) < 1500
+                continue
+        strict_json(json.dumps(result.to_dict()))
