@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_nvml import FakeGpu, FakeNvml, FakeProcess, GiB, a100_mig, l4
@@ -213,7 +214,12 @@ def test_holders_are_named_only_for_a_detected_gpu_that_is_too_small(
     machine([l4(memory_used=BUSY, processes=[FakeProcess(os.getpid(), 12 * GiB)])])
     calls: list[object] = []
     real = gpu.processes
-    monkeypatch.setattr(gpu, "processes", lambda *a, **k: calls.append(a) or real(*a, **k))
+
+    def counted(*args: Any, **kwargs: Any) -> gpu.GpuProcesses:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gpu, "processes", counted)
     assert holders(advise_runtime(5, gpu="auto"))  # short: asked
     assert len(calls) == 1
     assert not holders(advise_runtime(1.5, gpu="auto"))  # it fits: nothing to free

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from usage_fixtures import days_ago_at_noon, sample, write_measured_ledger
 
@@ -81,7 +82,7 @@ def test_breakeven_marks_you_are_here_at_the_measured_hours(ledger: Path) -> Non
     ax = fig.axes[0]
     (you,) = [line for line in ax.get_lines() if str(line.get_label()).startswith("you:")]
     assert you.get_label() == "you: 0.3 h/day (measured, last 30 days)"
-    assert list(you.get_xdata()) == pytest.approx([MEASURED, MEASURED])
+    assert np.asarray(you.get_xdata(), dtype=float).tolist() == pytest.approx([MEASURED] * 2)
     assert "you are here" in [t.get_text() for t in ax.texts]
 
 
