@@ -800,16 +800,16 @@ def detect_gpus(args: argparse.Namespace) -> Any:
 def usage_summary_for(args: argparse.Namespace) -> Any:
     """The usage ledger's summary, or :class:`NoUsageLedger` where there is no ledger file:
     a read never creates it (opening it would)."""
-    from labadvisor.usage import default_path, summary
+    from labadvisor.usage import default_path, existing_ledger, summary
     from labadvisor.usage.summary import MAX_DAYS
 
     if not 1 <= args.days <= MAX_DAYS:  # checked here too: with no ledger, summary() is not run
         raise ValueError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {args.days}")
     if args.lab is not None:
         return _lab_summary(args.lab or None, args.days)
-    path = default_path()
-    if not path.exists():
-        return NoUsageLedger(str(path))
+    path = existing_ledger()
+    if path is None:
+        return NoUsageLedger(str(default_path()))
     return summary(args.days, path)
 
 

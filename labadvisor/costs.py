@@ -75,6 +75,9 @@ class CostComparison:
     offload_band: tuple[float, float] = (0.0, 0.0)  # the team's Offload cost at each end
     breakeven_band: tuple[float, float] = (0.0, 0.0)  # h/day at the dear end, the cheap end
     owned_gpu_breakeven_hours_per_day: float = 0.0  # an owned workstation's, for comparison
+    # Where hours_per_day="measured" took the hours from: "measured: 3.2 h/day of GPU or
+    # Offload use over the last 30 days (ledger since 2024-05-01)"; None for given hours.
+    measured: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -143,6 +146,8 @@ class CostComparison:
         team = f" for {self.team_size} people" if self.team_size > 1 else ""
         if len(set(self.member_hours)) > 1:
             usage = f"{', '.join(f'{h:g}' for h in self.member_hours)} h/day"
+        elif self.measured is not None:
+            usage = f"{self.hours_per_day:.2f} h/day ({self.measured})"
         else:
             usage = f"{self.hours_per_day:g} h/day"
         storage = (
@@ -392,8 +397,60 @@ def breakeven_hours_per_day(
     return float(costs.breakeven_hours_per_day)
 
 
+MEASURED = "measured"
+
+
+@dataclass(frozen=True)
+class MeasuredHours:
+    """The hours a day the usage ledger measured, and the sentence that says so."""
+
+    hours_per_day: float  # at most 24: a member's day
+    text: str
+
+
+def measured_hours(usage_days: int = 30) -> MeasuredHours:
+    """``hours_per_day="measured"``: GPU busy hours (local GPUs at or above 10 %
+    utilization) plus Docker Offload hours, per recorded day over the last ``usage_days``
+    days of the usage ledger (:func:`labadvisor.usage.measured_usage`, at
+    ``$XDG_DATA_HOME/labadvisor/usage.sqlite3``). Reading never creates the ledger; with no
+    ledger or no samples it is a ValueError saying how long the ledger has been recording.
+
+    Busy hours are summed over GPUs, so several busy GPUs can measure more than 24 hours a
+    day; the comparison counts one member's day, so the figure is capped at 24 (and says so).
+    """
+    from labadvisor.usage import measured_usage
+
+    if isinstance(usage_days, bool) or not isinstance(usage_days, int) or usage_days < 1:
+        raise ValueError(
+            f"usage_days must be a whole number of days, 1 or more, got {usage_days!r}"
+        )
+    found = measured_usage(usage_days)
+    hours = found.measured_hours_per_day
+    text = found.measured_text
+    if hours > 24:
+        text += f"; capped at 24 h/day (GPUs summed: {hours:.1f} h/day)"
+        hours = 24.0
+    return MeasuredHours(hours, text)
+
+
+def resolve_hours(
+    hours_per_day: object, usage_days: int = 30
+) -> tuple[object, MeasuredHours | None]:
+    """``hours_per_day`` as given, or the measured hours for ``"measured"`` (any case)."""
+    if isinstance(hours_per_day, str):
+        if normalize_name(hours_per_day) != MEASURED:
+            raise ValueError(
+                "hours_per_day must be a number of hours a day (between 0 and 24), a list "
+                f"with one per member, or {MEASURED!r} (from the usage ledger); got "
+                f"{hours_per_day!r}"
+            )
+        found = measured_hours(usage_days)
+        return found.hours_per_day, found
+    return hours_per_day, None
+
+
 def monthly_costs(
-    hours_per_day: float | Sequence[float],
+    hours_per_day: float | Sequence[float] | str,
     *,
     days: float | None = None,
     local_monthly: float | None = None,
@@ -403,6 +460,7 @@ def monthly_costs(
     hardware_price: float | None = None,
     amortize_months: int | None = None,
     storage_gb: float = 0.0,
+    usage_days: int = 30,
 ) -> CostComparison:
     """Compare a month of the user's local option with a month of Offload.
 
@@ -413,8 +471,13 @@ def monthly_costs(
     with one per member. ``storage_gb`` is priced at the guide's $0.10/GB/month. Each member
     is counted with their own local option and Offload hours, as the guide's "Team of 5"
     row does; the break-even is also given across the guide's $0.50-2.00/h band.
+
+    ``hours_per_day="measured"`` takes the hours from the usage ledger (see
+    :func:`measured_hours`): GPU busy hours plus Docker Offload hours per day over the last
+    ``usage_days`` days, for every member; ``measured`` then quotes them.
     """
-    hours, team = member_hours(hours_per_day, team_size)
+    given, measured = resolve_hours(hours_per_day, usage_days)
+    hours, team = member_hours(given, team_size)
     local = local_cost(
         hardware,
         local_monthly=local_monthly,
@@ -470,24 +533,29 @@ def monthly_costs(
             float(costs.breakeven_hours_per_day[2]),
         ),
         owned_gpu_breakeven_hours_per_day=float(owned_even.breakeven_hours_per_day),
+        measured=measured.text if measured is not None else None,
     )
 
 
 __all__ = [
     "CHEAPER",
+    "MEASURED",
     "NO_MATH",
     "CostArrays",
     "CostComparison",
     "LocalCost",
+    "MeasuredHours",
     "breakeven_hours_per_day",
     "check_team_size",
     "cost_defaults",
     "local_cost",
+    "measured_hours",
     "member_hours",
     "monthly_cost_arrays",
     "monthly_costs",
     "rate_band",
     "resolve_days",
     "resolve_hardware",
+    "resolve_hours",
     "resolve_rates",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from labadvisor.deployment_decision import (
@@ -337,13 +337,17 @@ def advise_deployment(
     platform is kept unless something needs the other one; K3s that does not work, or
     ``prefer="docker-compose"``, moves a lab that needs nothing of K3s back to Compose.
     ``ops_hourly_rate`` and ``server_monthly`` price each platform's month. ``measured``
-    (a usage summary with ``active_users``, ``peak_concurrent_servers``,
-    ``p95_concurrent_servers``, ``gpu_contention_share`` and ``days``) fills the users, the
-    concurrency and the GPU-contention trigger that were not given.
+    is the lab's :class:`labadvisor.usage.LabSummary` (from
+    :func:`labadvisor.usage.lab_summary`; any object with its ``active_users``,
+    ``peak_concurrent_servers``, ``p95_concurrent_servers``, ``gpu_contention`` and
+    ``days`` will do): it fills the users (active users), the concurrency (the peak) and the
+    GPU-contention trigger (contention at or above the guide's share) that were not given,
+    and the reasons quote the measured figures. A summary without samples is a ValueError.
     """
     guide = deployment_guide()
     rules = guide.rules
     lab = read_measured(measured) if measured is not None else None
+    users_measured = users is None and lab is not None
     if users is None:
         if lab is None:
             raise ValueError("give users (the number of lab users) or measured (a LabSummary)")
@@ -409,11 +413,12 @@ def advise_deployment(
     reasons: list[Reason] = []
     users_choice: PlatformName = "k3s" if users >= line else "docker-compose"
     users_text = rules.users.k3s_text if users_choice == "k3s" else rules.users.compose_text
-    reasons.append(
-        fire(
-            rules.users, guide.source(rules.users), users_text, points_to=users_choice, users=users
-        )
+    users_reason = fire(
+        rules.users, guide.source(rules.users), users_text, points_to=users_choice, users=users
     )
+    if users_measured and lab is not None:
+        users_reason = replace(users_reason, text=f"{users_reason.text} {lab.users_text}")
+    reasons.append(users_reason)
     if concurrent is not None:
         over = concurrent > limit
         concurrency = rules.concurrency

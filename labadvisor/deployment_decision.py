@@ -35,31 +35,36 @@ from labadvisor.units import normalize_name
 
 
 class LabMeasurements(Protocol):
-    """What ``advise_deployment(measured=...)`` reads: a usage summary of the lab, such as
-    :class:`labadvisor.usage` 's ``LabSummary``. Any object with these attributes will do."""
+    """What ``advise_deployment(measured=...)`` reads: :class:`labadvisor.usage.LabSummary`
+    (from :func:`labadvisor.usage.lab_summary`) has these attributes; any object with them
+    will do. ``gpu_contention`` is the share (0-1) of sampled minutes in which GPU demand
+    exceeded the GPUs present."""
 
     @property
-    def active_users(self) -> float: ...
+    def active_users(self) -> int: ...
 
     @property
-    def peak_concurrent_servers(self) -> float: ...
+    def peak_concurrent_servers(self) -> int: ...
 
     @property
     def p95_concurrent_servers(self) -> float: ...
 
     @property
-    def gpu_contention_share(self) -> float: ...
+    def gpu_contention(self) -> float: ...
 
     @property
-    def days(self) -> float: ...
+    def days(self) -> int: ...
 
 
 _MEASURED_FIELDS = (
     "active_users",
     "peak_concurrent_servers",
     "p95_concurrent_servers",
-    "gpu_contention_share",
+    "gpu_contention",
     "days",
+)
+_MEASURED_KIND = (
+    "a labadvisor.usage.LabSummary (from lab_summary()) or an object with those attributes"
 )
 
 
@@ -80,12 +85,16 @@ class Measured:
             f"(95th percentile {self.p95:g})"
         )
 
+    @property
+    def users_text(self) -> str:
+        return f"(Measured: {self.active_users} active users in the last {self.days:g} days.)"
+
     def to_dict(self) -> dict[str, float]:
         return {
             "active_users": self.active_users,
             "peak_concurrent_servers": self.peak,
             "p95_concurrent_servers": self.p95,
-            "gpu_contention_share": self.contention,
+            "gpu_contention": self.contention,
             "days": self.days,
         }
 
@@ -95,9 +104,22 @@ def read_measured(measured: object) -> Measured:
     values: dict[str, float] = {}
     missing = [name for name in _MEASURED_FIELDS if not hasattr(measured, name)]
     if missing:
+        hint = (
+            " (a dict's keys are not attributes: pass users= and concurrent_users= instead, "
+            "or the LabSummary itself)"
+            if isinstance(measured, dict)
+            else ""
+        )
         raise ValueError(
-            f"measured must have {', '.join(_MEASURED_FIELDS)} (a labadvisor.usage "
-            f"LabSummary does); {type(measured).__name__} lacks {', '.join(missing)}"
+            f"measured must have {', '.join(_MEASURED_FIELDS)}: {_MEASURED_KIND}; "
+            f"{type(measured).__name__} lacks {', '.join(missing)}{hint}"
+        )
+    if getattr(measured, "has_data", True) is False:
+        evidence = getattr(measured, "evidence", None)
+        said = "; ".join(evidence()) if callable(evidence) else "it holds no samples"
+        raise ValueError(
+            f"measured has nothing to advise from: {said}; pass users= (and "
+            "concurrent_users=) instead"
         )
     for name in _MEASURED_FIELDS:
         value = getattr(measured, name)
@@ -106,10 +128,10 @@ def read_measured(measured: object) -> Measured:
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"measured.{name} must be a finite number, at least 0; got {value!r}")
         values[name] = float(value)
-    if values["gpu_contention_share"] > 1:
+    if values["gpu_contention"] > 1:
         raise ValueError(
-            "measured.gpu_contention_share must be a share of the time between 0 and 1, got "
-            f"{values['gpu_contention_share']!r}"
+            "measured.gpu_contention must be a share of the time between 0 and 1, got "
+            f"{values['gpu_contention']!r}"
         )
     if values["days"] <= 0:
         raise ValueError(f"measured.days must be more than 0, got {values['days']!r}")
@@ -117,7 +139,7 @@ def read_measured(measured: object) -> Measured:
         active_users=math.ceil(values["active_users"]),
         peak=math.ceil(values["peak_concurrent_servers"]),
         p95=values["p95_concurrent_servers"],
-        contention=values["gpu_contention_share"],
+        contention=values["gpu_contention"],
         days=values["days"],
     )
 

@@ -22,7 +22,14 @@ from matplotlib.path import Path
 from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
-from labadvisor.costs import local_cost, member_hours, monthly_cost_arrays, rate_band, resolve_rates
+from labadvisor.costs import (
+    local_cost,
+    member_hours,
+    monthly_cost_arrays,
+    rate_band,
+    resolve_hours,
+    resolve_rates,
+)
 from labadvisor.guides import offload_guide
 from labadvisor.units import check_finite_number
 
@@ -81,7 +88,7 @@ def breakeven(
     offload_rate: float | None = None,
     days: float | None = None,
     team_size: int = 1,
-    hours_per_day: float | Sequence[float] | None = None,
+    hours_per_day: float | Sequence[float] | str | None = None,
     max_hours: float = 24.0,
     scenarios: bool = True,
     figsize: tuple[float, float] = (7.0, 4.2),
@@ -89,6 +96,7 @@ def breakeven(
     hardware_price: float | None = None,
     amortize_months: int | None = None,
     storage_gb: float = 0.0,
+    usage_days: int = 30,
 ) -> Figure:
     """Monthly cost against daily Offload hours per member: the local option (flat) and
     Offload at ``offload_rate`` (rising), with the guide's $0.50-2.00/h range shaded around
@@ -96,7 +104,11 @@ def breakeven(
 
     The break-even at ``offload_rate`` is marked, the guide's usage scenarios are annotated,
     and ``hours_per_day`` (one number, or one per member: their mean is shown) is marked
-    "you are here". ``hardware`` and the rest are as :func:`labadvisor.monthly_costs`.
+    "you are here". ``hours_per_day="measured"`` marks the hours the usage ledger measured
+    (GPU busy hours plus Docker Offload hours per day over the last ``usage_days`` days, see
+    :func:`labadvisor.costs.measured_hours`; a ValueError while it has none), labelled
+    "measured" in the legend. ``hardware`` and the rest are as
+    :func:`labadvisor.monthly_costs`.
     """
     local = local_cost(
         hardware,
@@ -106,8 +118,9 @@ def breakeven(
     )
     _, offload_rate, days = resolve_rates(local.operating, offload_rate, days)
     you: float | None = None
-    if hours_per_day is not None:
-        hours_each, team_size = member_hours(hours_per_day, team_size)
+    given, measured = resolve_hours(hours_per_day, usage_days)
+    if given is not None:
+        hours_each, team_size = member_hours(given, team_size)
         you = sum(hours_each) / team_size
     else:
         _, team_size = member_hours(0.0, team_size)
@@ -205,7 +218,10 @@ def breakeven(
         at_you = monthly_cost_arrays(you, offload_rate=offload_rate, **common)
         cost = float(at_you.offload)
         top = max(top, cost * 1.15)
-        ax.axvline(you, color=_YOU, linewidth=1.5, label=f"you: {round(you, 2):g} h/day")
+        you_label = f"you: {round(you, 2):g} h/day"
+        if measured is not None:
+            you_label += f" (measured, last {usage_days} days)"
+        ax.axvline(you, color=_YOU, linewidth=1.5, label=you_label)
         ax.plot([you], [cost], "D", color=_YOU, markersize=5)
         labels.insert(0, _Label("you are here", (you, cost), _YOU, 9, "bold", essential=True))
 

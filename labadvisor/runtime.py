@@ -18,14 +18,16 @@ known to hold it), and the warnings name the ways out.
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from labadvisor.costs import (
     CostComparison,
+    MeasuredHours,
     check_team_size,
     monthly_costs,
     resolve_hardware,
+    resolve_hours,
 )
 from labadvisor.explain import NO_MATH, Advice, Reason, fire, settle
 from labadvisor.guides import offload_guide
@@ -43,6 +45,7 @@ from labadvisor.runtime_decision import (
 )
 from labadvisor.runtime_reasons import (
     fit_lines,
+    holders_reason,
     reasons_for,
     target_label,
     tier_lines,
@@ -138,12 +141,13 @@ def advise_runtime(
     task: str = "inference",
     workload: str | None = None,
     gpu: Any = "auto",
-    hours_per_day: float | None = None,
+    hours_per_day: float | str | None = None,
     team_size: int = 1,
     sensitive: bool = False,
     offline: bool = False,
     interactive: bool = False,
     hardware: str | None = None,
+    usage_days: int = 30,
 ) -> RuntimeAdvice:
     """Where to run a model: "local-cpu", "local-gpu" or "offload", and why.
 
@@ -160,6 +164,13 @@ def advise_runtime(
     ``hours_per_day`` and ``team_size`` never change the choice; they add what it costs,
     against ``hardware`` ("owned-gpu", "buy-gpu", "cpu-only"; by default what ``gpu``
     found: an owned GPU when there is one, else this machine's CPU).
+    ``hours_per_day="measured"`` takes the hours from the usage ledger: GPU busy hours
+    (local GPUs at or above 10 % utilization) plus Docker Offload hours per day over the
+    last ``usage_days`` days (:func:`labadvisor.costs.measured_hours`), and the cost reason
+    quotes them; with no ledger or no samples yet it is a ValueError saying why.
+    When ``gpu="auto"`` finds a GPU too small for the model, an info reason names the
+    notebooks and processes holding the memory that would make it fit
+    (:func:`labadvisor.gpu.make_room`).
     """
     guide = offload_guide()
     for name, flag in (("sensitive", sensitive), ("offline", offline)):
@@ -196,7 +207,11 @@ def advise_runtime(
     memory = estimate()
     work = resolve_workload(workload, task=job)
     team_size = check_team_size(team_size)
-    hours = None if hours_per_day is None else check_hours_per_day(hours_per_day)
+    hours: float | None = None
+    measured: MeasuredHours | None = None
+    if hours_per_day is not None:
+        given, measured = resolve_hours(hours_per_day, usage_days)
+        hours = check_hours_per_day(given)
     local = resolve_gpu(gpu)
     if hardware is None:
         hardware = "owned-gpu" if local.available else "cpu-only"
@@ -221,6 +236,10 @@ def advise_runtime(
         "needed_gb": needed_gb,
     }
     reasons = reasons_for(guide, decision, local, work, sizes, sensitive, offline, interactive)
+    if decision.gpu_state == "too-small" and _detected(gpu):
+        holders = holders_reason(local, needed_gb)
+        if holders is not None:
+            reasons.append(holders)
     warnings: list[str] = []
     ways_out: list[str] = []
     rules = guide.rules
@@ -246,6 +265,8 @@ def advise_runtime(
     cost = None
     if hours is not None:
         cost = monthly_costs(hours, team_size=team_size, hardware=local_option.name)
+        if measured is not None:
+            cost = replace(cost, measured=measured.text)
     if team_size > 1:
         audience = guide.audience(team_size)
         meaning = (
@@ -283,8 +304,9 @@ def advise_runtime(
                 rules.cost,
                 guide.source(rules.cost),
                 rules.cost.text,
-                hours=cost.hours_per_day,
-                team=f" for {team_size} people" if team_size > 1 else "",
+                hours=round(cost.hours_per_day, 2),
+                team=(f" ({cost.measured})" if cost.measured else "")
+                + (f" for {team_size} people" if team_size > 1 else ""),
                 local_label=cost.local_label,
                 cheaper_text=cost.cheaper_text,
                 verdict=verdict,
@@ -337,3 +359,8 @@ def advise_runtime(
             "hardware": local_option.name,
         },
     )
+
+
+def _detected(gpu: object) -> bool:
+    """Whether ``gpu`` asked for this machine's GPU to be detected ("auto")."""
+    return isinstance(gpu, str) and gpu.strip().lower() == "auto"

@@ -29,7 +29,7 @@ class Summary:
     active_users: int = 40
     peak_concurrent_servers: int = 61
     p95_concurrent_servers: float = 48.0
-    gpu_contention_share: float = 0.05
+    gpu_contention: float = 0.05
     days: int = 30
 
 
@@ -122,7 +122,7 @@ SCENARIOS: list[tuple[str, dict[str, Any], str, str, list[str]]] = [
     # Measured GPU contention 40% >= 25%: the GPU scheduling conflicts trigger is seen.
     ("measured contention", {"current": "compose", "measured": Summary(
         active_users=15, peak_concurrent_servers=12, p95_concurrent_servers=8,
-        gpu_contention_share=0.4)},
+        gpu_contention=0.4)},
      "k3s", "deploy.triggers", ["GPU scheduling conflicts", "40% of the time"]),
     # K3s failing with 60 users: capacity needs K3s; fix it.
     ("k3s fails, 60", {"users": 60, "current": "k3s", "current_ok": False}, "k3s",
@@ -211,7 +211,7 @@ def test_measured_fills_users_and_concurrency_and_is_quoted() -> None:
     [
         ({}, "give users"),
         ({"measured": object()}, "measured must have active_users"),
-        ({"measured": Summary(gpu_contention_share=1.5)}, "gpu_contention_share"),
+        ({"measured": Summary(gpu_contention=1.5)}, "gpu_contention"),
         ({"users": 5, "migration_triggers": ["slow disks"]}, "unknown migration trigger"),
         ({"users": 5, "prefer": "swarm"}, "unknown prefer 'swarm'"),
         ({"users": 5, "current_ok": "yes"}, "current_ok"),
