@@ -309,7 +309,7 @@ def test_the_plans_static_checklist_is_hidden_where_the_checkboxes_show():
     static = "".join(f"<li>☐ {html.escape(item)}</li>" for item in items)
     # The static list sits inside the element the panel's rule targets (this fails if the
     # plan's markup drops the class, leaving the rule to hide nothing).
-    wrapped = f"<div class='labadvisor-checklist'><b>Checklist</b><ul style='list-style:none'>"
+    wrapped = "<div class='labadvisor-checklist'><b>Checklist</b><ul style='list-style:none'>"
     assert f"{wrapped}{static}</ul></div>" in panel.advice.value
     # ... and the panel's rule hides that markup inside its advice box only.
     assert "labadvisor-deployment-advice" in panel.advice._dom_classes

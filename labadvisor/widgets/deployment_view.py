@@ -171,7 +171,6 @@ class DeploymentPanel(AdvicePanel):
             set_html(self.checklist_error, "")
 
 
-
 def _count_to_control(count: int | None) -> int:
     return NOT_STATED_NUMBER if count is None else count
 
