@@ -171,3 +171,18 @@ def test_the_plot_is_the_breakeven_plot_of_these_costs_with_the_hours_marked(mon
     state.set(hardware=None)  # no GPU here: the CPU, with no purchase
     assert state.wait_for_plot()
     assert calls[-1]["hardware"] == "cpu-only" and "hardware_price" not in calls[-1]
+
+
+def test_cost_inputs_left_as_none_are_the_guides_and_shown_as_them():
+    state = RuntimeState(
+        plot=False,
+        gpu=None,
+        hardware="buy-gpu",
+        hardware_price=None,
+        amortize_months=None,
+        days=None,
+    )
+    assert state.field_errors == {} and state.cost_error is None
+    assert (state.hardware_price, state.amortize_months, state.days) == (2000.0, 24, 30.0)
+    panel = RuntimePanel(state)
+    assert panel.controls["hardware_price"].value == 2000.0

@@ -209,3 +209,17 @@ def test_new_numbers_out_of_range_are_named_by_their_labels(name, typed, message
     assert _text(panel.field_errors[name].value) == message
     assert panel.controls[name].description == message.split(" must ")[0]
     assert panel.state.advice is advice
+
+
+def test_a_price_left_as_none_is_the_guides_and_shown_as_it():
+    # None is what a state holds while the guide cannot be read (building never raises for
+    # that); advising then uses the guide's value and the state takes it.
+    state = DeploymentState(users=20, ops_hourly_rate=None, server_monthly=None)
+    operations = deployment_guide().operations_defaults
+    assert state.field_errors == {} and state.error is None
+    assert (state.ops_hourly_rate, state.server_monthly) == (
+        operations.hourly_rate,
+        operations.server_monthly,
+    )
+    panel = DeploymentPanel(state)
+    assert panel.controls["ops_hourly_rate"].value == operations.hourly_rate

@@ -12,7 +12,7 @@ from traitlets import Bool, Dict, Float, Instance, Int, List, Unicode, default
 from labadvisor import files
 from labadvisor.deployment import DeploymentAdvice, advise_deployment
 from labadvisor.guides import deployment_guide
-from labadvisor.widgets._state import AdviceState, FieldRange, problem
+from labadvisor.widgets._state import AdviceState, FieldRange, guide_value, problem
 
 
 class DeploymentState(AdviceState):
@@ -65,7 +65,7 @@ class DeploymentState(AdviceState):
         "ops_hourly_rate": FieldRange("Ops rate (USD/h)", 0, 10_000),
         "server_monthly": FieldRange("Server (USD/month)", 0, 1_000_000),
     }
-    # Not stated (None) is a valid value of these: no range to check then.
+    # Not stated (None) is a valid value of these.
     optional_counts: ClassVar[tuple[str, ...]] = ("concurrent_users", "expected_users")
 
     users = Int(20)
@@ -83,8 +83,9 @@ class DeploymentState(AdviceState):
     current = Unicode(None, allow_none=True)
     current_ok = Bool(True)
     prefer = Unicode(None, allow_none=True)
-    ops_hourly_rate = Float()
-    server_monthly = Float()
+    # The guide's by default (None only while the guide cannot be read).
+    ops_hourly_rate = Float(None, allow_none=True)
+    server_monthly = Float(None, allow_none=True)
 
     advice = Instance(DeploymentAdvice, allow_none=True)
     checked = Dict(key_trait=Unicode(), value_trait=Bool())
@@ -98,22 +99,15 @@ class DeploymentState(AdviceState):
         self.checked = ticks
 
     @default("ops_hourly_rate")
-    def _guide_hourly_rate(self) -> float:
-        return deployment_guide().operations_defaults.hourly_rate
+    def _guide_hourly_rate(self) -> float | None:
+        return guide_value(lambda: deployment_guide().operations_defaults.hourly_rate)
 
     @default("server_monthly")
-    def _guide_server_monthly(self) -> float:
-        return deployment_guide().operations_defaults.server_monthly
+    def _guide_server_monthly(self) -> float | None:
+        return guide_value(lambda: deployment_guide().operations_defaults.server_monthly)
 
     def current_advice(self) -> DeploymentAdvice | None:
         return self.advice
-
-    def ranged_inputs(self) -> tuple[str, ...]:
-        return tuple(
-            name
-            for name in self.limits
-            if name not in self.optional_counts or getattr(self, name) is not None
-        )
 
     @property
     def checklist(self) -> list[dict[str, Any]]:
@@ -165,6 +159,8 @@ class DeploymentState(AdviceState):
                 gpu_sharing=advice.inputs["gpu_sharing"],
                 prefer=advice.inputs["prefer"],
                 migration_triggers=list(advice.inputs["migration_triggers"]),
+                ops_hourly_rate=advice.inputs["ops_hourly_rate"],
+                server_monthly=advice.inputs["server_monthly"],
             )
         except (ValueError, OSError) as exc:
             error = problem(exc)

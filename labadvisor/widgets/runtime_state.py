@@ -14,7 +14,7 @@ from labadvisor.guides import offload_guide
 from labadvisor.runtime import RuntimeAdvice, advise_runtime
 from labadvisor.widgets._jobs import BackgroundJobs
 from labadvisor.widgets._plot import PlotCache, PlotKey, plot_key, render_breakeven_png
-from labadvisor.widgets._state import AdviceState, FieldRange, problem
+from labadvisor.widgets._state import AdviceState, FieldRange, guide_value, problem
 
 SIZE_MODES = ("size", "params", "preset")
 PLOT_THREAD = "labadvisor-plot"
@@ -99,10 +99,11 @@ class RuntimeState(AdviceState):
     # What "local" costs: None follows the GPU found (an owned GPU, else this machine's CPU),
     # as advise_runtime does; "owned-gpu", "buy-gpu" or "cpu-only" otherwise.
     hardware = Unicode(None, allow_none=True)
-    hardware_price = Float()
-    amortize_months = Int()
+    # The guide's by default (None only while the guide cannot be read).
+    hardware_price = Float(None, allow_none=True)
+    amortize_months = Int(None, allow_none=True)
     storage_gb = Float(0.0)
-    days = Float()
+    days = Float(None, allow_none=True)
 
     advice = Instance(RuntimeAdvice, allow_none=True)
     # The advice's local option priced with every cost input above (monthly_costs); the
@@ -128,16 +129,16 @@ class RuntimeState(AdviceState):
         super().__init__(**inputs)
 
     @default("hardware_price")
-    def _guide_hardware_price(self) -> float:
-        return offload_guide().costs.hardware_total.approx
+    def _guide_hardware_price(self) -> float | None:
+        return guide_value(lambda: offload_guide().costs.hardware_total.approx)
 
     @default("amortize_months")
-    def _guide_amortize_months(self) -> int:
-        return offload_guide().costs.purchase.amortize_months
+    def _guide_amortize_months(self) -> int | None:
+        return guide_value(lambda: offload_guide().costs.purchase.amortize_months)
 
     @default("days")
-    def _guide_days(self) -> float:
-        return cost_defaults().days
+    def _guide_days(self) -> float | None:
+        return guide_value(lambda: cost_defaults().days)
 
     def current_advice(self) -> RuntimeAdvice | None:
         return self.advice
@@ -221,6 +222,12 @@ class RuntimeState(AdviceState):
                 cost = monthly_costs(**self._cost_arguments(advice))
             except ValueError as exc:
                 cost_error = str(exc)
+        if cost is not None:  # the guide's values where the state held None
+            self._keep_canonical(days=float(cost.days))
+            if cost.hardware_price is not None:
+                self._keep_canonical(
+                    hardware_price=cost.hardware_price, amortize_months=cost.amortize_months
+                )
         with self.hold_trait_notifications():
             self.error, self.advice = error, advice
             self.cost, self.cost_error = cost, cost_error
