@@ -14,7 +14,7 @@ the overridden ones last under a heading saying they were not followed.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
@@ -226,3 +226,28 @@ def _reason_html(reason: Reason) -> str:
         f"<li data-effect='{esc(reason.effect)}'>{text} <small style='opacity:.7'>"
         f"[{esc(reason.rule)}] {esc(reason.source)} · {esc(_tag(reason))}</small></li>"
     )
+
+
+def html_table(title: str, rows: Iterable[tuple[str, str]]) -> str:
+    """A two-column table (name, value) with a caption, for a result's notebook repr."""
+    body = "".join(
+        f"<tr><th {_CELL}>{html.escape(k)}</th><td {_CELL}>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    caption = f"<caption {_LEFT}><b>{html.escape(title)}</b></caption>"
+    return f"<div class='{NO_MATH}'><table>{caption}{body}</table></div>"
+
+
+def html_grid(title: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table with a header row and a caption, for a result's notebook repr."""
+    head = "".join(f"<th {_CELL}>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td {_CELL}>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    caption = f"<caption {_LEFT}><b>{html.escape(title)}</b></caption>"
+    return f"<div class='{NO_MATH}'><table>{caption}<tr>{head}</tr>{body}</table></div>"
+
+
+_LEFT = "style='text-align:left'"
+_CELL = "style='text-align:left;padding:2px 10px 2px 0'"

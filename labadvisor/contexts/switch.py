@@ -24,15 +24,18 @@ from typing import Any, Literal
 
 from labadvisor.contexts import kernel_scope, store
 from labadvisor.contexts.deadline import check_timeout
-from labadvisor.contexts.display import html_table
 from labadvisor.contexts.engine import DEFAULT_TIMEOUT, ping_stored
 from labadvisor.contexts.errors import EngineUnreachableError, quoted, shortened
 from labadvisor.contexts.resolve import Target, current, find, resolve
+from labadvisor.explain import html_table
 
 # DOCKER_HOST and the variables that only apply together with it.
 HOST_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS")
 CONTEXT_VARIABLE = "DOCKER_CONTEXT"
 _WATCHED = (CONTEXT_VARIABLE, *HOST_VARIABLES)
+
+# How long a switch to the local role looks at its engine before switching anyway.
+LOCAL_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -210,11 +213,16 @@ def use(
     chosen = find(target, directory)
     round_trip_ms: float | None = None
     engine_error: str | None = None
+    is_local = find("local", directory).name == chosen.name
     if check:
         try:
-            round_trip_ms = _check_engine(chosen, timeout)
+            # The way back from Offload never waits long on the local engine: a short look,
+            # then the switch goes ahead whatever it found.
+            round_trip_ms = _check_engine(
+                chosen, min(timeout, LOCAL_CHECK_SECONDS) if is_local else timeout
+            )
         except EngineUnreachableError as exc:
-            if find("local", directory).name != chosen.name:
+            if not is_local:
                 raise
             engine_error = exc.cause
     if scope == "kernel":
