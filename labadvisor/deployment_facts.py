@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from labadvisor.records import Entry, Rule, Table, read_rule, unique
+from labadvisor.records import (
+    ArbitrationStep,
+    Entry,
+    Rule,
+    Table,
+    read_arbitration,
+    read_rule,
+    unique,
+)
 from labadvisor.templates import Template
 
 PlatformName = Literal["docker-compose", "k3s"]
@@ -233,14 +241,6 @@ class Note(Entry):
 
 
 @dataclass(frozen=True)
-class DeploymentStep(Entry):
-    """One step of the order in which the deployment rules win (``[[arbitration]]``)."""
-
-    summary: str
-    because: Template
-
-
-@dataclass(frozen=True)
 class MigrationStepFact(Entry):
     order: int
     title: str
@@ -331,7 +331,7 @@ class DeploymentGuide:
     growth: GrowthModel
     leave_k3s: LeaveK3s
     rollback_note: Note
-    arbitration: tuple[DeploymentStep, ...]
+    arbitration: tuple[ArbitrationStep, ...]
 
     def source(self, entry: Entry) -> str:
         """Where an entry's fact comes from: a guide section, or labadvisor's own source."""
@@ -344,7 +344,7 @@ class DeploymentGuide:
         """Every migration trigger by id, in the guide's order."""
         return {t.id: t for c in self.migration_triggers for t in c.triggers}
 
-    def step(self, step_id: str) -> DeploymentStep:
+    def step(self, step_id: str) -> ArbitrationStep:
         # Every step is checked to be present when loaded.
         return next(step for step in self.arbitration if step.id == step_id)
 
@@ -589,18 +589,8 @@ def _note(t: Table) -> Note:
     return record
 
 
-def _arbitration(top: Table) -> tuple[DeploymentStep, ...]:
-    steps = []
-    for t in top.tables("arbitration"):
-        steps.append(
-            DeploymentStep(
-                id=t.text("id"),
-                section=t.text("section"),
-                summary=t.text("summary"),
-                because=t.template("because", SUPPLIED["arbitration"]),
-            )
-        )
-        t.done()
+def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
+    steps = read_arbitration(top, SUPPLIED["arbitration"])
     ids = [step.id for step in steps]
     if sorted(ids) != sorted(STEPS) or ids[-1] != STEP_START_SIMPLE:
         raise ValueError(

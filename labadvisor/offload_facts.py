@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from labadvisor.records import Entry, Rule, Table, read_rule, unique
+from labadvisor.records import (
+    ArbitrationStep,
+    Entry,
+    Rule,
+    Table,
+    read_arbitration,
+    read_rule,
+    unique,
+)
 from labadvisor.templates import Template
 
 RuntimeChoice = Literal["local-cpu", "local-gpu", "offload"]
@@ -185,15 +193,6 @@ STEP_WORKLOAD = "step.workload"
 STEP_SIZE_TIERS = "step.size-tiers"
 FILTER_STEPS = (STEP_LOCAL_ONLY, STEP_CAPACITY)
 DECISIVE_STEPS = frozenset({STEP_LOCAL_GPU_HOLDS, STEP_INTERACTIVE, STEP_WORKLOAD})
-
-
-@dataclass(frozen=True)
-class ArbitrationStep(Entry):
-    """One step of the order in which the guide's rules win (``[[arbitration]]``)."""
-
-    summary: str
-    # Ends the text of each rule this step overrides: "Not followed: {because}."
-    because: Template
 
 
 @dataclass(frozen=True)
@@ -568,17 +567,7 @@ def _rules(rules: Table) -> RuntimeRules:
 
 
 def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
-    steps = []
-    for t in top.tables("arbitration"):
-        steps.append(
-            ArbitrationStep(
-                id=t.text("id"),
-                section=t.text("section"),
-                summary=t.text("summary"),
-                because=t.template("because", SUPPLIED["arbitration"]),
-            )
-        )
-        t.done()
+    steps = read_arbitration(top, SUPPLIED["arbitration"])
     where = top.where("arbitration")
     ids = [step.id for step in steps]
     known = [*FILTER_STEPS, *sorted(DECISIVE_STEPS), STEP_SIZE_TIERS]
