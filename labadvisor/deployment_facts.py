@@ -597,7 +597,7 @@ def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
             f"{top.where('arbitration')} must list each of the steps {', '.join(STEPS)} once, "
             f"ending with {STEP_START_SIMPLE} (it always applies); got {', '.join(ids)}"
         )
-    return tuple(steps)
+    return steps
 
 
 def _capacity(t: Table, key: str) -> CapacityRule:

@@ -580,7 +580,7 @@ def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
             f"{where} must start with {', '.join(FILTER_STEPS)} (they rule options out) and "
             f"end with {STEP_SIZE_TIERS} (it always decides); got {', '.join(ids)}"
         )
-    return tuple(steps)
+    return steps
 
 
 def _comparison(t: Table) -> ComparisonRow:
