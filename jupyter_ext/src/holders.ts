@@ -47,7 +47,7 @@ export class GpuHolders {
   show(report: IGpuProcesses): void {
     const rows: HTMLElement[] = [];
     for (const device of report.devices) {
-      if (device.processes.length === 0) {
+      if (!device.processes || device.processes.length === 0) {
         continue;
       }
       const caption = document.createElement('div');

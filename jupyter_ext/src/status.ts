@@ -49,7 +49,7 @@ export function contextText(
 /** Every holder on every device, the largest first. */
 export function holdersBySize(processes: IGpuProcesses): IGpuHolder[] {
   return processes.devices
-    .flatMap(device => device.processes)
+    .flatMap(device => device.processes ?? [])
     .sort((a, b) => (b.memory_used_gb ?? 0) - (a.memory_used_gb ?? 0));
 }
 
