@@ -225,6 +225,12 @@ def set_theme(page: Any, theme: str) -> None:
     )
 
 
+def api_route(route: str) -> Callable[[str], bool]:
+    """A URL matcher for ``<base_url>/labadvisor/api/<route>``, whatever its query (the
+    front end adds a cache-busting one)."""
+    return lambda url: url.split("?")[0].rstrip("/").endswith(f"/labadvisor/api/{route}")
+
+
 def fulfill_json(data: Any | Callable[[], Any], status: int = 200) -> Callable[[Any], None]:
     """A route handler answering ``data`` (or what ``data()`` returns at each request)."""
 
@@ -310,20 +316,28 @@ def open_notebook(page: Any, lab: Lab, path: str, cells: list[str] | None = None
     return kernel
 
 
-def run_all(page: Any, timeout_ms: int = 300_000) -> None:
-    """Run every cell of the active notebook and wait until the kernel is idle again."""
+def run_all(page: Any, timeout_ms: int = 120_000) -> None:
+    """Run every cell of the active notebook and wait until the kernel is idle again with
+    every cell run, or stopped at an error; fails naming the first error."""
     run_command(page, "notebook:run-all-cells")
     page.wait_for_function(
         """() => {
             const widget = window.jupyterapp.shell.currentWidget;
             const cells = widget.content.widgets.filter(c => c.model.type === 'code');
-            return cells.every(c => c.model.executionCount !== null
-                && !c.node.querySelector('.jp-InputArea-prompt').textContent.includes('*'))
-                && widget.sessionContext.session.kernel.status === 'idle';
+            const running = cells.some(
+                c => c.node.querySelector('.jp-InputArea-prompt').textContent.includes('*'));
+            const failed = widget.node.querySelector("[data-mime-type*='error']") !== null;
+            return !running && widget.sessionContext.session.kernel.status === 'idle'
+                && (failed || cells.every(c => c.model.executionCount !== null));
         }""",
         timeout=timeout_ms,
         polling=500,
     )
+    errors = page.locator(
+        ".jp-NotebookPanel:visible .jp-OutputArea-output[data-mime-type*='error']"
+    )
+    if errors.count():
+        pytest.fail(f"a cell failed:\n{errors.first.inner_text()}")
 
 
 def serious_accessibility_violations(page: Any, selector: str) -> list[str]:
@@ -334,6 +348,6 @@ def serious_accessibility_violations(page: Any, selector: str) -> list[str]:
     found: list[str] = []
     for violation in results.response["violations"]:
         if violation["impact"] in ("serious", "critical"):
-            targets = [", ".join(node["target"]) for node in violation["nodes"]][:5]
+            targets = [node["html"][:160] for node in violation["nodes"]][:5]
             found.append(f"{violation['id']} ({violation['impact']}): {targets}")
     return found

@@ -212,7 +212,8 @@ export function rangeError(field: IField, text: string): string | null {
     (field.strictMin ? value <= field.min : value < field.min);
   const high = field.max !== undefined && value > field.max;
   if (low || high) {
-    return `${field.label} must be ${range}; got ${text}`;
+    const whole = field.kind === 'integer' ? 'a whole number, ' : '';
+    return `${field.label} must be ${whole}${range}; got ${text}`;
   }
   return null;
 }

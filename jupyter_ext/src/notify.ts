@@ -40,24 +40,32 @@ function cut(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 1).trimEnd()}…`;
 }
 
-/** What the toast shows: the whole `message` when it fits, else its head and its fix. */
+/** What the toast shows: the whole `message` when it fits, else its head and its fix
+ * (without asides in parentheses where the fix would not fit whole), else the fix. */
 export function toastText(title: string, message: string): string {
   const whole = title ? `${title}: ${message}` : message;
   if (whole.length <= TOAST_LIMIT) {
     return whole;
   }
   const fix = fixOf(message);
-  const head = clauses(message)[0] ?? message;
-  const lead = title ? `${title}: ` : '';
   if (fix === null) {
     return cut(whole, TOAST_LIMIT);
   }
-  const tail = ` … ${fix}`;
-  const room = TOAST_LIMIT - lead.length - tail.length;
-  if (room >= 20) {
-    return `${lead}${cut(head, room)}${tail}`;
+  const head = clauses(message)[0] ?? message;
+  const lead = title ? `${title}: ` : '';
+  const fixes = [fix, fix.replace(/\s*\([^()]*\)/g, '')];
+  for (const shown of fixes) {
+    const room = TOAST_LIMIT - lead.length - ` … ${shown}`.length;
+    if (room >= 20) {
+      return `${lead}${cut(head, room)} … ${shown}`;
+    }
   }
-  return cut(`${lead}${fix}`, TOAST_LIMIT);
+  for (const shown of fixes) {
+    if (lead.length + shown.length <= TOAST_LIMIT) {
+      return `${lead}${shown}`;
+    }
+  }
+  return cut(`${lead}${fixes[1]}`, TOAST_LIMIT);
 }
 
 /** A dialog with the whole message. */
