@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -225,10 +226,11 @@ def set_theme(page: Any, theme: str) -> None:
     )
 
 
-def api_route(route: str) -> Callable[[str], bool]:
-    """A URL matcher for ``<base_url>/labadvisor/api/<route>``, whatever its query (the
-    front end adds a cache-busting one)."""
-    return lambda url: url.split("?")[0].rstrip("/").endswith(f"/labadvisor/api/{route}")
+def api_route(route: str) -> re.Pattern[str]:
+    """A URL pattern for ``<base_url>/labadvisor/api/<route>``, whatever its query (the
+    front end adds a cache-busting one). A pattern, not a Python function: Playwright
+    matches it in the browser's driver, so requests do not wait for this thread."""
+    return re.compile(rf"/labadvisor/api/{re.escape(route)}/?(\?.*)?$")
 
 
 def fulfill_json(data: Any | Callable[[], Any], status: int = 200) -> Callable[[Any], None]:

@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, showDialog } from '@jupyterlab/apputils';
+import { SessionAPI } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -282,7 +283,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       () => settings,
       {
         budget: (level, text) =>
-          toast(level === 100 ? 'error' : 'warning', 'Offload budget', text, {
+          toast(level === 100 ? 'error' : 'warning', '', text, {
             autoClose: false
           }),
         idle: (text, actions) =>
@@ -335,8 +336,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       const sessions = app.serviceManager.sessions;
       try {
-        await sessions.refreshRunning();
-        const session = Array.from(sessions.running()).find(
+        // Asked now, not from the session manager's cache (refreshed every few seconds).
+        const running = await SessionAPI.listRunning(
+          app.serviceManager.serverSettings
+        );
+        const session = running.find(
           model => model.kernel?.id === holder.kernel_id
         );
         if (session) {

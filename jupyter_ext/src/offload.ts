@@ -124,9 +124,9 @@ export class OffloadWatch {
     this._storage?.setItem(BUDGET_KEY, JSON.stringify({ month, level }));
     const text =
       level === 100
-        ? `Docker Offload has cost ${moneyText(cost)} this month, over your budget of ${moneyText(budget)}. ` +
-          'Switch to the local engine, or stop Offload with `docker offload stop`.'
-        : `Docker Offload has cost ${moneyText(cost)} this month: ${Math.round((100 * cost) / budget)} % of your budget of ${moneyText(budget)}.`;
+        ? `Offload budget: ${moneyText(cost)} spent this month, over your ${moneyText(budget)} budget. ` +
+          'Use the local engine, or run `docker offload stop`.'
+        : `Offload budget: ${moneyText(cost)} spent this month, ${Math.round((100 * cost) / budget)} % of your ${moneyText(budget)} budget.`;
     this._notices.budget(level, text);
   }
 
