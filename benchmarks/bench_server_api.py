@@ -3,11 +3,14 @@
 Starts one Jupyter server with the labadvisor and jupyter-resource-usage extensions, then
 sends GET requests from 20 concurrent keep-alive clients to
 
-    /labadvisor/api/gpu   /labadvisor/api/contexts   /api/metrics/v1 (jupyter-resource-usage)
+    /labadvisor/api/gpu   /labadvisor/api/gpu/processes   /labadvisor/api/contexts
+    /labadvisor/api/usage   /api/metrics/v1 (jupyter-resource-usage)
 
 and prints p50 / p99 latency of each and the ratio to the metrics endpoint, from one run.
 The endpoints take turns in several rounds so drift on a shared machine hits all alike.
-The Docker context store is a temporary one with three contexts (no engine is contacted).
+The Docker context store is a temporary one with three contexts (no engine is contacted);
+the usage ledger a temporary SQLite file that the server's sampler writes every minute, as
+by default (so GET usage reads a ledger being written).
 
 Then a mixed load with a hung engine present: 50 clients for 20 s, each request bounded by a
 timeout. A few clients keep switching (PUT contexts/current) to a context whose engine
@@ -43,7 +46,9 @@ from pathlib import Path
 
 ROUTES = {
     "labadvisor gpu": "/labadvisor/api/gpu",
+    "labadvisor gpu/processes": "/labadvisor/api/gpu/processes",
     "labadvisor contexts": "/labadvisor/api/contexts",
+    "labadvisor usage": "/labadvisor/api/usage",
     "resource-usage metrics": "/api/metrics/v1",
 }
 BASELINE = "resource-usage metrics"
@@ -108,7 +113,9 @@ def start_server(root: Path, port: int, token: str, hung_host: str) -> subproces
         JUPYTER_CONFIG_DIR=str(root / "config"),
         JUPYTER_DATA_DIR=str(root / "data"),
         JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+        XDG_DATA_HOME=str(root / "xdg-data"),
     )
+    env.pop("LABADVISOR_USAGE_URL", None)
     env.pop("DOCKER_CONTEXT", None)
     env.pop("DOCKER_HOST", None)
     (root / "config").mkdir()
@@ -236,14 +243,14 @@ async def measure(port: int, token: str, n_clients: int, requests: int, rounds: 
     base99 = percentile(samples[BASELINE], 99)
     print(f"{n_clients} concurrent clients, {requests} requests each, {rounds} rounds")
     print(
-        f"{'endpoint':<24} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}"
+        f"{'endpoint':<26} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}"
     )
     slower: list[str] = []
     for name, values in samples.items():
         p50, p99 = percentile(values, 50), percentile(values, 99)
         ratios = {"p50": p50 / base50, "p99": p99 / base99}
         print(
-            f"{name:<24} {len(values):>6} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f}"
+            f"{name:<26} {len(values):>6} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f}"
             f" {ratios['p50']:>10.2f} {ratios['p99']:>10.2f}"
         )
         slower += [f"{name} {label} {ratio:.2f}" for label, ratio in ratios.items() if ratio > 1.0]
@@ -261,7 +268,9 @@ SWITCH_BODY = json.dumps({"name": "hung"}).encode()
 # (label, method, path, body, statuses that are answers rather than errors)
 MIXED = [
     ("labadvisor gpu", "GET", "/labadvisor/api/gpu", b"", {200}),
+    ("labadvisor gpu/processes", "GET", "/labadvisor/api/gpu/processes", b"", {200}),
     ("labadvisor contexts", "GET", "/labadvisor/api/contexts", b"", {200}),
+    ("labadvisor usage", "GET", "/labadvisor/api/usage", b"", {200}),
     ("labadvisor advise/runtime", "POST", "/labadvisor/api/advise/runtime", ADVICE_BODY, {200}),
     (BASELINE, "GET", ROUTES[BASELINE], b"", {200}),
 ]

@@ -70,7 +70,7 @@ def year_of_rows(end: int) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
     for day in range(DAYS):
         day_start = first + day * 86400
         stamps = range(day_start, day_start + 86400, INTERVAL)
-        yield "INSERT INTO ticks VALUES ('host', ?, 'bench', 60)", [(ts,) for ts in stamps]
+        yield "INSERT INTO ticks VALUES ('host', ?, 'bench', 60, 4, 4)", [(ts,) for ts in stamps]
         gpu_rows: list[tuple[object, ...]] = []
         for ts in stamps:
             working = 9 <= (ts % 86400) // 3600 < 18

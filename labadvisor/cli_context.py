@@ -18,8 +18,10 @@ unsets it, as the kernel does with what it sets aside.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import re
 import shlex
 import sys
 from typing import Any, Literal
@@ -212,7 +214,7 @@ def handle_context_use(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     if result.scope == "global":
-        print(result.summary())
+        print(shell_words(result.summary()))
         return 0
     # This process switched; the same change to its environment, as shell lines, switches
     # the calling shell, with what it set aside kept in the shell for the way back.
@@ -224,12 +226,30 @@ def handle_context_use(args: argparse.Namespace) -> int:
         if before.get(name) != value:
             print(f"export {name}={shlex.quote(value)}")
     again = f"labadvisor context use {shlex.quote(args.target)}"
-    print(f"# {result.summary()}", file=sys.stderr)
+    print(f"# {shell_words(result.summary(THIS_SHELL))}", file=sys.stderr)
     print(
         f'# apply with: eval "$({again})", or add --global for every new docker command',
         file=sys.stderr,
     )
     return 0
+
+
+THIS_SHELL = "this shell"
+
+
+def shell_words(summary: str) -> str:
+    """A switch's summary as a terminal reads it: the library speaks of "this kernel" (the
+    process that switched) and of ``use(NAME)``, which in a terminal are the shell that
+    evals the lines and ``eval "$(labadvisor context use NAME)"``."""
+
+    def shell_command(match: re.Match[str]) -> str:
+        return f'eval "$(labadvisor context use {shlex.quote(ast.literal_eval(match[1]))})"'
+
+    return _KERNEL_CALL.sub(shell_command, summary).replace("this kernel", THIS_SHELL)
+
+
+# How the library's notes name a kernel-scope switch: use('docker-cloud') with scope='kernel'.
+_KERNEL_CALL = re.compile(r"""use\(('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\) with scope='kernel'""")
 
 
 def _take_back_set_aside() -> None:

@@ -21,15 +21,18 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import math
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
-from labadvisor.options import Option, deployment_options, runtime_options
+from labadvisor.offload_facts import HARDWARE
+from labadvisor.options import Option, cost_options, deployment_options, runtime_options
 
 Surface = Literal["cli", "magic"]
 Subcommands = argparse._SubParsersAction
@@ -45,6 +48,10 @@ USAGE_INDENT = " " * len("usage: ")
 _WRAP = "\n" + USAGE_INDENT + "    "
 # Values echoed in messages are cut to this many characters: a 2 MB argument gets a short error.
 MAX_QUOTED = 100
+# What "local" is, as `--hardware` takes it.
+HARDWARE_METAVAR = "|".join(HARDWARE)
+# `--hours measured`: the usage ledger's hours (passed on; the library reads the ledger).
+MEASURED = "measured"
 # Whole numbers must be exact as floats (the advisers compute in floats): at most 2**53.
 MAX_WHOLE_NUMBER = 2**53
 
@@ -75,12 +82,17 @@ class HelpPrinted(Exception):
 
 
 class CommandParser(argparse.ArgumentParser):
-    """An ArgumentParser that raises instead of exiting (a magic must not exit the kernel)
-    and remembers its option strings and sub-commands (for "does not apply" messages)."""
+    """An ArgumentParser that raises instead of exiting (a magic must not exit the kernel),
+    takes options only as spelled in full, and remembers its option strings and
+    sub-commands (for "does not apply" messages)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.option_names: list[str] = []  # set first: the base class adds -h/--help
         self.subcommands: dict[str, CommandParser] = {}
+        # No abbreviations: `costs --ha` must be "--ha does not apply", not a guess among
+        # --hardware and --hardware-price; and a new option must not change what a
+        # shortened one meant.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         # A sub-command's defaults override its parent's, so after parsing this is the
         # innermost command that ran.
@@ -131,6 +143,7 @@ def build_parser(surface: Surface) -> CommandParser:
     _add_deploy(commands, surface)
     _add_costs(commands, surface)
     _add_gpu(commands, surface)
+    _add_usage(commands, surface)
     add_context_parser(commands, surface)
     for name in GUIDE_COMMANDS:
         if name in parser.subcommands:
@@ -181,7 +194,7 @@ def check_override_file() -> None:
 
 
 # Commands whose handlers read the guides' data (and so the user's override file).
-GUIDE_COMMANDS = ("runtime", "deploy", "costs", "dashboard")
+GUIDE_COMMANDS = ("runtime", "deploy", "costs", "usage", "dashboard")
 
 
 def clip(text: str, limit: int = MAX_QUOTED) -> str:
@@ -211,8 +224,11 @@ def clip_values(message: str) -> str:
 
 
 def one_line(message: str) -> str:
-    """An error message as the CLI prints it: one line, values cut."""
-    return clip_values(" ".join(message.split()))
+    """An error message as the CLI prints it: one line, values cut, and no password of a
+    URL quoted in it (``usage --lab postgresql://user:secret@…``)."""
+    from labadvisor.usage.redaction import redact_text
+
+    return clip_values(redact_text(" ".join(message.split())))
 
 
 def overview(parser: CommandParser) -> str:
@@ -280,34 +296,77 @@ def _add_runtime(commands: Subcommands[CommandParser], surface: Surface) -> None
         help="local CPU, local GPU or Docker Offload?",
         usage="%(prog)s (--model SIZE | --params BILLIONS [--dtype D] | --preset NAME)"
         + _WRAP
-        + "[--workload W] [--hours H] [--team N] [--gpu G] [--sensitive]"
+        + "[--context-tokens N] [--batch-size N] [--task T] [--workload W]"
+        + _WRAP
+        + "[--gpu G] [--sensitive] [--offline] [--interactive] [--hours H|measured]"
+        + _WRAP
+        + f"[--team N] [--hardware {HARDWARE_METAVAR}]"
         + _json_flag(surface),
     )
     runtime.add_argument("--model", metavar="SIZE", help="model size, e.g. 13GB or '500 MB'")
     runtime.add_argument("--params", type=float, metavar="BILLIONS", help="parameters (billions)")
     runtime.add_argument(
-        "--preset", metavar="NAME", help=f"a known model: {_values(options, 'preset')}"
+        "--preset",
+        metavar="NAME",
+        help=f"a known model or a Hugging Face id: {_values(options, 'preset')}",
     )
     runtime.add_argument(
         "--dtype",
         default="fp16",
         metavar="D",
-        help=f"with --params or --preset: {_values(options, 'dtype')} (default: fp16)",
+        help=f"precision of the weights: {_values(options, 'dtype')} (default: fp16)",
+    )
+    runtime.add_argument(
+        "--context-tokens",
+        type=whole_number,
+        metavar="N",
+        help="tokens of context (KV cache, training activations); default: a preset's "
+        "full context, else not counted",
+    )
+    runtime.add_argument(
+        "--batch-size",
+        type=whole_number,
+        default=1,
+        metavar="N",
+        help="sequences at once (default: 1)",
+    )
+    runtime.add_argument(
+        "--task",
+        default="inference",
+        metavar="T",
+        help=f"{_values(options, 'task')} (default: inference)",
     )
     runtime.add_argument(
         "--workload",
-        default="completion",
         metavar="W",
-        help=f"{_values(options, 'workload')}, or an alias (default: completion)",
-    )
-    runtime.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (costs)")
-    runtime.add_argument(
-        "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
+        help=f"{_values(options, 'workload')}, or an alias (default: code completion, or "
+        "training for a fine-tuning task; marked as assumed)",
     )
     _add_gpu_option(runtime)
     runtime.add_argument("--sensitive", action="store_true", help="code must not leave the machine")
+    runtime.add_argument(
+        "--offline", action="store_true", help="air-gapped: no network, so no Docker Offload"
+    )
+    runtime.add_argument(
+        "--interactive",
+        action="store_true",
+        help="latency-sensitive use (completion as you type): prefer a local option that "
+        "holds the model",
+    )
+    runtime.add_argument(
+        "--hours",
+        type=hours_value,
+        metavar="H|measured",
+        help="Offload hours per day, for the costs; measured: the usage ledger's",
+    )
+    runtime.add_argument(
+        "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
+    )
+    _add_hardware_option(
+        runtime, "default: what the GPU check found (an owned GPU if there is one, else the CPU)"
+    )
     _add_json(runtime, surface)
-    runtime.set_defaults(result=advise_runtime_for, func=print_result)
+    runtime.set_defaults(result=advise_runtime_for, func=print_runtime_advice)
 
 
 def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
@@ -315,13 +374,31 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
     deploy = commands.add_parser(
         "deploy",
         help="Docker Compose or K3s?",
-        usage="%(prog)s --users N [--nodes N] [--ha] [--sharing MODE]"
+        usage="%(prog)s --users N [--concurrent-users N] [--expected-users N]"
         + _WRAP
-        + "[--k8s-experience yes|no] [--current PLATFORM]"
+        + "[--nodes N] [--ha] [--sharing MODE] [--gpu MODEL|auto] [--gpu-count N]"
+        + _WRAP
+        + "[--trigger T]... [--k8s-experience yes|no] [--current PLATFORM]"
+        + _WRAP
+        + "[--current-broken] [--prefer PLATFORM] [--ops-rate USD]"
+        + _WRAP
+        + "[--server-monthly USD]"
         + _json_flag(surface),
     )
     deploy.add_argument(
-        "--users", type=whole_number, metavar="N", help="number of lab users (required)"
+        "--users", type=whole_number, metavar="N", help="registered lab users (required)"
+    )
+    deploy.add_argument(
+        "--concurrent-users",
+        type=whole_number,
+        metavar="N",
+        help="users online at once (Docker Compose's limit is about 50; default: not stated)",
+    )
+    deploy.add_argument(
+        "--expected-users",
+        type=whole_number,
+        metavar="N",
+        help="registered users expected within a year (default: not stated)",
     )
     deploy.add_argument(
         "--nodes", type=whole_number, default=1, metavar="N", help="servers (default: 1)"
@@ -329,6 +406,25 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
     deploy.add_argument("--ha", action="store_true", help="high availability needed")
     deploy.add_argument(
         "--sharing", metavar="MODE", help=f"GPU sharing: {_values(options, 'gpu_sharing')}"
+    )
+    deploy.add_argument(
+        "--gpu",
+        metavar="MODEL|auto",
+        help="the lab's GPU model, for the MIG check (MIG-capable: "
+        f"{_gpu_models(options)}), or auto to detect this machine's (default: not stated)",
+    )
+    deploy.add_argument(
+        "--gpu-count",
+        type=whole_number,
+        metavar="N",
+        help="GPUs in the lab (default: not stated, or those --gpu auto detects)",
+    )
+    deploy.add_argument(
+        "--trigger",
+        action="append",
+        metavar="T",
+        help="a migration trigger the lab sees (repeat for several), by id or by the "
+        f"guide's label: {_values(options, 'migration_triggers')}",
     )
     deploy.add_argument(
         "--k8s-experience",
@@ -341,6 +437,26 @@ def _add_deploy(commands: Subcommands[CommandParser], surface: Surface) -> None:
         metavar="PLATFORM",
         help=f"platform in use now: {_values(options, 'current')}, or an alias such as compose",
     )
+    deploy.add_argument(
+        "--current-broken",
+        action="store_true",
+        help="the --current platform is not working (default: it works, and is kept unless "
+        "something needs the other one)",
+    )
+    deploy.add_argument(
+        "--prefer",
+        metavar="PLATFORM",
+        help=f"the platform the lab would rather run: {_values(options, 'prefer')}",
+    )
+    deploy.add_argument(
+        "--ops-rate",
+        type=float,
+        metavar="USD",
+        help="cost of an hour of operations work, for each platform's monthly cost",
+    )
+    deploy.add_argument(
+        "--server-monthly", type=float, metavar="USD", help="cost of one server per month"
+    )
     _add_json(deploy, surface)
     deploy.set_defaults(result=advise_deployment_for, func=print_result)
 
@@ -349,15 +465,50 @@ def _add_costs(commands: Subcommands[CommandParser], surface: Surface) -> None:
     costs = commands.add_parser(
         "costs",
         help="monthly cost: local vs Docker Offload",
-        usage="%(prog)s --hours H [--rate USD] [--local-monthly USD] [--days D] [--team N]"
+        usage="%(prog)s --hours H|H,H,...|measured [--rate USD] [--days D] [--team N]"
+        + _WRAP
+        + f"[--hardware {HARDWARE_METAVAR}] [--local-monthly USD]"
+        + _WRAP
+        + "[--hardware-price USD] [--amortize-months N] [--storage-gb GB]"
         + _json_flag(surface),
     )
-    costs.add_argument("--hours", type=float, metavar="H", help="Offload hours per day (required)")
+    costs.add_argument(
+        "--hours",
+        type=member_hours_value,
+        metavar="H|H,H,...|measured",
+        help="Offload hours per day (required): one number for everyone, one per member "
+        "(6,2,4: a team of three), or measured (the usage ledger's)",
+    )
     costs.add_argument("--rate", type=float, metavar="USD", help="Offload USD per hour")
-    costs.add_argument("--local-monthly", type=float, metavar="USD", help="local USD per month")
+    costs.add_argument(
+        "--local-monthly",
+        type=float,
+        metavar="USD",
+        help="operating cost of a local GPU workstation per month",
+    )
     costs.add_argument("--days", type=whole_number, metavar="D", help="working days per month")
     costs.add_argument(
         "--team", type=whole_number, default=1, metavar="N", help="team size (default: 1)"
+    )
+    _add_hardware_option(costs, "default: owned-gpu")
+    costs.add_argument(
+        "--hardware-price",
+        type=float,
+        metavar="USD",
+        help="purchase price per member (buy-gpu only; default: the guide's)",
+    )
+    costs.add_argument(
+        "--amortize-months",
+        type=whole_number,
+        metavar="N",
+        help="months the purchase is spread over (buy-gpu only; default: the guide's)",
+    )
+    costs.add_argument(
+        "--storage-gb",
+        type=float,
+        default=0.0,
+        metavar="GB",
+        help="Offload storage kept, priced per GB and month (default: 0)",
     )
     _add_json(costs, surface)
     costs.set_defaults(result=monthly_costs_for, func=print_result)
@@ -366,13 +517,48 @@ def _add_costs(commands: Subcommands[CommandParser], surface: Surface) -> None:
 def _add_gpu(commands: Subcommands[CommandParser], surface: Surface) -> None:
     show = " [--panel]" if surface == "magic" else _json_flag(surface)
     gpu = commands.add_parser(
-        "gpu", help="this machine's GPUs, or why there is none", usage="%(prog)s [--refresh]" + show
+        "gpu",
+        help="this machine's GPUs, or why there is none; --processes: who holds their memory",
+        usage="%(prog)s [--processes] [--refresh]" + show,
+    )
+    gpu.add_argument(
+        "--processes",
+        action="store_true",
+        help="the processes holding GPU memory and whose they are (this kernel, a notebook's "
+        "kernel, a container, another process)",
     )
     gpu.add_argument("--refresh", action="store_true", help="detect again (not the cached answer)")
     if surface == "magic":
-        gpu.add_argument("--panel", action="store_true", help="the live panel instead")
+        gpu.add_argument(
+            "--panel", action="store_true", help="the live panel instead (it lists the processes)"
+        )
     _add_json(gpu, surface)
-    gpu.set_defaults(result=detect_gpus, func=print_result)
+    gpu.set_defaults(result=detect_gpus, func=print_gpus)
+
+
+def _add_usage(commands: Subcommands[CommandParser], surface: Surface) -> None:
+    usage = commands.add_parser(
+        "usage",
+        help="measured GPU and Docker Offload hours, from the usage ledger",
+        usage="%(prog)s [--days N] [--lab [URL]]" + _json_flag(surface),
+    )
+    usage.add_argument(
+        "--days",
+        type=whole_number,
+        default=30,
+        metavar="N",
+        help="the last N calendar days, today included (default: 30)",
+    )
+    usage.add_argument(
+        "--lab",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="the whole lab's ledger instead (admins): postgresql://USER@HOST/DB or a SQLite "
+        "file; --lab alone reads $LABADVISOR_USAGE_URL (keeps a password out of the history)",
+    )
+    _add_json(usage, surface)
+    usage.set_defaults(result=usage_summary_for, func=print_usage)
 
 
 def _add_gpu_option(parser: argparse.ArgumentParser) -> None:
@@ -382,6 +568,15 @@ def _add_gpu_option(parser: argparse.ArgumentParser) -> None:
         default="auto",
         metavar="G",
         help="auto (detect; the default), none, yes, or free GPU memory in GB",
+    )
+
+
+def _add_hardware_option(parser: argparse.ArgumentParser, default: str) -> None:
+    options = _listed(cost_options)
+    parser.add_argument(
+        "--hardware",
+        metavar=HARDWARE_METAVAR,
+        help=f"what local is: {_labelled(options, 'hardware')} ({default})",
     )
 
 
@@ -410,6 +605,19 @@ def _values(options: dict[str, list[Option]] | None, name: str) -> str:
     return ", ".join(str(value) if value is not None else label for label, value in options[name])
 
 
+def _labelled(options: dict[str, list[Option]] | None, name: str) -> str:
+    """Each value with its label: "buy-gpu (buying a GPU)"."""
+    if options is None:
+        return "see the guides (the override file cannot be used)"
+    return ", ".join(f"{value} ({label})" for label, value in options[name] if value is not None)
+
+
+def _gpu_models(options: dict[str, list[Option]] | None) -> str:
+    if options is None:
+        return "see the guides"
+    return ", ".join(value for _, value in options["gpu"] if value not in (None, "auto"))
+
+
 def _examples(surface: Surface) -> str:
     prog = PROG[surface]
     lines = [
@@ -417,7 +625,12 @@ def _examples(surface: Surface) -> str:
         'runtime --params 7 --dtype int4 --gpu 8 --workload "code review" --sensitive',
         "runtime --preset llama-2-7b --gpu none",
         "deploy --users 80 --nodes 3 --ha --sharing mig --current compose",
+        "deploy --users 40 --concurrent-users 60 --expected-users 120 --current compose",
+        "deploy --users 20 --current k3s --current-broken   (K3s not working)",
         "costs --hours 6 --rate 0.5",
+        "costs --hours 6,2,4 --hardware buy-gpu --storage-gb 50",
+        "gpu --processes            (who holds GPU memory)",
+        "usage --days 7             (measured GPU and Offload hours)",
     ]
     if surface == "magic":
         lines += [
@@ -439,6 +652,36 @@ def gpu_value(text: str) -> Any:
     """``--gpu``: auto, none/no/false, yes/true, or a number of GB (checked by the adviser)."""
     named = {"auto": "auto", "none": None, "no": None, "false": None, "yes": True, "true": True}
     return named.get(text.strip().lower(), text)
+
+
+def hours_value(text: str) -> float | str:
+    """``--hours`` of ``runtime``: a number of hours per day, or "measured" (the usage
+    ledger's hours, which the library reads). The range is the adviser's to check."""
+    if text.strip().lower() == MEASURED:
+        return MEASURED
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of hours per day or {MEASURED}, got {text!r}"
+        ) from None
+
+
+def member_hours_value(text: str) -> float | str | list[float]:
+    """``--hours`` of ``costs``: a number for everyone, a comma list with one number per
+    member ("6,2,4"), or "measured"."""
+    if "," not in text:
+        return hours_value(text)
+    hours = []
+    for part in text.split(","):
+        try:
+            hours.append(float(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected hours per day for each member, separated by commas (6,2,4); "
+                f"{part.strip()!r} in {text!r} is not a number"
+            ) from None
+    return hours
 
 
 def whole_number(text: str) -> int:
@@ -476,20 +719,22 @@ def advise_runtime_for(args: argparse.Namespace) -> Any:
             "needs exactly one of --model SIZE, --params BILLIONS or --preset NAME "
             f"(got {', '.join('--' + flag for flag in given) or 'none'})"
         )
-    params = args.params
-    if args.preset is not None:
-        from labadvisor.memory import find_preset
-
-        params = find_preset(args.preset).params_b
     return advise_runtime(
         args.model,
-        params_b=params,
+        params_b=args.params,
         dtype=args.dtype,
+        preset=args.preset,
+        context_tokens=args.context_tokens,
+        batch_size=args.batch_size,
+        task=args.task,
         workload=args.workload,
         gpu=args.gpu,
         hours_per_day=args.hours,
         team_size=args.team,
         sensitive=args.sensitive,
+        offline=args.offline,
+        interactive=args.interactive,
+        hardware=args.hardware,
     )
 
 
@@ -498,6 +743,10 @@ def advise_deployment_for(args: argparse.Namespace) -> Any:
 
     if args.users is None:
         raise CommandLineError("needs --users N (the number of lab users)")
+    if args.current_broken and args.current is None:
+        raise CommandLineError(
+            "--current-broken needs --current PLATFORM (the platform that is not working)"
+        )
     return advise_deployment(
         args.users,
         nodes=args.nodes,
@@ -505,6 +754,15 @@ def advise_deployment_for(args: argparse.Namespace) -> Any:
         gpu_sharing=args.sharing,
         kubernetes_experience=args.k8s_experience,
         current=args.current,
+        concurrent_users=args.concurrent_users,
+        expected_users=args.expected_users,
+        migration_triggers=args.trigger,
+        gpu=args.gpu,
+        gpu_count=args.gpu_count,
+        current_ok=not args.current_broken,
+        prefer=args.prefer,
+        ops_hourly_rate=args.ops_rate,
+        server_monthly=args.server_monthly,
     )
 
 
@@ -519,6 +777,10 @@ def monthly_costs_for(args: argparse.Namespace) -> Any:
         local_monthly=args.local_monthly,
         offload_rate=args.rate,
         team_size=args.team,
+        hardware="owned-gpu" if args.hardware is None else args.hardware,
+        hardware_price=args.hardware_price,
+        amortize_months=args.amortize_months,
+        storage_gb=args.storage_gb,
     )
 
 
@@ -530,7 +792,58 @@ def detect_gpus(args: argparse.Namespace) -> Any:
         from labadvisor.widgets.gpu_view import GpuPanel
 
         return GpuPanel()  # shows the report just detected
+    if args.processes:
+        return gpu.processes()  # over the devices just detected
     return report
+
+
+def usage_summary_for(args: argparse.Namespace) -> Any:
+    """The usage ledger's summary, or :class:`NoUsageLedger` where there is no ledger file:
+    a read never creates it (opening it would)."""
+    from labadvisor.usage import default_path, existing_ledger, summary
+    from labadvisor.usage.summary import MAX_DAYS
+
+    if not 1 <= args.days <= MAX_DAYS:  # checked here too: with no ledger, summary() is not run
+        raise ValueError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {args.days}")
+    if args.lab is not None:
+        return _lab_summary(args.lab or None, args.days)
+    path = existing_ledger()
+    if path is None:
+        return NoUsageLedger(str(default_path()))
+    return summary(args.days, path)
+
+
+def _lab_summary(url: str | None, days: int) -> Any:
+    from labadvisor.usage import lab_summary
+    from labadvisor.usage.store import LedgerUnavailable
+
+    try:
+        return lab_summary(url, days)  # None: $LABADVISOR_USAGE_URL
+    except LedgerUnavailable as exc:  # the database did not answer, or is not a ledger
+        raise OSError(str(exc)) from None  # as other outside failures: exit 1
+
+
+@dataclass(frozen=True)
+class NoUsageLedger:
+    """What ``usage`` answers before the server's sampler has written a ledger file."""
+
+    location: str
+
+    @property
+    def message(self) -> str:
+        from labadvisor.terminal import SAMPLER
+
+        return f"No usage recorded yet: there is no usage ledger at {self.location} ({SAMPLER})."
+
+    def to_dict(self) -> dict[str, Any]:
+        # The keys a UsageSummary's dict has for the same question: where, and any data?
+        return {"location": self.location, "has_data": False, "message": self.message}
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        return f"<p class='labadvisor-usage'>{html.escape(self.message)}</p>"
 
 
 def show_dashboard(args: argparse.Namespace) -> Any:
@@ -586,6 +899,56 @@ def _non_finite(value: Any, path: str) -> Iterator[str]:
 def print_result(args: argparse.Namespace) -> int:
     """The CLI's way to show a handler's object: its text, or with ``--json`` its dict."""
     result = finite_result(args)
-    text = json.dumps(result.to_dict(), indent=2, allow_nan=False) if args.json else str(result)
-    print(text)
+    print(_json_text(result) if args.json else str(result))
     return 0
+
+
+def print_runtime_advice(args: argparse.Namespace) -> int:
+    """The advice (the deciding reason first, the overridden ones under their heading), then
+    the memory estimate that every fit check used, with its assumptions."""
+    advice = finite_result(args)
+    if args.json:
+        print(_json_text(advice))
+        return 0
+    text = str(advice)
+    print(text)
+    if advice.memory is not None:
+        heading, estimate = MEMORY_HEADING, str(advice.memory).splitlines()
+        if estimate and estimate[0] in text:  # the advice's details already give the sum
+            heading, estimate = MEMORY_ASSUMPTIONS_HEADING, estimate[1:]
+        if estimate:
+            print(f"\n{heading}")
+            print("\n".join(f"  {line.strip()}" for line in estimate))
+    return 0
+
+
+MEMORY_HEADING = "Memory estimate (advice.memory), used by every fit check:"
+MEMORY_ASSUMPTIONS_HEADING = "Assumptions behind the memory estimate (advice.memory):"
+
+
+def print_gpus(args: argparse.Namespace) -> int:
+    """The report's text, or with --processes a table of the processes; --json: the dict."""
+    from labadvisor.terminal import gpu_process_table
+
+    result = finite_result(args)
+    if args.json:
+        print(_json_text(result))
+    elif args.processes:
+        print(gpu_process_table(result))
+    else:
+        print(result)
+    return 0
+
+
+def print_usage(args: argparse.Namespace) -> int:
+    """The summary in a few lines, or one line saying there is nothing recorded (exit 0:
+    an empty ledger is an answer, not a failure); --json: the dict (``has_data`` says)."""
+    from labadvisor.terminal import usage_text
+
+    result = finite_result(args)
+    print(_json_text(result) if args.json else usage_text(result))
+    return 0
+
+
+def _json_text(result: Any) -> str:
+    return json.dumps(result.to_dict(), indent=2, allow_nan=False)

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from labadvisor.records import Entry, Rule, Table, read_rule, unique
+from labadvisor.records import (
+    ArbitrationStep,
+    Entry,
+    Rule,
+    Table,
+    read_arbitration,
+    read_rule,
+    unique,
+)
 from labadvisor.templates import Template
 
 PlatformName = Literal["docker-compose", "k3s"]
@@ -34,7 +42,42 @@ SUPPLIED: Mapping[str, Mapping[str, Any]] = {
     "capacity.warning": {"users": 60},
     "migrate": {"total": "3-4 hours"},
     "rollback": {},
+    "concurrency": {"concurrency": "60 users online at once", "max_users": 50},
+    "triggers": {"triggers": "GPU scheduling conflicts"},
+    "preference": {"platform": "Docker Compose"},
+    "stay": {"users": 20, "k3s_from_users": 50},
+    "not-working": {},
+    "not-working.warning": {"needs": "high availability"},
+    "compose-not-working.warning": {"commands": "docker-compose down; ..."},
+    "growth": {
+        "expected": 120,
+        "first": "Memory/CPU contention",
+        "month": 3,
+        "plan_month": 2,
+        "total": "3-4 hours",
+    },
+    "ha-nodes.warning": {"nodes": 1},
+    "mig-gpu.warning": {"mig_gpus": "A100, H100", "gpu": "the RTX 4090"},
+    "time-slicing-one-gpu.warning": {},
+    "platform-costs": {"compose_cost": "Docker Compose $508-942", "k3s_cost": "K3s $942-1,808"},
+    "arbitration": {"detail": "high availability"},
 }
+
+# The steps of the deployment arbitration, by id; the last always applies.
+STEP_NEEDS_K3S = "deploy-step.needs-k3s"
+STEP_CAPACITY = "deploy-step.capacity"
+STEP_ASKED = "deploy-step.asked"
+STEP_NOT_WORKING = "deploy-step.not-working"
+STEP_WHERE_YOU_ARE = "deploy-step.where-you-are"
+STEP_START_SIMPLE = "deploy-step.start-simple"
+STEPS = (
+    STEP_NEEDS_K3S,
+    STEP_CAPACITY,
+    STEP_ASKED,
+    STEP_NOT_WORKING,
+    STEP_WHERE_YOU_ARE,
+    STEP_START_SIMPLE,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +121,23 @@ class CapacityRule(Entry):
 
 
 @dataclass(frozen=True)
+class ConcurrencyRule(Entry):
+    over_text: Template
+    within_text: Template
+
+
+@dataclass(frozen=True)
+class StayRule(Entry):
+    k3s_text: Template
+    compose_text: Template
+
+
+@dataclass(frozen=True)
+class WarningRule(Entry):
+    warning: Template
+
+
+@dataclass(frozen=True)
 class DeploymentRules:
     users: UsersRule
     nodes: NodesRule
@@ -90,6 +150,18 @@ class DeploymentRules:
     k3s_capacity: CapacityRule
     migrate: Rule
     rollback: Rule
+    concurrency: ConcurrencyRule
+    triggers: Rule
+    preference: Rule
+    stay: StayRule
+    not_working: Rule
+    compose_not_working: WarningRule
+    growth: Rule
+    ha_nodes: WarningRule
+    ha_min_servers: int
+    mig_gpu: WarningRule
+    time_slicing_one_gpu: WarningRule
+    platform_costs: Rule
 
 
 @dataclass(frozen=True)
@@ -111,6 +183,61 @@ class StartWith(Entry):
 class Category(Entry):
     category: str
     items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class TriggerCategory(Entry):
+    category: str
+    triggers: tuple[Trigger, ...]
+
+
+@dataclass(frozen=True)
+class MigCapable(Entry):
+    gpus: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Operations(Entry):
+    """The guide's operations hours per week for each platform."""
+
+    compose_hours: tuple[float, float]
+    k3s_hours: tuple[float, float]
+    weeks_per_month: float
+
+    def hours(self, platform: PlatformName) -> tuple[float, float]:
+        return self.k3s_hours if platform == "k3s" else self.compose_hours
+
+
+@dataclass(frozen=True)
+class OperationsDefaults(Entry):
+    hourly_rate: float
+    server_monthly: float
+
+
+@dataclass(frozen=True)
+class GrowthModel(Entry):
+    first_trigger: str
+    gpu_contention_trigger: str
+    gpu_contention_share: float
+    plan_lead_months: int
+
+
+@dataclass(frozen=True)
+class LeaveK3s(Entry):
+    steps: tuple[RollbackStep, ...]
+    rollback: tuple[RollbackStep, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Note(Entry):
+    text: str
 
 
 @dataclass(frozen=True)
@@ -186,7 +313,7 @@ class DeploymentGuide:
     rules: DeploymentRules
     criteria: tuple[PlatformRow, ...]
     start_with: tuple[StartWith, ...]
-    migration_triggers: tuple[Category, ...]
+    migration_triggers: tuple[TriggerCategory, ...]
     transfers: tuple[Category, ...]
     migration_steps: tuple[MigrationStepFact, ...]
     migration_total: MigrationTotal
@@ -198,9 +325,28 @@ class DeploymentGuide:
     use_cases: tuple[DeploymentUseCase, ...]
     checklist: tuple[ChecklistItem, ...]
     summary: Summary
+    mig: MigCapable
+    operations: Operations
+    operations_defaults: OperationsDefaults
+    growth: GrowthModel
+    leave_k3s: LeaveK3s
+    rollback_note: Note
+    arbitration: tuple[ArbitrationStep, ...]
 
     def source(self, entry: Entry) -> str:
+        """Where an entry's fact comes from: a guide section, or labadvisor's own source."""
+        if entry.section.startswith("labadvisor"):
+            return entry.section
         return f"{self.guide.file} › {entry.section}"
+
+    @property
+    def triggers(self) -> dict[str, Trigger]:
+        """Every migration trigger by id, in the guide's order."""
+        return {t.id: t for c in self.migration_triggers for t in c.triggers}
+
+    def step(self, step_id: str) -> ArbitrationStep:
+        # Every step is checked to be present when loaded.
+        return next(step for step in self.arbitration if step.id == step_id)
 
     def cost(self, entry_id: str) -> PlatformRow:
         # The ids the code asks for are checked to exist when loaded.
@@ -219,7 +365,7 @@ def build(raw: Mapping[str, Any], path: str) -> DeploymentGuide:
         rules=_rules(top.table("rules")),
         criteria=tuple(_row(t, "criterion") for t in top.tables("criteria")),
         start_with=tuple(_start_with(t) for t in top.tables("start_with")),
-        migration_triggers=tuple(_category(t) for t in top.tables("migration_triggers")),
+        migration_triggers=tuple(_triggers(t) for t in top.tables("migration_triggers")),
         transfers=tuple(_category(t) for t in top.tables("transfers")),
         migration_steps=tuple(
             sorted((_step(t) for t in top.tables("migration_steps")), key=lambda s: s.order)
@@ -233,6 +379,13 @@ def build(raw: Mapping[str, Any], path: str) -> DeploymentGuide:
         use_cases=tuple(_use_case(t) for t in top.tables("use_cases")),
         checklist=tuple(_checklist(t) for t in top.tables("checklist")),
         summary=_summary(top.table("summary")),
+        mig=_mig(top.table("mig")),
+        operations=_operations(top.table("operations")),
+        operations_defaults=_operations_defaults(top.table("operations_defaults")),
+        growth=_growth(top.table("growth")),
+        leave_k3s=_leave_k3s(top.table("leave_k3s")),
+        rollback_note=_note(top.table("rollback_note")),
+        arbitration=_arbitration(top),
     )
     top.done()
     _check_links(record, path)
@@ -286,6 +439,25 @@ def _rules(rules: Table) -> DeploymentRules:
         text=s.template("text", SUPPLIED["gpu-sharing"]),
     )
     s.done()
+    c = rules.table("concurrency")
+    concurrency = ConcurrencyRule(
+        id=c.text("id"),
+        section=c.text("section"),
+        over_text=c.template("over_text", SUPPLIED["concurrency"]),
+        within_text=c.template("within_text", SUPPLIED["concurrency"]),
+    )
+    c.done()
+    st = rules.table("stay")
+    stay = StayRule(
+        id=st.text("id"),
+        section=st.text("section"),
+        k3s_text=st.template("k3s_text", SUPPLIED["stay"]),
+        compose_text=st.template("compose_text", SUPPLIED["stay"]),
+    )
+    st.done()
+    h = rules.table("ha-nodes")
+    min_servers = h.whole("min_servers", minimum=1)
+    ha_nodes = _warning_rule(rules, "ha-nodes", h)
     record = DeploymentRules(
         users=users,
         nodes=nodes,
@@ -300,9 +472,132 @@ def _rules(rules: Table) -> DeploymentRules:
         k3s_capacity=_capacity(rules.table("k3s-capacity"), "measured_users"),
         migrate=read_rule(rules, "migrate", SUPPLIED["migrate"]),
         rollback=read_rule(rules, "rollback", SUPPLIED["rollback"]),
+        concurrency=concurrency,
+        triggers=read_rule(rules, "triggers", SUPPLIED["triggers"]),
+        preference=read_rule(rules, "preference", SUPPLIED["preference"]),
+        stay=stay,
+        not_working=read_rule(
+            rules, "not-working", SUPPLIED["not-working"], SUPPLIED["not-working.warning"]
+        ),
+        compose_not_working=_warning_rule(rules, "compose-not-working"),
+        growth=read_rule(rules, "growth", SUPPLIED["growth"]),
+        ha_nodes=ha_nodes,
+        ha_min_servers=min_servers,
+        mig_gpu=_warning_rule(rules, "mig-gpu"),
+        time_slicing_one_gpu=_warning_rule(rules, "time-slicing-one-gpu"),
+        platform_costs=read_rule(rules, "platform-costs", SUPPLIED["platform-costs"]),
     )
     rules.done()
     return record
+
+
+def _warning_rule(rules: Table, key: str, t: Table | None = None) -> WarningRule:
+    t = t or rules.table(key)
+    record = WarningRule(
+        id=t.text("id"),
+        section=t.text("section"),
+        warning=t.template("warning", SUPPLIED[f"{key}.warning"]),
+    )
+    t.done()
+    return record
+
+
+def _triggers(t: Table) -> TriggerCategory:
+    triggers = []
+    for entry in t.tables("triggers"):
+        triggers.append(Trigger(entry.text("name"), entry.text("label")))
+        entry.done()
+    record = TriggerCategory(
+        id=t.text("id"),
+        section=t.text("section"),
+        category=t.text("category"),
+        triggers=tuple(triggers),
+    )
+    t.done()
+    return record
+
+
+def _mig(t: Table) -> MigCapable:
+    record = MigCapable(id=t.text("id"), section=t.text("section"), gpus=t.texts("gpus"))
+    t.done()
+    return record
+
+
+def _operations(t: Table) -> Operations:
+    def band(platform: str) -> tuple[float, float]:
+        low = t.number(f"{platform}_min_hours_per_week", minimum=0)
+        return low, t.number(f"{platform}_max_hours_per_week", minimum=low)
+
+    record = Operations(
+        id=t.text("id"),
+        section=t.text("section"),
+        compose_hours=band("compose"),
+        k3s_hours=band("k3s"),
+        weeks_per_month=t.number("weeks_per_month", above=0),
+    )
+    t.done()
+    return record
+
+
+def _operations_defaults(t: Table) -> OperationsDefaults:
+    record = OperationsDefaults(
+        id=t.text("id"),
+        section=t.text("section"),
+        hourly_rate=t.number("hourly_rate", minimum=0),
+        server_monthly=t.number("server_monthly", minimum=0),
+    )
+    t.done()
+    return record
+
+
+def _growth(t: Table) -> GrowthModel:
+    record = GrowthModel(
+        id=t.text("id"),
+        section=t.text("section"),
+        first_trigger=t.text("first_trigger"),
+        gpu_contention_trigger=t.text("gpu_contention_trigger"),
+        gpu_contention_share=t.number("gpu_contention_share", above=0, maximum=1),
+        plan_lead_months=t.whole("plan_lead_months"),
+    )
+    t.done()
+    return record
+
+
+def _steps(t: Table, key: str) -> tuple[RollbackStep, ...]:
+    steps = []
+    for step in t.tables(key):
+        steps.append(RollbackStep(step.text("title"), step.text("command")))
+        step.done()
+    return tuple(steps)
+
+
+def _leave_k3s(t: Table) -> LeaveK3s:
+    record = LeaveK3s(
+        id=t.text("id"),
+        section=t.text("section"),
+        steps=_steps(t, "steps"),
+        rollback=_steps(t, "rollback"),
+        notes=t.texts("notes"),
+    )
+    t.done()
+    return record
+
+
+def _note(t: Table) -> Note:
+    record = Note(id=t.text("id"), section=t.text("section"), text=t.text("text"))
+    t.done()
+    return record
+
+
+def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
+    steps = read_arbitration(top, SUPPLIED["arbitration"])
+    ids = [step.id for step in steps]
+    if sorted(ids) != sorted(STEPS) or ids[-1] != STEP_START_SIMPLE:
+        raise ValueError(
+            f"{top.where('arbitration')} must list each of the steps {', '.join(STEPS)} once, "
+            f"ending with {STEP_START_SIMPLE} (it always applies); got {', '.join(ids)}"
+        )
+    return steps
 
 
 def _capacity(t: Table, key: str) -> CapacityRule:
@@ -465,6 +760,24 @@ def _check_links(guide: DeploymentGuide, path: str) -> None:
         rules.k3s_capacity,
         rules.migrate,
         rules.rollback,
+        rules.concurrency,
+        rules.triggers,
+        rules.preference,
+        rules.stay,
+        rules.not_working,
+        rules.compose_not_working,
+        rules.growth,
+        rules.ha_nodes,
+        rules.mig_gpu,
+        rules.time_slicing_one_gpu,
+        rules.platform_costs,
+        guide.mig,
+        guide.operations,
+        guide.operations_defaults,
+        guide.growth,
+        guide.leave_k3s,
+        guide.rollback_note,
+        *guide.arbitration,
         *guide.criteria,
         *guide.start_with,
         *guide.migration_triggers,
@@ -481,6 +794,20 @@ def _check_links(guide: DeploymentGuide, path: str) -> None:
         guide.summary,
     ]
     unique((e.id for e in entries), "id", path)
+    unique(
+        (t for c in guide.migration_triggers for t in (x.id for x in c.triggers)),
+        "trigger id",
+        f"{path}.migration_triggers",
+    )
+    for key, trigger in (
+        ("first_trigger", guide.growth.first_trigger),
+        ("gpu_contention_trigger", guide.growth.gpu_contention_trigger),
+    ):
+        if trigger not in guide.triggers:
+            raise ValueError(
+                f"{path}.growth.{key} must name a migration trigger "
+                f"({', '.join(guide.triggers)}), got {trigger!r}"
+            )
     compose, k3s = ({p.name, *p.aliases} for p in guide.platforms.values())
     if compose & k3s:
         raise ValueError(

@@ -14,7 +14,7 @@ the overridden ones last under a heading saying they were not followed.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
@@ -25,6 +25,9 @@ Effect = Literal["decided", "supports", "overridden", "info"]
 EFFECTS: tuple[Effect, ...] = get_args(Effect)
 
 NOT_FOLLOWED_HEADING = "Not followed (another rule decided):"
+# JupyterLab typesets "$75 ... $90" in HTML output as maths (even written as &#36;); every
+# HTML repr root carries these classes, which MathJax skips.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,13 @@ class Advice:
             "warnings": list(self.warnings),
         }
 
+    def _headline_text(self) -> str:
+        """A line shown right under the choice (what each option costs, say)."""
+        return ""
+
+    def _headline_html(self) -> str:
+        return ""
+
     def _details_text(self) -> list[str]:
         return []
 
@@ -154,7 +164,10 @@ class Advice:
 
     def __str__(self) -> str:
         why, overridden = ordered(self.reasons)
-        lines = [f"{self.title}: {self.choice_label} ({self.choice})", "", "Why:"]
+        lines = [f"{self.title}: {self.choice_label}"]
+        if self._headline_text():
+            lines.append(self._headline_text())
+        lines += ["", "Why:"]
         lines += [_reason_line(r) for r in why]
         if overridden:
             lines += ["", NOT_FOLLOWED_HEADING]
@@ -182,9 +195,11 @@ class Advice:
             else ""
         )
         return (
-            "<div class='labadvisor-advice' style='font-family:sans-serif;line-height:1.4'>"
+            f"<div class='labadvisor-advice {NO_MATH}' "
+            "style='font-family:sans-serif;line-height:1.4'>"
             f"<div style='opacity:.7'>{esc(self.title)}</div>"
             f"<div style='font-size:1.5em;font-weight:bold'>{esc(self.choice_label)}</div>"
+            f"{self._headline_html()}"
             f"<b>Why</b><ul>{''.join(_reason_html(r) for r in why)}</ul>"
             f"{not_followed}{warn_block}{self._details_html()}</div>"
         )
@@ -211,3 +226,28 @@ def _reason_html(reason: Reason) -> str:
         f"<li data-effect='{esc(reason.effect)}'>{text} <small style='opacity:.7'>"
         f"[{esc(reason.rule)}] {esc(reason.source)} · {esc(_tag(reason))}</small></li>"
     )
+
+
+def html_table(title: str, rows: Iterable[tuple[str, str]]) -> str:
+    """A two-column table (name, value) with a caption, for a result's notebook repr."""
+    body = "".join(
+        f"<tr><th {_CELL}>{html.escape(k)}</th><td {_CELL}>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    caption = f"<caption {_LEFT}><b>{html.escape(title)}</b></caption>"
+    return f"<div class='{NO_MATH}'><table>{caption}{body}</table></div>"
+
+
+def html_grid(title: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table with a header row and a caption, for a result's notebook repr."""
+    head = "".join(f"<th {_CELL}>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td {_CELL}>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    caption = f"<caption {_LEFT}><b>{html.escape(title)}</b></caption>"
+    return f"<div class='{NO_MATH}'><table>{caption}<tr>{head}</tr>{body}</table></div>"
+
+
+_LEFT = "style='text-align:left'"
+_CELL = "style='text-align:left;padding:2px 10px 2px 0'"

@@ -22,6 +22,7 @@ setting, and leaves the values in force unchanged.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -97,6 +98,16 @@ def deployment_guide() -> DeploymentGuide:
 def model_facts() -> ModelFacts:
     """Model-memory facts (dtypes, overheads, presets), as typed records."""
     return _record("models", ModelFacts)
+
+
+@functools.cache
+def packaged_offload_guide() -> OffloadGuide:
+    """The offload-vs-local guide as shipped, no override applied: its literal tables."""
+    record = _BUILDERS["offload-vs-local"](
+        _packaged_data("offload-vs-local"), "offload-vs-local (packaged)"
+    )
+    assert isinstance(record, OffloadGuide)
+    return record
 
 
 def configure(
@@ -260,7 +271,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ValueError(f"override file {str(path)!r} does not exist") from None
+        raise ValueError(f"{path} does not exist") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:

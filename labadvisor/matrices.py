@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from labadvisor.costs import monthly_costs
-from labadvisor.guides import deployment_guide, offload_guide
+from labadvisor.costs import CHEAPER, monthly_cost_arrays, monthly_costs
+from labadvisor.guides import deployment_guide, offload_guide, packaged_offload_guide
 from labadvisor.offload_facts import DEPENDS
 from labadvisor.records import Entry
 
@@ -127,16 +127,29 @@ def pay_per_use() -> pd.DataFrame:
 
 
 def usage_scenarios() -> pd.DataFrame:
-    """The guide's Offload usage scenarios next to what the default rate gives."""
+    """The guide's Offload usage scenarios next to what its default rate gives.
+
+    The guide's own figures: overrides (``configure(offload_rate=...)``) never change this
+    table; :func:`your_cost_scenarios` computes the same rows with them.
+    """
+    guide = packaged_offload_guide()
+    defaults = guide.costs.defaults
     rows = []
-    for s in offload_guide().costs.usage_scenarios:
+    for s in guide.costs.usage_scenarios:
+        costs = monthly_cost_arrays(
+            s.hours_per_day,
+            offload_rate=defaults.offload_rate,
+            local_monthly=defaults.local_monthly,
+            team_size=1,
+            days=defaults.days,
+        )
         rows.append(
             {
                 "Scenario": s.name,
                 "Usage": s.hours_label,
                 "hours_per_day": s.hours_per_day,
                 "Guide (USD/month)": s.stated_monthly,
-                "Model (USD/month)": monthly_costs(s.hours_per_day).offload,
+                "Model (USD/month)": float(costs.offload),
                 "id": s.id,
             }
         )
@@ -144,27 +157,79 @@ def usage_scenarios() -> pd.DataFrame:
 
 
 def cost_breakeven() -> pd.DataFrame:
-    """The break-even table, computed from the cost model at the default rates."""
-    costs = offload_guide().costs
+    """The guide's break-even table, computed from the cost model at the guide's own rates.
+
+    Overrides never change it; :func:`your_cost_scenarios` shows the rows with them.
+    """
+    guide = packaged_offload_guide()
+    costs = guide.costs
+    defaults = costs.defaults
     verdicts = costs.breakeven_verdicts
     by_side = {"local": verdicts.local, "offload": verdicts.offload, "equal": verdicts.equal}
     rows = []
     for row in costs.breakeven_rows:
-        low = monthly_costs(row.hours_per_day_low, team_size=row.team_size)
-        high = monthly_costs(row.hours_per_day_high, team_size=row.team_size)
-        verdict = verdicts.mixed if low.cheaper != high.cheaper else by_side[low.cheaper]
+        low, high = (
+            monthly_cost_arrays(
+                hours,
+                offload_rate=defaults.offload_rate,
+                local_monthly=defaults.local_monthly,
+                team_size=row.team_size,
+                days=defaults.days,
+            )
+            for hours in (row.hours_per_day_low, row.hours_per_day_high)
+        )
+        low_side, high_side = CHEAPER[int(low.cheaper)], CHEAPER[int(high.cheaper)]
+        verdict = verdicts.mixed if low_side != high_side else by_side[low_side]
         rows.append(
             {
                 "Usage Level": row.usage_level,
                 "Team size": row.team_size,
-                "Local (Monthly)": low.local,
-                "Offload low (Monthly)": low.offload,
-                "Offload high (Monthly)": high.offload,
+                "Local (Monthly)": float(low.local),
+                "Offload low (Monthly)": float(low.offload),
+                "Offload high (Monthly)": float(high.offload),
                 "Breakeven Point": verdict,
                 "id": row.id,
             }
         )
     return pd.DataFrame(rows)
+
+
+YOUR_SCENARIOS_TITLE = "Computed with your inputs and overrides (not the guide's table)"
+
+
+def your_cost_scenarios(**inputs: Any) -> pd.DataFrame:
+    """The guide's usage levels priced with the values in force (overrides included) and
+    ``inputs`` (any keyword of :func:`~labadvisor.costs.monthly_costs` but
+    ``hours_per_day`` and ``team_size``): labelled as yours, apart from the guide's tables.
+
+    Each row names the local option it compares ("your owned GPU workstation", "buying a
+    GPU", "this machine's CPU").
+    """
+    for key in ("hours_per_day", "team_size"):
+        if key in inputs:
+            raise ValueError(f"{key} comes from each usage level; give the other inputs only")
+    guide = offload_guide()
+    rows = []
+    for row in guide.costs.breakeven_rows:
+        for hours in sorted({row.hours_per_day_low, row.hours_per_day_high}):
+            c = monthly_costs(hours, team_size=row.team_size, **inputs)
+            rows.append(
+                {
+                    "Usage Level": row.usage_level,
+                    "hours_per_day": hours,
+                    "Team size": row.team_size,
+                    "Local option": c.local_label,
+                    "Local (Monthly)": c.local,
+                    "Offload (Monthly)": c.offload,
+                    "Offload rate (USD/h)": c.offload_rate,
+                    "Verdict": c.verdict,
+                    "Basis": YOUR_SCENARIOS_TITLE,
+                    "id": row.id,
+                }
+            )
+    df = pd.DataFrame(rows)
+    df.attrs["title"] = YOUR_SCENARIOS_TITLE
+    return df
 
 
 def migration_phases() -> pd.DataFrame:
@@ -247,9 +312,9 @@ def start_with() -> pd.DataFrame:
 
 def migration_triggers() -> pd.DataFrame:
     rows = [
-        {"Category": t.category, "Trigger": item, "id": t.id}
-        for t in deployment_guide().migration_triggers
-        for item in t.items
+        {"Category": c.category, "Trigger": t.label, "trigger": t.id, "id": c.id}
+        for c in deployment_guide().migration_triggers
+        for t in c.triggers
     ]
     return pd.DataFrame(rows)
 

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from labadvisor.records import Entry, Rule, Table, read_rule, unique
+from labadvisor.records import (
+    ArbitrationStep,
+    Entry,
+    Rule,
+    Table,
+    read_arbitration,
+    read_rule,
+    unique,
+)
 from labadvisor.templates import Template
 
 RuntimeChoice = Literal["local-cpu", "local-gpu", "offload"]
@@ -66,12 +74,25 @@ SUPPLIED: Mapping[str, Mapping[str, Any]] = {
     "cost": {
         "hours": 6.0,
         "team": " for 5 people",
-        "cheaper_text": "local is cheaper",
+        "local_label": "your owned GPU workstation",
+        "cheaper_text": "your owned GPU workstation is cheaper",
+        "verdict": "your owned GPU workstation is cheaper",
         "local": 75.0,
         "offload": 90.0,
+        "rate": 0.5,
+        "rate_low": 0.5,
+        "rate_high": 2.0,
         "breakeven": 5.0,
+        "breakeven_text": "5.0 h/day at $0.50/h",
+        "band_text": "1.2-5.0 h/day",
     },
 }
+
+Hardware = Literal["owned-gpu", "buy-gpu", "cpu-only"]
+HARDWARE: tuple[Hardware, ...] = ("owned-gpu", "buy-gpu", "cpu-only")
+# The pay-per-use entries the cost model prices: the L4's hourly band and storage.
+OFFLOAD_RATE_ID = "cost.offload.l4"
+STORAGE_ID = "cost.offload.storage"
 
 
 @dataclass(frozen=True)
@@ -175,15 +196,6 @@ DECISIVE_STEPS = frozenset({STEP_LOCAL_GPU_HOLDS, STEP_INTERACTIVE, STEP_WORKLOA
 
 
 @dataclass(frozen=True)
-class ArbitrationStep(Entry):
-    """One step of the order in which the guide's rules win (``[[arbitration]]``)."""
-
-    summary: str
-    # Ends the text of each rule this step overrides: "Not followed: {because}."
-    because: Template
-
-
-@dataclass(frozen=True)
 class ComparisonRow(Entry):
     category: str
     factor: str
@@ -208,6 +220,21 @@ class CostDefaults(Entry):
     offload_rate: float
     # Days of use per month; whole days stay ints so they print as "30".
     days: float
+
+
+@dataclass(frozen=True)
+class LocalOption(Entry):
+    """What "local" is for a user: which costs it carries and how a reason names it."""
+
+    name: Hardware
+    label: str
+    operating: bool  # the monthly operating cost (local_monthly)
+    purchase: bool  # the purchase, spread over amortize_months
+
+
+@dataclass(frozen=True)
+class Purchase(Entry):
+    amortize_months: int
 
 
 @dataclass(frozen=True)
@@ -253,6 +280,8 @@ class BreakevenRow(Entry):
 @dataclass(frozen=True)
 class CostFacts:
     defaults: CostDefaults
+    local_options: Mapping[Hardware, LocalOption]
+    purchase: Purchase
     hardware: tuple[PriceRange, ...]
     hardware_total: PriceEstimate
     operational: tuple[PriceRange, ...]
@@ -260,6 +289,10 @@ class CostFacts:
     usage_scenarios: tuple[UsageScenario, ...]
     breakeven_verdicts: BreakevenVerdicts
     breakeven_rows: tuple[BreakevenRow, ...]
+
+    def price(self, entry_id: str) -> PriceRange:
+        # The ids the cost model asks for are checked to exist when loaded.
+        return next(p for p in self.pay_per_use if p.id == entry_id)
 
 
 @dataclass(frozen=True)
@@ -534,17 +567,7 @@ def _rules(rules: Table) -> RuntimeRules:
 
 
 def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
-    steps = []
-    for t in top.tables("arbitration"):
-        steps.append(
-            ArbitrationStep(
-                id=t.text("id"),
-                section=t.text("section"),
-                summary=t.text("summary"),
-                because=t.template("because", SUPPLIED["arbitration"]),
-            )
-        )
-        t.done()
+    steps = read_arbitration(top, SUPPLIED["arbitration"])
     where = top.where("arbitration")
     ids = [step.id for step in steps]
     known = [*FILTER_STEPS, *sorted(DECISIVE_STEPS), STEP_SIZE_TIERS]
@@ -557,7 +580,7 @@ def _arbitration(top: Table) -> tuple[ArbitrationStep, ...]:
             f"{where} must start with {', '.join(FILTER_STEPS)} (they rule options out) and "
             f"end with {STEP_SIZE_TIERS} (it always decides); got {', '.join(ids)}"
         )
-    return tuple(steps)
+    return steps
 
 
 def _comparison(t: Table) -> ComparisonRow:
@@ -617,8 +640,31 @@ def _costs(t: Table) -> CostFacts:
         mixed=v.text("mixed"),
     )
     v.done()
+    options: dict[Hardware, LocalOption] = {}
+    for o in t.tables("local_options"):
+        option = LocalOption(
+            id=o.text("id"),
+            section=o.text("section"),
+            name=o.one_of("name", HARDWARE),
+            label=o.text("label"),
+            operating=o.boolean("operating"),
+            purchase=o.boolean("purchase"),
+        )
+        o.done()
+        options[option.name] = option
+    if sorted(options) != sorted(HARDWARE):
+        raise ValueError(f"{t.where('local_options')} must name each of {', '.join(HARDWARE)} once")
+    p = t.table("purchase")
+    purchase = Purchase(
+        id=p.text("id"),
+        section=p.text("section"),
+        amortize_months=p.whole("amortize_months", minimum=1),
+    )
+    p.done()
     record = CostFacts(
         defaults=defaults,
+        local_options=options,
+        purchase=purchase,
         hardware=tuple(_price(e) for e in t.tables("hardware")),
         hardware_total=hardware_total,
         operational=tuple(_price(e) for e in t.tables("operational")),
@@ -783,6 +829,8 @@ def _check_links(guide: OffloadGuide, path: str) -> None:
         *guide.comparison,
         *guide.use_cases,
         guide.costs.defaults,
+        *guide.costs.local_options.values(),
+        guide.costs.purchase,
         *guide.costs.hardware,
         guide.costs.hardware_total,
         *guide.costs.operational,
@@ -797,6 +845,10 @@ def _check_links(guide: OffloadGuide, path: str) -> None:
         *guide.audiences,
     ]
     unique((e.id for e in entries), "id", path)
+    prices = {p.id for p in guide.costs.pay_per_use}
+    for wanted in (OFFLOAD_RATE_ID, STORAGE_ID):
+        if wanted not in prices:
+            raise ValueError(f"{path}.costs.pay_per_use needs the entry with id {wanted!r}")
     classes = {c.name for c in guide.complexity}
     unique((c.name for c in guide.complexity), "complexity name", f"{path}.complexity")
     names = [n for w in guide.workloads for n in (w.name, *w.aliases)]

@@ -31,7 +31,17 @@ def runtime_options() -> dict[str, list[Option]]:
         "preset": [
             (f"{preset.name} ({preset.params_b:g}B)", preset.id) for preset in model_facts().presets
         ],
+        "hardware": [("what the GPU check found", None), *cost_options()["hardware"]],
     }
+
+
+def cost_options() -> dict[str, list[Option]]:
+    """Choices for ``monthly_costs``' enumerated inputs: what "local" is."""
+    from labadvisor.guides import offload_guide
+    from labadvisor.offload_facts import HARDWARE
+
+    options = offload_guide().costs.local_options
+    return {"hardware": [(options[name].label, name) for name in HARDWARE]}
 
 
 def deployment_options() -> dict[str, list[Option]]:
@@ -45,5 +55,21 @@ def deployment_options() -> dict[str, list[Option]]:
         "current": [
             ("nothing yet", None),
             *[(platform.label, name) for name, platform in guide.platforms.items()],
+        ],
+        "current_ok": [("yes, it works", True), ("no, it is not working", False)],
+        "prefer": [
+            ("no preference", None),
+            *[(platform.label, name) for name, platform in guide.platforms.items()],
+        ],
+        # The guide's "When to Consider Migration" list, by trigger id (several may be chosen).
+        "migration_triggers": [
+            (f"{trigger.label} ({category.category})", trigger.id)
+            for category in guide.migration_triggers
+            for trigger in category.triggers
+        ],
+        "gpu": [
+            ("not stated", None),
+            ("detect this machine's GPUs", "auto"),
+            *[(f"{model} (MIG-capable)", model) for model in guide.mig.gpus],
         ],
     }

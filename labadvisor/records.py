@@ -34,6 +34,15 @@ class Rule(Entry):
     warning: Template | None
 
 
+@dataclass(frozen=True)
+class ArbitrationStep(Entry):
+    """One step of the order in which an adviser's rules win (``[[arbitration]]``)."""
+
+    summary: str
+    # Ends the text of each rule this step overrides: "Not followed: {because}."
+    because: Template
+
+
 class Table:
     """One TOML table at ``path``; read each key once, then call :meth:`done`."""
 
@@ -64,6 +73,12 @@ class Table:
 
     def optional_text(self, key: str) -> str | None:
         return None if self._absent(key) else self.text(key)
+
+    def boolean(self, key: str) -> bool:
+        value = self._value(key)
+        if not isinstance(value, bool):
+            raise ValueError(f"{self.where(key)} must be true or false, got {value!r}")
+        return value
 
     def texts(self, key: str) -> tuple[str, ...]:
         value = self._value(key)
@@ -224,3 +239,19 @@ def unique(values: Iterable[str], what: str, path: str) -> None:
         if value in seen:
             raise ValueError(f"{path}: {what} {value!r} appears more than once")
         seen.add(value)
+
+
+def read_arbitration(top: Table, supplied: Mapping[str, Any]) -> tuple[ArbitrationStep, ...]:
+    """The ``[[arbitration]]`` steps in their order; each adviser checks its own ids."""
+    steps = []
+    for t in top.tables("arbitration"):
+        steps.append(
+            ArbitrationStep(
+                id=t.text("id"),
+                section=t.text("section"),
+                summary=t.text("summary"),
+                because=t.template("because", supplied),
+            )
+        )
+        t.done()
+    return tuple(steps)

@@ -18,11 +18,18 @@ known to hold it), and the warnings name the ways out.
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from labadvisor.costs import CostComparison, check_team_size, monthly_costs
-from labadvisor.explain import Advice, Reason, fire, settle
+from labadvisor.costs import (
+    CostComparison,
+    MeasuredHours,
+    check_team_size,
+    monthly_costs,
+    resolve_hardware,
+    resolve_hours,
+)
+from labadvisor.explain import NO_MATH, Advice, Reason, fire, settle
 from labadvisor.guides import offload_guide
 from labadvisor.memory import MemoryEstimate, estimate_memory, resolve_task
 from labadvisor.offload_facts import RUNTIME_CHOICES
@@ -38,6 +45,7 @@ from labadvisor.runtime_decision import (
 )
 from labadvisor.runtime_reasons import (
     fit_lines,
+    holders_reason,
     reasons_for,
     target_label,
     tier_lines,
@@ -119,7 +127,7 @@ class RuntimeAdvice(Advice):
 
     def _details_html(self) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self._details_text())
-        return f"<details><summary>Inputs</summary><ul>{items}</ul></details>"
+        return f"<details class='{NO_MATH}'><summary>Inputs</summary><ul>{items}</ul></details>"
 
 
 def advise_runtime(
@@ -133,11 +141,13 @@ def advise_runtime(
     task: str = "inference",
     workload: str | None = None,
     gpu: Any = "auto",
-    hours_per_day: float | None = None,
+    hours_per_day: float | str | None = None,
     team_size: int = 1,
     sensitive: bool = False,
     offline: bool = False,
     interactive: bool = False,
+    hardware: str | None = None,
+    usage_days: int = 30,
 ) -> RuntimeAdvice:
     """Where to run a model: "local-cpu", "local-gpu" or "offload", and why.
 
@@ -151,7 +161,16 @@ def advise_runtime(
     memory) or the free GPU memory in GB. ``sensitive`` (code must not leave the machine)
     and ``offline`` (air-gapped) rule Offload out; ``interactive`` prefers a local option
     that holds the model (Offload starts in minutes and downloads the model each session).
-    ``hours_per_day`` and ``team_size`` never change the choice; they add what it costs.
+    ``hours_per_day`` and ``team_size`` never change the choice; they add what it costs,
+    against ``hardware`` ("owned-gpu", "buy-gpu", "cpu-only"; by default what ``gpu``
+    found: an owned GPU when there is one, else this machine's CPU).
+    ``hours_per_day="measured"`` takes the hours from the usage ledger: GPU busy hours
+    (local GPUs at or above 10 % utilization) plus Docker Offload hours per day over the
+    last ``usage_days`` days (:func:`labadvisor.costs.measured_hours`), and the cost reason
+    quotes them; with no ledger or no samples yet it is a ValueError saying why.
+    When ``gpu="auto"`` finds a GPU too small for the model, an info reason names the
+    notebooks and processes holding the memory that would make it fit
+    (:func:`labadvisor.gpu.make_room`).
     """
     guide = offload_guide()
     for name, flag in (("sensitive", sensitive), ("offline", offline)):
@@ -188,8 +207,15 @@ def advise_runtime(
     memory = estimate()
     work = resolve_workload(workload, task=job)
     team_size = check_team_size(team_size)
-    hours = None if hours_per_day is None else check_hours_per_day(hours_per_day)
+    hours: float | None = None
+    measured: MeasuredHours | None = None
+    if hours_per_day is not None:
+        given, measured = resolve_hours(hours_per_day, usage_days)
+        hours = check_hours_per_day(given)
     local = resolve_gpu(gpu)
+    if hardware is None:
+        hardware = "owned-gpu" if local.available else "cpu-only"
+    local_option = resolve_hardware(hardware)
     headroom = guide.rules.gpu_fits.headroom_fraction
     needed_gb = memory.total_gb * (1 + headroom)
     decision = decide_runtime(
@@ -210,6 +236,10 @@ def advise_runtime(
         "needed_gb": needed_gb,
     }
     reasons = reasons_for(guide, decision, local, work, sizes, sensitive, offline, interactive)
+    if decision.gpu_state == "too-small" and _detected(gpu):
+        holders = holders_reason(local, needed_gb)
+        if holders is not None:
+            reasons.append(holders)
     warnings: list[str] = []
     ways_out: list[str] = []
     rules = guide.rules
@@ -234,7 +264,9 @@ def advise_runtime(
 
     cost = None
     if hours is not None:
-        cost = monthly_costs(hours, team_size=team_size)
+        cost = monthly_costs(hours, team_size=team_size, hardware=local_option.name)
+        if measured is not None:
+            cost = replace(cost, measured=measured.text)
     if team_size > 1:
         audience = guide.audience(team_size)
         meaning = (
@@ -257,17 +289,35 @@ def advise_runtime(
             )
         )
     if cost is not None:
+        verdict = cost.verdict
+        if cost.hardware == "cpu-only":
+            line = next(t for t in guide.size_tiers if t.choice == "local-cpu")
+            limit = line.below_gb or line.up_to_gb or 1
+            verdict = f"{cost.local_label} adds no GPU cost, " + (
+                f"and the guide runs models under {limit:g} GB on the CPU"
+                if decision.tier.choice == "local-cpu"
+                else f"but the guide keeps the CPU for models under {limit:g} GB: a "
+                f"{sizes['size']} GB model may be too slow on it"
+            )
         reasons.append(
             fire(
                 rules.cost,
                 guide.source(rules.cost),
                 rules.cost.text,
-                hours=cost.hours_per_day,
-                team=f" for {team_size} people" if team_size > 1 else "",
+                hours=round(cost.hours_per_day, 2),
+                team=(f" ({cost.measured})" if cost.measured else "")
+                + (f" for {team_size} people" if team_size > 1 else ""),
+                local_label=cost.local_label,
                 cheaper_text=cost.cheaper_text,
+                verdict=verdict,
                 local=cost.local,
                 offload=cost.offload,
+                rate=cost.offload_rate,
+                rate_low=cost.rate_band[0],
+                rate_high=cost.rate_band[1],
                 breakeven=cost.breakeven_hours_per_day,
+                breakeven_text=cost.breakeven_text,
+                band_text=cost.band_text,
             )
         )
 
@@ -306,5 +356,11 @@ def advise_runtime(
             "sensitive": sensitive,
             "offline": offline,
             "interactive": interactive,
+            "hardware": local_option.name,
         },
     )
+
+
+def _detected(gpu: object) -> bool:
+    """Whether ``gpu`` asked for this machine's GPU to be detected ("auto")."""
+    return isinstance(gpu, str) and gpu.strip().lower() == "auto"

@@ -21,6 +21,8 @@ from labadvisor.runtime_decision import LocalGpu, RuntimeDecision, Workload, gpu
 from labadvisor.units import gb_text
 
 ASSUMED_TEXT = " (assumed: no workload was given)"
+HOLDERS_RULE = "gpu.holders"
+HOLDERS_SOURCE = "labadvisor (NVML: the GPU's compute processes, labadvisor.gpu.processes())"
 
 
 def reasons_for(
@@ -286,3 +288,25 @@ def gpu_values(
             "short_gb": -decision.margin_gb,
         }
     return values
+
+
+def holders_reason(local: LocalGpu, needed_gb: float) -> Reason | None:
+    """An info reason naming who holds the memory that would make the model fit on the
+    detected GPU ("18.2 GB needed, 9.1 GB free on GPU 0; notebook train.ipynb holds
+    12.0 GB"), from :func:`labadvisor.gpu.make_room`; None where the processes cannot be
+    read or the GPU is not found among them. Inside a kernel, other kernels are listed as
+    processes (the server's kernel map is not known here)."""
+    if local.label is None or local.free_gb is None:
+        return None
+    try:
+        from labadvisor import gpu
+
+        unit = next((u for u in gpu.processes().devices if u.label == local.label), None)
+        if unit is None or not unit.valid or "processes" in unit.unavailable:
+            return None  # which processes hold the memory is unknown: nothing to name
+        room = gpu.make_room(round(needed_gb * 1e9), unit, round(local.free_gb * 1e9))
+    except Exception:  # best effort: the advice stands without the holders
+        return None
+    if room.fits:
+        return None
+    return Reason(rule=HOLDERS_RULE, text=f"{room.text}.", source=HOLDERS_SOURCE)

@@ -18,8 +18,14 @@ export PYTHONPATH=$PWD:$PWD/tests PYTHONUNBUFFERED=1
   echo "== gpu-marked tests"
   python3 -m pytest -p no:cacheprovider --noconftest -p gpu_fixtures -m gpu -v -s tests/test_gpu*.py
 
+  echo "== every GPU test file (the fake-NVML tests too, on this machine's Python)"
+  python3 -m pytest -p no:cacheprovider --noconftest -p gpu_fixtures -q tests/test_gpu_*.py
+
   echo "== sampling benchmark"
   python3 benchmarks/bench_gpu_sample.py --seconds 5
+
+  echo "== per-process attribution benchmark"
+  python3 benchmarks/bench_gpu_processes.py
 
   echo "== CUDA_VISIBLE_DEVICES as the CUDA driver reads it (cuInit + cuDeviceGetCount)"
   python3 scripts/cuda_visibility_probe.py

@@ -53,6 +53,18 @@ HOSTILE_VALUES = (
     "ünïcødé ✓",
     "\u202e\u0000",
     "٣",  # an Arabic-Indic digit: int() takes it
+    # The values of issue 11's options: per-member hours, the ledger's, hardware, triggers.
+    "6,2,4",
+    "1e308,1e308",
+    "nan,1",
+    ",",
+    "measured",
+    "buy-gpu",
+    "cpu-only",
+    "load-balancing",
+    "GPU scheduling conflicts",
+    "A100",
+    "k3s",
 )
 
 
@@ -165,6 +177,7 @@ def sandboxed_process_state(home: Path) -> Iterator[None]:
         DOCKER_CONFIG=str(home / ".docker"),
         DOCKER_HOST=f"tcp://127.0.0.1:{closed_port()}",
         XDG_CONFIG_HOME=str(home / "xdg"),
+        XDG_DATA_HOME=str(home / "data"),  # `usage` reads its ledger here (none: a notice)
     )
     try:
         yield

@@ -112,6 +112,13 @@ def real_gpu(real_nvml: None) -> None:
         pytest.skip("needs an NVIDIA GPU and driver")
 
 
+@pytest.fixture
+def no_real_gpu(real_nvml: None) -> None:
+    """For tests of this machine's real NVML when it has no GPU: skipped on a GPU machine."""
+    if _real_gpu_present():
+        pytest.skip("this machine has a GPU; the no-GPU path is checked where there is none")
+
+
 # --- /proc for the process-attribution tests ---------------------------------------------
 
 

@@ -116,3 +116,46 @@ class SilentEngine:
         self._thread.join(timeout=5)
         for connection in self.accepted:
             connection.close()
+
+
+class NotebookKernel:
+    """A real kernel the test server started for a notebook session (``POST api/sessions``,
+    as JupyterLab opens a notebook), and a client to run code in it."""
+
+    def __init__(self, serverapp: Any, session: dict[str, Any]) -> None:
+        self.session = session
+        self.kernel_id: str = session["kernel"]["id"]
+        self.path: str = session["path"]
+        self.manager = serverapp.kernel_manager.get_kernel(self.kernel_id)
+        self.client = self.manager.client()
+
+    @classmethod
+    async def open(cls, jp_fetch: Any, serverapp: Any, path: str) -> NotebookKernel:
+        body = {"path": path, "type": "notebook", "name": path, "kernel": {"name": "python3"}}
+        response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
+        assert response.code == 201, response.body
+        kernel = cls(serverapp, json.loads(response.body))
+        kernel.client.start_channels()
+        await kernel.client.wait_for_ready(timeout=120)
+        return kernel
+
+    @property
+    def pid(self) -> int:
+        pid = self.manager.provisioner.pid
+        assert isinstance(pid, int), pid
+        return pid
+
+    async def run(self, code: str) -> str:
+        """Run ``code``; its stdout. A Python error in the kernel fails the test."""
+        out: list[str] = []
+
+        def hook(message: dict[str, Any]) -> None:
+            if message["msg_type"] == "stream":
+                out.append(message["content"]["text"])
+
+        reply = await self.client.execute_interactive(code, timeout=120, output_hook=hook)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return "".join(out)
+
+    def close(self) -> None:
+        self.client.stop_channels()

@@ -112,7 +112,7 @@ def test_use_global_writes_config_json(
 ) -> None:
     code, out, err = run(capsys, "context", "use", "docker-cloud", "--global", "--no-check")
     assert code == 0 and err == ""
-    assert out.startswith("Switched docker-cloud (offload, tcp://127.0.0.1:2999) for all")
+    assert out.startswith("Switched to docker-cloud (offload, tcp://127.0.0.1:2999) for all")
     assert json.loads((config_dir / "config.json").read_text())["currentContext"] == "docker-cloud"
     code, out, _ = run(capsys, "context", "use", "local", "--global", "--json", "--no-check")
     assert code == 0
@@ -213,6 +213,10 @@ def test_switch_options_without_a_target_are_a_usage_error(
 
 
 def _bash(script: str, config_dir: Path, **variables: str) -> list[str]:
+    return _bash_run(script, config_dir, **variables).stdout.splitlines()
+
+
+def _bash_run(script: str, config_dir: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")},
         "DOCKER_CONFIG": str(config_dir),
@@ -228,7 +232,7 @@ def _bash(script: str, config_dir: Path, **variables: str) -> list[str]:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    return result
 
 
 SHOW = (
@@ -269,6 +273,55 @@ def test_the_round_trip_with_engines_that_answer(config_dir: Path) -> None:
             DOCKER_HOST=local.host,
         )
     assert lines == ["lab", local.host]
+
+
+def test_the_way_back_to_a_dead_docker_host_needs_no_no_check(config_dir: Path) -> None:
+    """Issue 12's round trip as written: the engine DOCKER_HOST named is down, every switch
+    checks, and the way back still restores it, saying on stderr that it did not answer."""
+    dead = f"tcp://127.0.0.1:{closed_port()}"
+    with FakeEngine() as cloud:
+        write_context(config_dir, "docker-cloud", cloud.host)
+        result = _bash_run(
+            f"export DOCKER_HOST={dead}; "
+            'eval "$(labadvisor context use docker-cloud)"; '
+            'eval "$(labadvisor context use local)"; '
+            "echo $DOCKER_HOST",
+            config_dir,
+        )
+    assert result.stdout.splitlines() == [dead]
+    way_back = result.stderr.split("Switched to default", 1)[1]
+    assert f"the local engine at {dead} did not answer" in way_back
+    assert "this kernel" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_shell_is_told_of_the_shell_not_of_a_kernel(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shell form and --global speak of this shell and of `eval "$(…)"`, never of a
+    kernel or of use(..., scope='kernel'); already being there is a notice, exit 0."""
+    (config_dir / "config.json").write_text('{"currentContext": "docker-cloud"}')
+    code, out, err = run(capsys, "context", "use", "docker-cloud", "--no-check")
+    assert code == 0 and out.splitlines() == ["export DOCKER_CONTEXT=docker-cloud"]
+    assert err.startswith(
+        "# Already on docker-cloud (offload, tcp://127.0.0.1:2999) for this shell; now set "
+        "explicitly (DOCKER_CONTEXT)\n"
+    )
+    assert "was docker-cloud" not in err
+    os.environ["DOCKER_CONTEXT"] = "default"  # as after an eval of `use default`
+    code, out, err = run(capsys, "context", "use", "docker-cloud", "--global", "--no-check")
+    assert (code, err) == (0, "")
+    assert out.startswith("Already on docker-cloud (offload, tcp://127.0.0.1:2999) for all")
+    assert (
+        "; nothing changed. this shell keeps using default because DOCKER_CONTEXT is set; " in out
+    )
+    assert 'eval "$(labadvisor context use docker-cloud)" switches it too' in out
+    assert "kernel" not in out
+    code, out, err = run(capsys, "context", "use", "docker-cloud", "--no-check")
+    assert (
+        code == 0
+        and "# Switched to docker-cloud (offload, tcp://127.0.0.1:2999) for this shell; was default"
+        in err
+    )
 
 
 def test_without_a_docker_host_nothing_is_kept(config_dir: Path) -> None:

@@ -27,7 +27,7 @@ from docker_engines import (
 )
 
 from labadvisor import contexts
-from labadvisor.contexts import deadline, kernel_env, store
+from labadvisor.contexts import deadline, kernel_env, store, switch
 from labadvisor.contexts.engine import gpu_capability
 from labadvisor.contexts.switch import Scope
 
@@ -785,3 +785,23 @@ def test_a_huge_endpoint_is_cut_in_engine_errors(config_dir: Path) -> None:
     with pytest.raises(contexts.EngineUnreachableError) as caught:
         contexts.use("far", timeout=1)
     assert len(str(caught.value)) < 1000 and caught.value.endpoint == host
+
+
+def test_the_way_back_to_a_hung_local_engine_never_waits_the_full_timeout(
+    config_dir: Path, engine: FakeEngine, hostile_engine: Callable[..., HostileEngine]
+) -> None:
+    write_context(config_dir, "docker-cloud", engine.host)
+    hung = hostile_engine("silent")
+    write_context(config_dir, "desktop-linux", hung.host)
+    contexts.use("offload")
+    started = time.monotonic()
+    result = contexts.use("local", timeout=30)
+    elapsed = time.monotonic() - started
+    assert result.context == "desktop-linux" and result.engine_error
+    assert elapsed < switch.LOCAL_CHECK_SECONDS + 0.5, f"took {elapsed:.2f} s"
+    # Other targets keep the deadline they are given.
+    write_context(config_dir, "hung", hung.host)
+    started = time.monotonic()
+    with pytest.raises(contexts.EngineUnreachableError):
+        contexts.use("hung", timeout=2)
+    assert time.monotonic() - started >= 2

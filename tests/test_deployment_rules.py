@@ -92,10 +92,16 @@ def test_migration_plan_from_compose() -> None:
 
 
 def test_rollback_plan_from_k3s_and_no_plan_when_staying() -> None:
-    back = advise_deployment(10, current="k3s")
+    # issue 11: a small lab whose K3s works stays on K3s; it moves back to Docker Compose
+    # when K3s does not work (or when asked), and the move first backs up K3s's own data
+    # (there is no docker_to_k3s backup), then stops K3s.
+    back = advise_deployment(10, current="k3s", current_ok=False)
     assert back.choice == "docker-compose"
     assert back.migration is not None and back.migration.target == "docker-compose"
-    assert back.migration.steps[0].details == ["sudo systemctl stop k3s"]
+    assert back.migration.steps[0].title == "Back up K3s's data"
+    assert back.migration.steps[1].details == ["sudo systemctl stop k3s"]
+    staying = advise_deployment(10, current="k3s")
+    assert staying.choice == "k3s" and staying.migration is None
     assert advise_deployment(80, current="k3s").migration is None
     assert advise_deployment(10, current="compose").migration is None
 

@@ -76,3 +76,13 @@ def test_deployment_override_names_the_rule_that_lost() -> None:
     effects = {r.rule: r.effect for r in advice.reasons}
     assert effects["deploy.users"] == "overridden"
     assert effects["deploy.multi-node"] == "decided"
+
+
+def test_the_printed_header_names_the_choice_once() -> None:
+    from labadvisor import advise_deployment, advise_runtime
+
+    runtime = advise_runtime(13, gpu=None, workload="code-generation")
+    assert runtime.choice == "offload"
+    assert str(runtime).splitlines()[0] == f"Runtime advice: {runtime.choice_label}"
+    deployment = advise_deployment(80)
+    assert str(deployment).splitlines()[0] == f"Deployment advice: {deployment.choice_label}"

@@ -3,12 +3,20 @@ reasons name the GPU it found and the fit margin; the Offload side is the guide'
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
-from fake_nvml import FakeGpu, FakeNvml, GiB, a100_mig, l4
+from fake_nvml import FakeGpu, FakeNvml, FakeProcess, GiB, a100_mig, l4
 
 from labadvisor import advise_runtime, gpu
+from labadvisor.explain import Reason
 from labadvisor.guides import offload_guide
 
 L4_FREE_GB = (23034 - 300) * 1024**2 / 1e9  # the fake L4: 23034 MiB total, 300 MiB used
@@ -139,3 +147,111 @@ def test_auto_checks_the_fit_against_free_memory_read_now(
     assert advice.gpu is not None
     assert advice.gpu.free_gb == pytest.approx((23034 * 1024**2 - 20 * GiB) / 1e9)
     assert fake.calls["nvmlDeviceGetCount"] == 1  # read again, not probed again
+
+
+# --- who holds the memory that would make the model fit (make_room) -------------------------
+
+PROCESS_API = {
+    "nvmlDeviceGetComputeRunningProcesses_v3",
+    "nvmlDeviceGetComputeRunningProcesses_v2",
+    "nvmlDeviceGetComputeRunningProcesses",
+}
+# A busy L4: 23034 MiB - 20 GiB = 2.7 GB free; a 5 GB model needs 6.0 GB (3.3 GB short).
+BUSY = 20 * GiB
+
+
+@pytest.fixture
+def orphan(gpu_device_file: Path) -> Iterator[tuple[int, str]]:
+    """A process holding the "GPU" that is not this process's descendant (its shell parent
+    has exited): another user's training job, as far as attribution can tell. Yields its
+    pid and the label the advice names it by; killed afterwards."""
+    shell = subprocess.run(
+        ["sh", "-c", 'sleep 60 <"$1" >/dev/null 2>&1 & echo $!', "sh", str(gpu_device_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(shell.stdout)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    try:
+        yield pid, f"process {pid} ({me}: sleep 60)"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def holders(advice: object) -> list[Reason]:
+    return [r for r in advice.reasons if r.rule == "gpu.holders"]  # type: ignore[attr-defined]
+
+
+def test_a_short_gpu_names_the_holders_that_would_make_it_fit(
+    machine: Callable[..., FakeNvml], orphan: tuple[int, str]
+) -> None:
+    pid, label = orphan
+    me = os.getpid()
+    # This kernel's 2 GiB would not close the 3.3 GB gap; the other job's 12 GiB would.
+    machine(
+        [l4(memory_used=BUSY, processes=[FakeProcess(me, 2 * GiB), FakeProcess(pid, 12 * GiB)])]
+    )
+    advice = advise_runtime(5, gpu="auto")
+    assert advice.choice != "local-gpu"
+    (reason,) = holders(advice)
+    free = (23034 * 1024**2 - BUSY) / 1e9
+    assert reason.text == f"6.0 GB needed, {free:.1f} GB free on GPU 0; {label} holds 12.9 GB."
+    assert reason.effect == "info" and reason.points_to is None
+    assert reason.source.startswith("labadvisor (NVML")
+    assert any(r["rule"] == "gpu.holders" for r in advice.to_dict()["reasons"])
+    # When no single holder is enough, the fewest that are: the largest, then what closes it.
+    machine(
+        [l4(memory_used=BUSY, processes=[FakeProcess(me, 2 * GiB), FakeProcess(pid, 3 * GiB // 2)])]
+    )
+    (reason,) = holders(advise_runtime(5, gpu="auto"))
+    assert reason.text.endswith(f"; this kernel holds 2.1 GB and {label} holds 1.6 GB.")
+
+
+def test_holders_are_named_only_for_a_detected_gpu_that_is_too_small(
+    machine: Callable[..., FakeNvml], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine([l4(memory_used=BUSY, processes=[FakeProcess(os.getpid(), 12 * GiB)])])
+    calls: list[object] = []
+    real = gpu.processes
+
+    def counted(*args: Any, **kwargs: Any) -> gpu.GpuProcesses:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gpu, "processes", counted)
+    assert holders(advise_runtime(5, gpu="auto"))  # short: asked
+    assert len(calls) == 1
+    assert not holders(advise_runtime(1.5, gpu="auto"))  # it fits: nothing to free
+    assert not holders(advise_runtime(5, gpu=2.0))  # a given free memory: not this GPU's
+    assert not holders(advise_runtime(5, gpu=None))
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("how", ["raises", "no-process-api", "invalid-unit"])
+def test_a_failure_reading_processes_just_omits_the_holders(
+    machine: Callable[..., FakeNvml], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    processes = [FakeProcess(os.getpid(), 12 * GiB)]
+    if how == "no-process-api":
+        machine([l4(memory_used=BUSY, processes=processes)], missing=PROCESS_API)
+    else:
+        machine([l4(memory_used=BUSY, processes=processes)])
+    if how == "raises":
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("NVML went away")
+
+        monkeypatch.setattr(gpu, "processes", broken)
+    if how == "invalid-unit":
+        real = gpu.processes
+
+        def lost(*args: object, **kwargs: object) -> gpu.GpuProcesses:
+            found = real()
+            units = tuple(replace(u, valid=False, error="GPU is lost") for u in found.devices)
+            return replace(found, devices=units)
+
+        monkeypatch.setattr(gpu, "processes", lost)
+    advice = advise_runtime(5, gpu="auto")
+    assert advice.choice != "local-gpu" and not holders(advice)
+    assert any(r.rule == "gpu.too-small" for r in advice.reasons)  # the rest stands

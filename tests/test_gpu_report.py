@@ -45,7 +45,8 @@ def test_text_and_html_reprs(fake_nvml: InstallFake) -> None:
     fake_nvml([a100_mig(0), l4(1, name="NVIDIA <L4> & co")])
     report = detect()
     text = str(report)
-    assert text.startswith("GPU detection: ok")
+    # A sentence first (issue 13), the status still named.
+    assert text.startswith("This kernel can use 2 GPU units: ") and "(status: ok)." in text
     assert "driver 550.54.15, CUDA 12.4" in text
     assert "GPU 0 MIG 1: NVIDIA A100-SXM4-40GB MIG 3g.20gb" in text
     assert "GPU 1: NVIDIA <L4> & co  23.8 GB free of 24.2 GB  util 7%  cc 8.9" in text
@@ -56,8 +57,10 @@ def test_text_and_html_reprs(fake_nvml: InstallFake) -> None:
 
 def test_failure_reprs_mention_the_status() -> None:
     report = detect(refresh=True)
-    assert str(report).startswith(f"GPU detection: {report.status} — ")
-    assert report.status in report._repr_html_()
+    first = str(report).splitlines()[0]
+    assert first.startswith("This kernel ") and first.endswith(f"(status: {report.status}).")
+    assert report.message.rstrip(".") in first
+    assert f"(status: {report.status})" in report._repr_html_()
 
 
 def test_to_frame_has_a_row_per_gpu_and_mig_instance(fake_nvml: InstallFake) -> None:

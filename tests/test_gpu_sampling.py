@@ -62,6 +62,7 @@ def test_sampler_marks_a_gpu_lost_while_sampling(fake_nvml: InstallFake) -> None
     assert fake.calls["nvmlDeviceGetMemoryInfo"] == asked + 1  # only the healthy GPU
 
 
+@pytest.mark.usefixtures("no_real_gpu")
 def test_sampler_without_nvml_returns_the_status() -> None:
     reading = gpu.Sampler().read()
     assert reading.devices == ()

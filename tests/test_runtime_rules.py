@@ -174,10 +174,18 @@ def test_params_and_dtype_give_the_size() -> None:
 
 
 def test_costs_are_reported_never_override() -> None:
-    advice = advise_runtime(13, gpu=None, hours_per_day=6)
+    # issue 11: without a GPU the local option is this machine's CPU, unless told otherwise.
+    advice = advise_runtime(13, gpu=None, hours_per_day=6, hardware="owned-gpu")
     assert advice.choice == "offload"
     assert advice.cost is not None and advice.cost.cheaper == "local"
     assert advice.cost.breakeven_hours_per_day == pytest.approx(5.0)
+    by_default = advise_runtime(13, gpu=None, hours_per_day=6)
+    assert by_default.cost is not None and by_default.cost.hardware == "cpu-only"
+    (cost,) = [r for r in by_default.reasons if r.rule == "cost.compare"]
+    assert "cheaper" not in cost.text and "this machine's CPU" in cost.text
+    assert "may be too slow" in cost.text
+    with_gpu = advise_runtime(5, gpu=24.0, hours_per_day=6).cost
+    assert with_gpu is not None and with_gpu.hardware == "owned-gpu"
     assert any(r.rule == "cost.compare" and r.points_to is None for r in advice.reasons)
     assert advise_runtime(13, gpu=None).cost is None
 

@@ -26,6 +26,8 @@ def jp_server_config() -> dict[str, Any]:
 
 ROUTES = [
     ("GET", ("gpu",), None),
+    ("GET", ("gpu", "processes"), None),
+    ("GET", ("usage",), None),
     ("GET", ("config",), None),
     ("GET", ("contexts",), None),
     ("GET", ("contexts", "current"), None),
@@ -145,6 +147,8 @@ class PermissionsAuthorizer(Authorizer):
 # (method, route, body, the action it needs, its status when allowed, in an empty store)
 MATRIX = [
     ("GET", "gpu", None, "read", 200),
+    ("GET", "gpu/processes", None, "read", 200),
+    ("GET", "usage", None, "read", 200),
     ("GET", "config", None, "read", 200),
     ("GET", "contexts", None, "read", 200),
     ("GET", "contexts/current", None, "read", 200),

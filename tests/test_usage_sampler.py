@@ -298,16 +298,23 @@ def test_reader_through_the_real_docker_cli(monkeypatch: pytest.MonkeyPatch, tmp
     config = tmp_path / "docker-config"
     (config / "cli-plugins").mkdir(parents=True)
     monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    # A context named by an earlier test's switch does not exist in this config, and the CLI
+    # would refuse to run any command, the plugin's included.
+    for variable in ("DOCKER_CONTEXT", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(variable, raising=False)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "docker").symlink_to("/usr/bin/docker")
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     assert shutil.which("docker") == str(bin_dir / "docker")
-    assert OffloadStatusReader().read().state == "not installed"
+    # The docker CLI can take seconds to start on a loaded machine; this test is about what
+    # it answers, so it waits longer than the reader's default 10 s.
+    missing = OffloadStatusReader(timeout=120).read()
+    assert missing.state == "not installed", missing.message
     plugin = config / "cli-plugins" / "docker-offload"
     plugin.write_text(JSON_PLUGIN)
     plugin.chmod(0o755)
-    state = OffloadStatusReader().read()
+    state = OffloadStatusReader(timeout=120).read()
     assert (state.installed, state.state, state.gpu, state.format) == (
         True,
         "started",

@@ -224,16 +224,19 @@ def test_runtime_panel_follows_state_changes_made_in_code():
 def test_dropdowns_show_a_label_for_none():
     runtime = RuntimePanel(gpu=None, plot=False)
     assert runtime.controls["gpu"].label == "no local GPU"
+    assert runtime.controls["hardware"].label == "what the GPU check found"
     deployment = DeploymentPanel()
     labels = {
         name: control.label
         for name, control in deployment.controls.items()
-        if hasattr(control, "label")
+        if isinstance(control, ipywidgets.Dropdown)
     }
     assert labels == {
         "gpu_sharing": "none",
+        "gpu_count": "not stated",
         "kubernetes_experience": "not stated",
         "current": "nothing yet",
+        "prefer": "no preference",
     }
     sharing = deployment.controls["gpu_sharing"]
     sharing.label = "mig"
@@ -304,13 +307,17 @@ def test_the_plans_static_checklist_is_hidden_where_the_checkboxes_show():
     # The advice renders as everywhere else, static list included ...
     assert panel.advice.value == escape_dollars(panel.state.advice._repr_html_())
     static = "".join(f"<li>☐ {html.escape(item)}</li>" for item in items)
-    assert f"<b>Checklist</b><ul style='list-style:none'>{static}</ul>" in panel.advice.value
+    # The static list sits inside the element the panel's rule targets (this fails if the
+    # plan's markup drops the class, leaving the rule to hide nothing).
+    wrapped = "<div class='labadvisor-checklist'><b>Checklist</b><ul style='list-style:none'>"
+    assert f"{wrapped}{static}</ul></div>" in panel.advice.value
     # ... and the panel's rule hides that markup inside its advice box only.
     assert "labadvisor-deployment-advice" in panel.advice._dom_classes
     rule = panel.checklist_style.value
-    assert ".labadvisor-deployment-advice b:has(+ ul[style*='list-style:none'])" in rule
-    assert ".labadvisor-deployment-advice ul[style*='list-style:none']" in rule
-    assert rule.endswith("{display:none}</style>")
+    assert rule == (
+        "<style>.labadvisor-deployment-advice .labadvisor-checklist{display:none}</style>"
+    )
+    assert ":has(" not in rule
     assert panel.checklist_style in panel.answer.children
     # Once each: the only other place an item's text appears is its checkbox.
     for item in items:

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from labadvisor.contexts import store
 from labadvisor.contexts.deadline import DeadlineExceeded, call_within, check_timeout
-from labadvisor.contexts.display import html_table
 from labadvisor.contexts.errors import EngineUnreachableError, quoted, shortened
 from labadvisor.contexts.resolve import role_of, stored_context
+from labadvisor.explain import html_table
 
 if TYPE_CHECKING:
     import docker

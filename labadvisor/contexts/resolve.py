@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labadvisor.contexts import store
-from labadvisor.contexts.display import html_grid, html_table
 from labadvisor.contexts.errors import (
     AmbiguousContextError,
     ContextError,
@@ -24,6 +23,7 @@ from labadvisor.contexts.errors import (
     quoted,
     shortened,
 )
+from labadvisor.explain import html_grid, html_table
 
 if TYPE_CHECKING:
     from labadvisor.contexts.switch import KernelEnvironment

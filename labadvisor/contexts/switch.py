@@ -24,15 +24,18 @@ from typing import Any, Literal
 
 from labadvisor.contexts import kernel_scope, store
 from labadvisor.contexts.deadline import check_timeout
-from labadvisor.contexts.display import html_table
 from labadvisor.contexts.engine import DEFAULT_TIMEOUT, ping_stored
 from labadvisor.contexts.errors import EngineUnreachableError, quoted, shortened
 from labadvisor.contexts.resolve import Target, current, find, resolve
+from labadvisor.explain import html_table
 
 # DOCKER_HOST and the variables that only apply together with it.
 HOST_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS")
 CONTEXT_VARIABLE = "DOCKER_CONTEXT"
 _WATCHED = (CONTEXT_VARIABLE, *HOST_VARIABLES)
+
+# How long a switch to the local role looks at its engine before switching anyway.
+LOCAL_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -134,13 +137,23 @@ class SwitchResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def summary(self) -> str:
-        who = "this kernel" if self.scope == "kernel" else "all docker clients (config.json)"
-        verb = "Switched" if self.changed else "Already on"
-        text = f"{verb} {self.context} ({self.role}, {self.host}) for {who}"
+    def summary(self, who: str | None = None) -> str:
+        """One sentence; ``who`` names what switched (default: this kernel, or all docker
+        clients for the global scope; the shell CLI says "this shell")."""
+        if who is None:
+            who = "this kernel" if self.scope == "kernel" else "all docker clients (config.json)"
+        target = f"{self.context} ({self.role}, {self.host})"
+        if not self.changed:
+            text = f"Already on {target} for {who}; nothing changed"
+        elif self.previous == self.context and self.scope == "kernel":
+            text = f"Already on {target} for {who}; now set explicitly (DOCKER_CONTEXT)"
+        elif self.previous == self.context:  # config.json named it; now it is the default
+            text = f"Already on {target} for {who}"
+        else:
+            text = f"Switched to {target} for {who}"
         if self.checked and self.round_trip_ms is not None:
             text += f"; its engine answered in {self.round_trip_ms:.1f} ms"
-        if self.changed:
+        if self.changed and self.previous != self.context:
             text += f"; was {self.previous}"
         if self.note:
             text += f". {self.note}"
@@ -159,7 +172,8 @@ class SwitchResult:
         ]
         if self.note:
             rows.append(("note", self.note))
-        return html_table("Docker context switched" if self.changed else "Docker context", rows)
+        switched = self.changed and self.previous != self.context
+        return html_table("Docker context switched" if switched else "Docker context", rows)
 
     def _engine_state(self) -> str:
         if self.engine_error:
@@ -199,11 +213,16 @@ def use(
     chosen = find(target, directory)
     round_trip_ms: float | None = None
     engine_error: str | None = None
+    is_local = find("local", directory).name == chosen.name
     if check:
         try:
-            round_trip_ms = _check_engine(chosen, timeout)
+            # The way back from Offload never waits long on the local engine: a short look,
+            # then the switch goes ahead whatever it found.
+            round_trip_ms = _check_engine(
+                chosen, min(timeout, LOCAL_CHECK_SECONDS) if is_local else timeout
+            )
         except EngineUnreachableError as exc:
-            if find("local", directory).name != chosen.name:
+            if not is_local:
                 raise
             engine_error = exc.cause
     if scope == "kernel":

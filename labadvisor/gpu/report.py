@@ -19,6 +19,16 @@ Status = Literal["ok", "no-devices", "driver-not-loaded", "library-not-found", "
 STATUSES: tuple[str, ...] = ("ok", "no-devices", "driver-not-loaded", "library-not-found", "error")
 
 
+# The opening words of a report for each status (issue 13: a sentence, not a status code).
+_HEADLINES = {
+    "ok": "This kernel can use {count} GPU unit{s}",
+    "no-devices": "This kernel sees no GPU",
+    "driver-not-loaded": "This kernel cannot use a GPU",
+    "library-not-found": "This kernel has no local GPU",
+    "error": "This kernel is treated as having no GPU",
+}
+
+
 @dataclass(frozen=True)
 class MigDevice:
     """One MIG instance: CUDA uses it as a device of its own, with its own memory."""
@@ -196,8 +206,22 @@ class GpuReport:
             frame[column] = frame[column].astype("Int64")
         return frame[columns + [c for c in frame.columns if c not in columns]]
 
+    @property
+    def headline(self) -> str:
+        """A sentence for people, opening both reprs: what this kernel has, then why (the
+        detection's message), the status last in parentheses."""
+        return f"{self._lead()}: {self._why()}"
+
+    def _lead(self) -> str:
+        count = len(self.units())
+        template = _HEADLINES.get(self.status, _HEADLINES["error"])
+        return template.format(count=count, s="" if count == 1 else "s")
+
+    def _why(self) -> str:
+        return f"{self.message.rstrip('.')} (status: {self.status})."
+
     def __str__(self) -> str:
-        lines = [f"GPU detection: {self.status} — {self.message}"]
+        lines = [self.headline]
         versions = _versions(self)
         if versions:
             lines.append(f"  {versions}")
@@ -214,8 +238,7 @@ class GpuReport:
         esc = html.escape
         colour = "#1a7f37" if self.ok else "#9a6700"
         parts = [
-            f"<div><strong style='color:{colour}'>GPU detection: {esc(self.status)}</strong>"
-            f" — {esc(self.message)}"
+            f"<div><strong style='color:{colour}'>{esc(self._lead())}</strong>: {esc(self._why())}"
         ]
         versions = _versions(self)
         if versions:

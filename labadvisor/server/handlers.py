@@ -18,6 +18,7 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 
+from labadvisor.gpu.report import utc_text
 from labadvisor.server import limits, work
 from labadvisor.server.limits import BadRequest, quoted
 from labadvisor.server.pools import Busy
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from labadvisor.server.app import LabAdvisor
 
 AUTH_RESOURCE = "labadvisor"
+DEFAULT_USAGE_DAYS = 30
+MAX_USAGE_DAYS = 3660  # labadvisor.usage.summary's limit
 # How long a switch to the local role waits for the local engine before saying it did not
 # answer: the switch itself never waits on it.
 LOCAL_PING_SECONDS = 1.0
@@ -136,6 +139,83 @@ class GpuHandler(_BaseHandler):
         await self.guarded(lambda: self.extension.gpu_report(refresh))
 
 
+class GpuProcessesHandler(_BaseHandler):
+    """Who holds GPU memory, per device: kernels with their notebooks, containers, others."""
+
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        await self.guarded(self.extension.gpu_processes)
+
+
+class UsageHandler(_BaseHandler):
+    """The Offload meter now, and the usage ledger over ``?days=N`` (default 30)."""
+
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        text = self.get_argument("days", str(DEFAULT_USAGE_DAYS))
+        days = _whole_number(text)
+        if days is None or not 1 <= days <= MAX_USAGE_DAYS:
+            self.fail(
+                400,
+                f"days must be a whole number of days from 1 to {MAX_USAGE_DAYS}, "
+                f"not {quoted(text)}",
+            )
+            return
+        await self.guarded(lambda: self.usage(days))
+
+    async def usage(self, days: int) -> dict[str, Any]:
+        from labadvisor.server.meter import usage_answer
+        from labadvisor.usage.store import LedgerUnavailable
+
+        extension = self.extension
+        found: Any = None
+        message = None
+        server, own, summary = await asyncio.gather(
+            extension.store_pool.run(work.server_context),
+            extension.store_pool.run(extension.kernel_contexts),
+            extension.ledger_pool.run(work.usage_summary, extension.ledger, days),
+            return_exceptions=True,
+        )
+        unread: list[str] = []
+        for result, what in ((server, "the server's Docker context"), (own, "kernel contexts")):
+            if isinstance(result, Busy):
+                raise result
+            if isinstance(result, BaseException):
+                unread.append(f"{what} could not be read: {result}")
+        if isinstance(summary, BaseException):
+            if isinstance(summary, Busy):
+                raise summary
+            if not isinstance(summary, (LedgerUnavailable, OSError, ValueError)):
+                self.log.warning("labadvisor: usage ledger not read", exc_info=summary)
+            message = f"the usage ledger could not be read: {summary}"
+        else:
+            found = summary
+        use = extension.meter.observe(
+            None if isinstance(server, BaseException) else server,
+            {} if isinstance(own, BaseException) else own,
+        )
+        if unread:
+            message = "; ".join([*unread, *([message] if message else [])])
+        if extension.sampler is None and message is None:
+            message = "usage sampling is off on this server (c.LabAdvisor.usage_interval_s = 0)"
+        return usage_answer(
+            use,
+            found,
+            state=extension.meter.last_state,
+            message=message,
+            sampling=extension.sampler is not None,
+        )
+
+
+def _whole_number(text: str) -> int | None:
+    stripped = text.strip()
+    if not stripped.isdigit() or len(stripped) > 6:
+        return None
+    return int(stripped)
+
+
 class ConfigHandler(_BaseHandler):
     """What the operator set for this server (the front end hides what is turned off)."""
 
@@ -152,8 +232,26 @@ class ContextsHandler(_BaseHandler):
         await self.guarded(self.state)
 
     async def state(self) -> dict[str, Any]:
-        state = await self.extension.store_pool.run(work.contexts_state)
-        return {**state, "allow_context_switch": self.extension.allow_context_switch}
+        state, own = await asyncio.gather(
+            self.extension.store_pool.run(work.contexts_state),
+            self.extension.store_pool.run(self.extension.kernel_contexts),
+        )
+        paths = await self.extension.notebook_paths() if own else {}
+        kernels = {
+            kernel_id: {
+                "context": published.context,
+                "role": published.role,
+                "host": published.host,
+                "switched_at": utc_text(published.switched_at),
+                "notebook_path": paths.get(kernel_id),
+            }
+            for kernel_id, published in sorted(own.items())
+        }
+        return {
+            **state,
+            "kernels": kernels,
+            "allow_context_switch": self.extension.allow_context_switch,
+        }
 
 
 class CurrentContextHandler(ContextsHandler):
@@ -285,6 +383,8 @@ class AdviceOptionsHandler(_BaseHandler):
 
 ROUTES: list[tuple[str, type[_BaseHandler]]] = [
     ("gpu", GpuHandler),
+    ("gpu/processes", GpuProcessesHandler),
+    ("usage", UsageHandler),
     ("config", ConfigHandler),
     ("contexts", ContextsHandler),
     ("contexts/current", CurrentContextHandler),

@@ -12,6 +12,8 @@ from labadvisor.server.limits import BadRequest
 
 if TYPE_CHECKING:
     from labadvisor.contexts import SwitchResult
+    from labadvisor.server.meter import ServerContext
+    from labadvisor.usage import LedgerBackend, UsageSummary
 
 
 def contexts_state() -> dict[str, Any]:
@@ -23,6 +25,25 @@ def contexts_state() -> dict[str, Any]:
         "current": current.to_dict() if current is not None else None,
         "contexts": [c.to_dict() for c in contexts.list_contexts()],
     }
+
+
+def server_context() -> ServerContext:
+    """The server's Docker context, for the Offload meter."""
+    from labadvisor import contexts
+    from labadvisor.server.meter import ServerContext
+
+    current = contexts.current()
+    return ServerContext(
+        current.name, current.role, current.source == "config.json", current.config_path
+    )
+
+
+def usage_summary(ledger: LedgerBackend, days: int) -> UsageSummary:
+    """``labadvisor.usage.summary`` of the server's ledger (this user's rows only: the
+    local file is the user's own, and a lab's PostgreSQL ledger reads the user's rows)."""
+    from labadvisor import usage
+
+    return usage.summary(days, ledger=ledger)
 
 
 def switch_checked(name: str) -> SwitchResult:
@@ -90,10 +111,11 @@ def advice(adviser: Callable[..., Any], body: Mapping[str, Any]) -> dict[str, An
     names the valid values) or whose advice would hold NaN or infinity."""
     try:
         data: dict[str, Any] = adviser(**body).to_dict()
-    except (ValueError, TypeError, KeyError) as exc:
-        # ValueError: a bad value; TypeError: a value of the wrong kind that slipped past the
-        # library's checks; KeyError: an override template naming an unknown placeholder.
-        raise BadRequest(_message(exc)) from None
+    except (ValueError, TypeError) as exc:
+        # ValueError: a bad value; TypeError: a keyword of the wrong kind for the adviser's
+        # signature. Templates are checked when the guide data loads, so anything else is a
+        # bug and answers 500 (as JSON, with no traceback).
+        raise BadRequest(str(exc)) from None
     try:
         limits.encode(data)
     except ValueError:
@@ -102,14 +124,6 @@ def advice(adviser: Callable[..., Any], body: Mapping[str, Any]) -> dict[str, An
             "send smaller values"
         ) from None
     return data
-
-
-def _message(exc: Exception) -> str:
-    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    text = str(text)
-    if isinstance(exc, KeyError):
-        return f"a guide template names an unknown field {limits.quoted(text)}"
-    return text
 
 
 def advice_options() -> dict[str, dict[str, list[dict[str, Any]]]]:

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labadvisor.usage.backends import is_postgres, sqlite_path, usage_url
+from labadvisor.usage.ledger_file import existing_ledger
 from labadvisor.usage.redaction import redact_text, redact_url, url_password
 from labadvisor.usage.store import LedgerUnavailable
 from labadvisor.usage.summary import _esc, _finite
@@ -204,7 +205,7 @@ def lab_summary(
         with _postgres(chosen) as fetch:
             return _summarise(fetch, redact_url(chosen), "labadvisor.", days, gpus, end)
     path = sqlite_path(chosen)
-    if not path.is_file():
+    if existing_ledger(path) is None:
         raise ValueError(f"no usage ledger at {path} (lab_summary reads, it never creates one)")
     with _sqlite(path) as fetch:
         return _summarise(fetch, str(path), "", days, gpus, end)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from labadvisor.usage import schema
+from labadvisor.usage.ledger_file import existing_ledger
 from labadvisor.usage.records import Batch, DailyRow, KernelSwitch, Pending
 
 log = logging.getLogger("labadvisor.usage")
@@ -246,7 +247,7 @@ class SqliteLedger:
     # --- reading ---------------------------------------------------------------------------
 
     def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        if self._connection is None and not self.path.exists():
+        if self._connection is None and existing_ledger(self.path) is None:
             return []  # reading never creates the file
         return self._run(lambda connection: connection.execute(sql, parameters).fetchall())
 

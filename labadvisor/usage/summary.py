@@ -9,6 +9,11 @@ days.
 
 GPU hours are summed over GPUs (two GPUs busy for an hour are two GPU hours): the quantity
 Docker Offload sells by the hour.
+
+The measured hours behind ``hours_per_day="measured"`` (:func:`measured_usage`) are GPU
+busy hours (local GPUs at or above the busy threshold, default 10 % utilization) plus
+Docker Offload hours, per recorded day: the time the user's work held a GPU, here or on
+Offload.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labadvisor.usage import schema
+from labadvisor.usage.ledger_file import existing_ledger, ledger_path, no_ledger_message
 from labadvisor.usage.records import SOURCE_CONTEXT
 from labadvisor.usage.sampler import ledger_of
 from labadvisor.usage.store import LedgerBackend
@@ -85,6 +91,21 @@ class UsageSummary:
         if not self.has_data:
             raise ValueError(self.no_data_message())
         return self.gpu_busy_hours_per_day + self.offload_hours_per_day
+
+    @property
+    def measured_text(self) -> str:
+        """What ``hours_per_day="measured"`` quotes: "measured: 3.2 h/day of GPU or Offload
+        use over the last 30 days (12 days recorded; ledger since 2024-05-01)"."""
+        hours = self.measured_hours_per_day
+        since = (self.recording_since or "")[:10]
+        recorded = (
+            "" if self.days_recorded >= self.days else f"{self.days_recorded} days recorded; "
+        )
+        bound = "; Offload hours an upper bound" if self.offload_upper_bound else ""
+        return (
+            f"measured: {hours:.1f} h/day of GPU or Offload use over the last {self.days} "
+            f"days ({recorded}ledger since {since}{bound})"
+        )
 
     def no_data_message(self) -> str:
         advice = "pass hours_per_day as a number instead"
@@ -199,6 +220,33 @@ def summary(
             backend.close()
 
 
+def measured_usage(
+    days: int = 30,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    busy_threshold_percent: float = DEFAULT_BUSY_PERCENT,
+    ledger: LedgerBackend | None = None,
+    now: float | None = None,
+) -> UsageSummary:
+    """The summary behind ``hours_per_day="measured"``, known to have samples: its
+    :attr:`~UsageSummary.measured_hours_per_day` (GPU busy hours plus Offload hours per
+    recorded day) and :attr:`~UsageSummary.measured_text`.
+
+    ValueError where there is nothing to measure from: no ledger file at ``path`` (it is
+    never created by reading), or no samples in the period (saying how long the ledger has
+    been recording).
+    """
+    days = _check_days(days)
+    if ledger is None and existing_ledger(path) is None:
+        raise ValueError(no_ledger_message(ledger_path(path)))
+    found = summary(
+        days, path, busy_threshold_percent=busy_threshold_percent, ledger=ledger, now=now
+    )
+    if not found.has_data:
+        raise ValueError(found.no_data_message())
+    return found
+
+
 def measured_hours_per_day(
     days: int = 30,
     path: str | os.PathLike[str] | None = None,
@@ -209,7 +257,7 @@ def measured_hours_per_day(
 ) -> float:
     """GPU hours a day the ledger measured (local GPUs busy plus Offload), for
     ``hours_per_day="measured"``; ValueError saying how long it has recorded if it has nothing."""
-    return summary(
+    return measured_usage(
         days, path, busy_threshold_percent=busy_threshold_percent, ledger=ledger, now=now
     ).measured_hours_per_day
 

@@ -8,12 +8,15 @@ traits and observe the rest (``state.observe(callback, names="advice")``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from traitlets import Dict, Enum, HasTraits, TraitError, Unicode
 
 from labadvisor.explain import Advice
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class AdviceState(HasTraits):
     False). A value the adviser itself rejects is kept too: the advice becomes None and
     ``error`` holds the library's message, naming the valid values. A value no input of
     that kind can hold (a word for ``team_size``) or an unknown input name is refused with
-    a ValueError that names it."""
+    a ValueError that names it. An input holding None (not stated, or the guide's value
+    while the guide cannot be read) has no range to check."""
 
     subject: ClassVar[str]  # what the inputs are for, in messages: "runtime", "deployment"
     input_names: ClassVar[tuple[str, ...]]
@@ -99,7 +103,8 @@ class AdviceState(HasTraits):
         errors = {
             name: message
             for name in self.ranged_inputs()
-            if (message := self.limits[name].problem(getattr(self, name))) is not None
+            if (value := getattr(self, name)) is not None
+            and (message := self.limits[name].problem(value)) is not None
         }
         if errors:
             self.field_errors = errors  # the last answer stays, shown as not updated
@@ -144,6 +149,16 @@ class AdviceState(HasTraits):
             self._advise()
         else:
             self._batch_changed = True
+
+
+def guide_value(read: Callable[[], T]) -> T | None:
+    """A guide's default for an input, or None while the guide cannot be read: building a
+    state never raises for that; advising with None (the guide's value) then fails with the
+    library's message as the state's ``error``."""
+    try:
+        return read()
+    except (ValueError, OSError):
+        return None
 
 
 def problem(exc: ValueError | OSError) -> str:

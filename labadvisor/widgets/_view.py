@@ -92,10 +92,15 @@ def link_control(state: HasTraits, name: str, control: w.ValueWidget) -> link:
 
     A choice control shows None as its :data:`NO_CHOICE` option, and keeps showing its last
     value while the state holds one it does not list (the panel then shows the adviser's
-    error about it).
+    error about it). A number box keeps showing its value while the state holds None.
     """
     if not hasattr(control, "options"):
-        return link((state, name), (control, "value"))
+        # A number the state holds as None (the guide's, while the guide cannot be read)
+        # leaves the box as it was.
+        def keep_shown(value: Any) -> Any:
+            return control.value if value is None else value
+
+        return link((state, name), (control, "value"), transform=(keep_shown, _same))
 
     def to_control(value: Any) -> Any:
         value = NO_CHOICE if value is None else value
@@ -105,6 +110,10 @@ def link_control(state: HasTraits, name: str, control: w.ValueWidget) -> link:
         return None if value is NO_CHOICE else value
 
     return link((state, name), (control, "value"), transform=(to_control, to_state))
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class Panel(w.Widget):

@@ -7,15 +7,23 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from traitlets import Bool, Dict, Instance, Int, Unicode
+from traitlets import Bool, Dict, Float, Instance, Int, List, Unicode, default
 
 from labadvisor import files
 from labadvisor.deployment import DeploymentAdvice, advise_deployment
-from labadvisor.widgets._state import AdviceState, FieldRange, problem
+from labadvisor.guides import deployment_guide
+from labadvisor.widgets._state import AdviceState, FieldRange, guide_value, problem
 
 
 class DeploymentState(AdviceState):
     """Inputs of :func:`labadvisor.advise_deployment`, the advice, and ticked checklist items.
+
+    The inputs are advise_deployment's own (all but ``measured``): ``concurrent_users`` and
+    ``expected_users`` are None when not stated (and only then unchecked for range),
+    ``migration_triggers`` the guide's trigger ids seen, ``gpu`` None, "auto" or a model
+    name, ``current_ok`` whether the platform in use works, ``ops_hourly_rate`` and
+    ``server_monthly`` (the guide's by default) what prices each platform's month
+    (``advice.costs``).
 
     Ticks (``checked``, item id → done) are kept by checklist item id, so they survive input
     changes (advice that stops and later starts asking for a migration shows the same
@@ -33,24 +41,51 @@ class DeploymentState(AdviceState):
     subject = "deployment"
     input_names = (
         "users",
+        "concurrent_users",
+        "expected_users",
         "nodes",
         "high_availability",
         "gpu_sharing",
+        "gpu",
+        "gpu_count",
+        "migration_triggers",
         "kubernetes_experience",
         "current",
+        "current_ok",
+        "prefer",
+        "ops_hourly_rate",
+        "server_monthly",
     )
 
     limits: ClassVar[dict[str, FieldRange]] = {
         "users": FieldRange("Users", 1, 100_000),
+        "concurrent_users": FieldRange("Online at once", 1, 100_000),
+        "expected_users": FieldRange("Users next year", 1, 100_000),
         "nodes": FieldRange("Nodes", 1, 1_000),
+        "ops_hourly_rate": FieldRange("Ops rate (USD/h)", 0, 10_000),
+        "server_monthly": FieldRange("Server (USD/month)", 0, 1_000_000),
     }
+    # Not stated (None) is a valid value of these.
+    optional_counts: ClassVar[tuple[str, ...]] = ("concurrent_users", "expected_users")
 
     users = Int(20)
+    concurrent_users = Int(None, allow_none=True)
+    expected_users = Int(None, allow_none=True)
     nodes = Int(1)
     high_availability = Bool(False)
     gpu_sharing = Unicode(None, allow_none=True)
+    # None (not stated), "auto" (this machine's GPUs) or a GPU model name, for the MIG check.
+    gpu = Unicode(None, allow_none=True)
+    gpu_count = Int(None, allow_none=True)
+    # The guide's migration triggers seen, by id (labels are accepted and stored as ids).
+    migration_triggers = List(Unicode())
     kubernetes_experience = Bool(None, allow_none=True)
     current = Unicode(None, allow_none=True)
+    current_ok = Bool(True)
+    prefer = Unicode(None, allow_none=True)
+    # The guide's by default (None only while the guide cannot be read).
+    ops_hourly_rate = Float(None, allow_none=True)
+    server_monthly = Float(None, allow_none=True)
 
     advice = Instance(DeploymentAdvice, allow_none=True)
     checked = Dict(key_trait=Unicode(), value_trait=Bool())
@@ -62,6 +97,14 @@ class DeploymentState(AdviceState):
         ticks = {} if self.checklist_file is None else _read_checklist(self.checklist_file)
         super().__init__(**inputs)
         self.checked = ticks
+
+    @default("ops_hourly_rate")
+    def _guide_hourly_rate(self) -> float | None:
+        return guide_value(lambda: deployment_guide().operations_defaults.hourly_rate)
+
+    @default("server_monthly")
+    def _guide_server_monthly(self) -> float | None:
+        return guide_value(lambda: deployment_guide().operations_defaults.server_monthly)
 
     def current_advice(self) -> DeploymentAdvice | None:
         return self.advice
@@ -112,7 +155,12 @@ class DeploymentState(AdviceState):
         try:
             advice = advise_deployment(**self.inputs)
             self._keep_canonical(
-                current=advice.inputs["current"], gpu_sharing=advice.inputs["gpu_sharing"]
+                current=advice.inputs["current"],
+                gpu_sharing=advice.inputs["gpu_sharing"],
+                prefer=advice.inputs["prefer"],
+                migration_triggers=list(advice.inputs["migration_triggers"]),
+                ops_hourly_rate=advice.inputs["ops_hourly_rate"],
+                server_monthly=advice.inputs["server_monthly"],
             )
         except (ValueError, OSError) as exc:
             error = problem(exc)

@@ -5,26 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as w
+from traitlets import HasTraits, link
 
-from labadvisor.options import deployment_options
-from labadvisor.widgets._html import error_html
-from labadvisor.widgets._view import AdvicePanel, dropdown, number_box, set_html, shown
+from labadvisor.options import Option, deployment_options
+from labadvisor.widgets._html import error_html, note_html
+from labadvisor.widgets._view import (
+    AdvicePanel,
+    dropdown,
+    number_box,
+    set_html,
+    shown,
+    style,
+    wide,
+)
 from labadvisor.widgets.deployment_state import DeploymentState
 
 ADVICE_CLASS = "labadvisor-deployment-advice"
+# The class the migration plan's _repr_html_ puts on its static "☐ item" list.
+CHECKLIST_CLASS = "labadvisor-checklist"
 # The advice renders as everywhere else (its _repr_html_), and that includes the migration
-# plan's static "☐ item" list; the panel shows the same items as live checkboxes, so it
-# hides the static list inside its own advice box only. The first selector is for a
-# checklist wrapped in that class; the others match the plan's current markup, a bold title
-# followed by an unbulleted list (tests/test_widgets.py checks that it is still there).
-CHECKLIST_STYLE = (
-    "<style>"
-    f".{ADVICE_CLASS} .labadvisor-checklist,"
-    f".{ADVICE_CLASS} b:has(+ ul[style*='list-style:none']),"
-    f".{ADVICE_CLASS} ul[style*='list-style:none']"
-    "{display:none}"
-    "</style>"
-)
+# plan's static checklist; the panel shows the same items as live checkboxes, so it hides
+# the static list inside its own advice box only (tests/test_widgets.py checks that the
+# plan's markup still carries the class).
+CHECKLIST_STYLE = f"<style>.{ADVICE_CLASS} .{CHECKLIST_CLASS}{{display:none}}</style>"
+# The number boxes of counts that may be "not stated" show that as 0 (an IntText cannot
+# be empty); 0 typed there means "not stated" again.
+NOT_STATED_NUMBER = 0
+GPU_COUNT_OPTIONS: list[Option] = [
+    ("not stated", None),
+    ("none", 0),
+    *[(str(n), n) for n in (1, 2, 3, 4, 6, 8)],
+]
 
 
 class DeploymentPanel(AdvicePanel):
@@ -38,15 +49,39 @@ class DeploymentPanel(AdvicePanel):
     def __init__(self, state: DeploymentState | None = None, **inputs: Any) -> None:
         state = state if state is not None else DeploymentState(**inputs)
         options = deployment_options()
+        limits = state.limits
+        triggers = options["migration_triggers"]
         controls: dict[str, w.ValueWidget] = {
-            "users": number_box(state.limits["users"], whole=True),
-            "nodes": number_box(state.limits["nodes"], whole=True),
+            "users": number_box(limits["users"], whole=True),
+            "concurrent_users": number_box(limits["concurrent_users"], whole=True),
+            "expected_users": number_box(limits["expected_users"], whole=True),
+            "nodes": number_box(limits["nodes"], whole=True),
             "high_availability": w.Checkbox(description="High availability needed", indent=False),
             "gpu_sharing": dropdown("GPU sharing", options["gpu_sharing"]),
+            "gpu": w.Combobox(
+                options=[value for _, value in options["gpu"] if value is not None],
+                placeholder="not stated; auto detects this machine's",
+                ensure_option=False,
+                description="GPU model",
+                style=style(),
+                layout=wide(),
+            ),
+            "gpu_count": dropdown("GPUs in the lab", GPU_COUNT_OPTIONS),
+            "migration_triggers": w.SelectMultiple(
+                options=triggers,
+                rows=min(len(triggers), 8),
+                description="Triggers seen",
+                style=style(),
+                layout=wide(),
+            ),
             "kubernetes_experience": dropdown(
                 "Kubernetes experience", options["kubernetes_experience"]
             ),
             "current": dropdown("Running now", options["current"]),
+            "current_ok": w.Checkbox(description="It works (no need to leave it)", indent=False),
+            "prefer": dropdown("Preference", options["prefer"]),
+            "ops_hourly_rate": number_box(limits["ops_hourly_rate"], step=5),
+            "server_monthly": number_box(limits["server_monthly"], step=5),
         }
         self.checklist_title = w.HTML()
         self.checklist_error = w.HTML()
@@ -60,8 +95,35 @@ class DeploymentPanel(AdvicePanel):
             [self.checklist_style, self.checklist_title, self.checklist_error, self.checklist],
         )
         self.advice.add_class(ADVICE_CLASS)
+        for name in state.optional_counts:
+            hint = w.HTML(note_html("0: not known"), layout=w.Layout(margin="0 0 0 154px"))
+            self.rows[name].children = (*self.rows[name].children, hint)
         self._watch(state, self._show_checklist, ["advice", "checked"])
+        self._watch(state, self._show_current_ok, ["current"])
         self._show_checklist()
+        self._show_current_ok()
+
+    def _link(self, state: HasTraits, name: str, control: w.ValueWidget) -> None:
+        # Not stated (None) has no place in a number box, a text box or a multi-select as
+        # such: each shows it its own way, and gives it back as None (or a list).
+        if name in DeploymentState.optional_counts:
+            self._on_close(link((state, name), (control, "value"), transform=_count_shown).unlink)
+        elif name == "gpu":
+            self._on_close(link((state, name), (control, "value"), transform=_text_shown).unlink)
+        elif name == "migration_triggers":
+            listed = [value for _, value in control.options]
+
+            def to_control(ids: list[str]) -> tuple[str, ...]:
+                return tuple(t for t in ids if t in listed)
+
+            shown_triggers = (to_control, list)
+            self._on_close(link((state, name), (control, "value"), transform=shown_triggers).unlink)
+        else:
+            super()._link(state, name, control)
+
+    def _show_current_ok(self, _change: Any = None) -> None:
+        # Whether the platform in use works means nothing while there is none.
+        self.show_field("current_ok", self.state.current is not None)
 
     def _show_checklist(self, _change: Any = None) -> None:
         items = self.state.checklist
@@ -107,3 +169,23 @@ class DeploymentPanel(AdvicePanel):
             self._show_checklist()
         else:
             set_html(self.checklist_error, "")
+
+
+def _count_to_control(count: int | None) -> int:
+    return NOT_STATED_NUMBER if count is None else count
+
+
+def _count_to_state(typed: int) -> int | None:
+    return None if typed == NOT_STATED_NUMBER else typed
+
+
+def _text_to_control(text: str | None) -> str:
+    return "" if text is None else text
+
+
+def _text_to_state(typed: str) -> str | None:
+    return typed.strip() or None
+
+
+_count_shown = (_count_to_control, _count_to_state)
+_text_shown = (_text_to_control, _text_to_state)

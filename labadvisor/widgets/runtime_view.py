@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as w
 from traitlets import HasTraits
 
+from labadvisor.costs import CostComparison
 from labadvisor.guides import offload_guide
 from labadvisor.memory import find_preset
 from labadvisor.options import Option, runtime_options
@@ -88,15 +89,21 @@ class RuntimePanel(AdvicePanel):
                 description="Interactive (latency-sensitive completion)", indent=False
             ),
             "gpu": dropdown("Local GPU", gpu_options),
+            "hardware": dropdown("Local option", options["hardware"]),
+            "hardware_price": number_box(limits["hardware_price"], step=100),
+            "amortize_months": number_box(limits["amortize_months"], whole=True),
+            "storage_gb": number_box(limits["storage_gb"], step=10),
+            "days": number_box(limits["days"]),
         }
         self.full_context = w.Checkbox(description="Preset's full context", indent=False)
         self._showing_context = False  # the state's context being shown: not a new input
         self.fit = w.HTML()
+        self.costs = w.HTML()
         self.plot_status = w.HTML()
         self.plot = described_image(
             "Break-even plot: monthly cost of local and Docker Offload by hours a day"
         )
-        super().__init__(state, controls, [self.fit, self.plot_status, self.plot])
+        super().__init__(state, controls, [self.fit, self.costs, self.plot_status, self.plot])
         context_row = self.rows["context_tokens"]
         context_row.children = (self.full_context, *context_row.children)
         controls["context_tokens"].observe(self._context_typed, names="value")
@@ -111,10 +118,14 @@ class RuntimePanel(AdvicePanel):
         self._watch(state, self._show_fit, ["advice"])
         self._watch(state, self._show_plot, ["advice", "plot_png", "plot_error", "plot_pending"])
         self._watch(state, self._show_size_controls, ["size_mode"])
+        self._watch(state, self._show_costs, ["cost", "cost_error", "advice"])
+        self._watch(state, self._show_purchase_controls, ["hardware"])
         self._show_context()
         self._show_fit()
+        self._show_costs()
         self._show_plot()
         self._show_size_controls()
+        self._show_purchase_controls()
 
     def _link(self, state: HasTraits, name: str, control: w.ValueWidget) -> None:
         # The context box shows None (the preset's full context) through its checkbox, which
@@ -164,6 +175,21 @@ class RuntimePanel(AdvicePanel):
         else:
             status = ""
         set_html(self.plot_status, status)
+
+    def _show_costs(self, _change: Any = None) -> None:
+        state = self.state
+        if state.cost_error:
+            markup = error_html(f"cost not computed: {state.cost_error}")
+        elif state.cost is None or state.advice is None:
+            markup = ""
+        else:
+            markup = _costs_html(state.cost, same_as_advice=_same_cost(state))
+        set_html(self.costs, markup)
+
+    def _show_purchase_controls(self, _change: Any = None) -> None:
+        # A price and months to spread it over mean something for a GPU bought only.
+        for name in self.state.purchase_inputs:
+            self.show_field(name, self.state.hardware == "buy-gpu")
 
     def _show_size_controls(self, _change: Any = None) -> None:
         mode = self.state.size_mode
@@ -217,6 +243,54 @@ def _fit_line(target: str, margin: float, needed: float, available: str) -> str:
         f"<b>{esc(target)}</b>: {'fits' if fits else 'does not fit'}, margin "
         f"<b style='color:{colour}'>{margin:+.1f} GB</b> ({esc(available)}) "
         f"{bar_html(needed / capacity if capacity > 0 else 1.0, colour=colour)}"
+    )
+
+
+def _same_cost(state: RuntimeState) -> bool:
+    """Whether the advice's own cost reason priced what the cost lines price."""
+    cost = state.advice.cost if state.advice is not None else None
+    return cost is not None and state.cost is not None and cost.to_dict() == state.cost.to_dict()
+
+
+def _costs_html(cost: CostComparison, *, same_as_advice: bool) -> str:
+    """The local option the advice compared against Docker Offload, per month: each side,
+    the verdict, the break-even at the rate in use and across the guide's rate band."""
+    low, high = cost.rate_band
+    storage = (
+        f" (incl. ${cost.storage_monthly:,.2f} for {cost.storage_gb:g} GB of storage)"
+        if cost.storage_gb
+        else ""
+    )
+    purchase = (
+        f" (${cost.operating_monthly:,.2f} operating + ${cost.purchase_monthly:,.2f} of a "
+        f"${cost.hardware_price:,.0f} GPU over {cost.amortize_months} months, each)"
+        if cost.hardware == "buy-gpu" and cost.hardware_price is not None
+        else ""
+    )
+    team = f" for {cost.team_size} people" if cost.team_size > 1 else ""
+    rows = [
+        ("Local option", f"{cost.local_label}: ${cost.local:,.2f}{purchase}"),
+        ("Docker Offload", f"${cost.offload:,.2f} at ${cost.offload_rate:.2f}/h{storage}"),
+        ("Verdict", cost.verdict),
+        (f"Break-even at ${cost.offload_rate:.2f}/h", cost.breakeven_text),
+        (f"Guide's ${low:.2f}-{high:.2f}/h", cost.band_text),
+    ]
+    lines = "".join(
+        f"<tr><td style='padding-right:1em'><b>{esc(label)}</b></td><td>{esc(text)}</td></tr>"
+        for label, text in rows
+    )
+    note = (
+        ""
+        if same_as_advice
+        else note_html(
+            "The advice's cost reason above uses the guide's price, months, storage and "
+            "days; these lines use the ones given here."
+        )
+    )
+    return (
+        "<div class='labadvisor-panel-costs' style='margin-top:6px'>"
+        f"<b>Cost per month</b> ({esc(f'{cost.hours_per_day:g} h/day over {cost.days:g} days')}"
+        f"{esc(team)})<table>{lines}</table>{note}</div>"
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from traitlets import Bool, Bytes, HasTraits, Instance, Int, Unicode, observe, validate
 
 from labadvisor.units import check_finite_number
-from labadvisor.usage import UsageSummary, default_path, summary
+from labadvisor.usage import UsageSummary, default_path, existing_ledger, summary
 from labadvisor.usage.summary import MAX_DAYS
 from labadvisor.widgets._jobs import BackgroundJobs
 from labadvisor.widgets._plot import render_usage_png
@@ -126,7 +126,7 @@ class UsageState(HasTraits):
             self.refresh()
 
     def _read(self, days: int) -> _Reading:
-        if not self.location.exists():
+        if existing_ledger(self.location) is None:
             return _Reading(
                 notice=f"There is no usage ledger at {self.location} yet. {HOW_IT_FILLS}"
             )
