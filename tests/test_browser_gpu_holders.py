@@ -63,6 +63,7 @@ def processes_answer(kernel_id: str, path: str) -> dict[str, Any]:
         "memory_free": 4 * GIB,
     }
     return {
+        "status": "ok",
         "read_at": "2026-11-26T18:00:00.000Z",
         "message": None,
         "devices": [
@@ -71,7 +72,7 @@ def processes_answer(kernel_id: str, path: str) -> dict[str, Any]:
                 "processes": [
                     holder(
                         4242,
-                        "kernel",
+                        "jupyter-kernel",
                         path,
                         12.0,
                         sm_util=55,
@@ -83,7 +84,7 @@ def processes_answer(kernel_id: str, path: str) -> dict[str, Any]:
                     holder(5151, "container", "vllm-server", 6.5, container_name="vllm-server"),
                     holder(
                         77,
-                        "not visible",
+                        "not-visible",
                         "not visible from here",
                         1.2,
                         verified=False,
@@ -156,6 +157,11 @@ def test_gpu_memory_by_notebook(
     expect(rows.nth(0).locator(".jp-labadvisor-holder-name")).to_have_text(path)
     expect(rows.nth(0).locator(".jp-labadvisor-holder-size")).to_have_text("12.0 GB · 55 %")
     expect(rows.nth(1).locator(".jp-labadvisor-holder-name")).to_have_text("vllm-server")
+    expect(rows.nth(0).locator(".jp-labadvisor-holder-kind")).to_have_text(
+        "Jupyter kernel · python3 · root · PID 4242"
+    )
+    expect(rows.nth(1).locator(".jp-labadvisor-holder-kind")).to_have_text("container · PID 5151")
+    expect(rows.nth(2)).to_contain_text("not visible from here · PID 77")
     expect(rows.nth(2)).to_contain_text("does not exist in this PID namespace")
     fill = rows.nth(0).locator(".jp-labadvisor-bar-fill")
     share = 100 * 12.0 / (24 * GIB / 1e9)

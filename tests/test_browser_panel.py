@@ -7,10 +7,8 @@ Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -309,39 +307,36 @@ def test_status_bar_icon_opens_the_panel_and_gpu_figures_are_live(
     screenshot(page, "labadvisor-status-live.png")
 
 
-def with_kernel_context(kernel_id: str, context: dict[str, Any]) -> Any:
-    """A route handler adding a kernel-scope context to the server's GET contexts."""
-
-    def handle(route: Any) -> None:
-        answer = route.fetch()
-        state = answer.json()
-        state.setdefault("kernels", {})[kernel_id] = context
-        route.fulfill(response=answer, body=json.dumps(state))
-
-    return handle
-
-
 def test_status_bar_shows_the_active_notebooks_own_context(page: Any, lab: Lab) -> None:
+    """A kernel-scope switch (``use()``'s default) in a real kernel shows in the status bar
+    while its notebook is the active one, and goes when the kernel goes."""
     from playwright.sync_api import expect
 
     context = page.locator("#labadvisor-status .jp-labadvisor-status-context")
-    kernel = open_notebook(page, lab, "scoped.ipynb", ["1 + 1"])
-    own = {
-        "context": "docker-cloud",
-        "role": "offload",
-        "host": lab.store.engines.offload_host,
-        "switched_at": time.time(),
-        "notebook_path": "scoped.ipynb",
-    }
-    page.route(api_route("contexts"), with_kernel_context(kernel, own))
+    server = lab.api("contexts")["current"]
+    kernel = open_notebook(
+        page, lab, "scoped.ipynb", ["from labadvisor import contexts\ncontexts.use('docker-cloud')"]
+    )
+    run_all(page)
     expect(context).to_have_text("Docker: docker-cloud · offload · this notebook", timeout=30_000)
     expect(context).to_have_attribute("data-scope", "kernel")
+    assert lab.api("contexts")["kernels"][kernel]["context"] == "docker-cloud"
+    assert lab.api("contexts")["current"]["name"] == server["name"]  # the server's is kept
     screenshot(page, "labadvisor-status-kernel-scope.png")
     # another tab active: the server's own context again
-    server = lab.api("contexts")["current"]
     run_command(page, "launcher:create")
     expect(context).to_have_text(f"Docker: {server['name']} ({server['role']})")
     expect(context).to_have_attribute("data-scope", "server")
+    # back to the notebook, then its kernel shut down: the server's context
+    run_command(page, "docmanager:open", {"path": "scoped.ipynb"})
+    expect(context).to_have_text("Docker: docker-cloud · offload · this notebook")
+    run_command(page, "notebook:close-and-shutdown")
+    page.wait_for_function(
+        "id => window.jupyterapp.serviceManager.kernels.running().next().done !== false"
+        " || ![...window.jupyterapp.serviceManager.kernels.running()].some(k => k.id === id)",
+        arg=kernel,
+    )
+    assert kernel not in lab.api("contexts")["kernels"]
 
 
 MAGIC_CELLS = [

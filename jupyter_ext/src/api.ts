@@ -34,7 +34,7 @@ export interface IGpuReport {
 /** One process holding GPU memory, attributed by the server (`GET gpu/processes`). */
 export interface IGpuHolder {
   pid: number;
-  /** What holds it: "this kernel", "kernel", "container", "process", "not visible", ... */
+  /** What holds it: "jupyter-kernel", "container", "other", "not-visible", ... */
   holder: string;
   /** What a person reads: the notebook, the container, or the command. */
   label: string;
@@ -55,6 +55,8 @@ export interface IGpuProcessDevice extends IGpuDevice {
 }
 
 export interface IGpuProcesses {
+  /** Detection's status: "ok", or why there is no list. */
+  status?: string;
   read_at?: string;
   devices: IGpuProcessDevice[];
   /** Why the list is empty or partial (no process API, ...). */
@@ -74,8 +76,11 @@ export interface IUsage {
     rate?: number;
     /** True when hours are counted from the Docker context alone (no plugin to ask). */
     upper_bound?: boolean;
-    /** Since when the Offload engine has run no container (null while one runs); absent
-     * where the server cannot tell. */
+    /** The session's state from `docker offload status` ("started", "idle", ...); null
+     * where no plugin answered. */
+    state?: string | null;
+    /** Since when the Offload engine has run no container (null while one runs), where
+     * the server tells; else the front end dates the "idle" state itself. */
     idle_since?: string | number | null;
     [key: string]: unknown;
   };

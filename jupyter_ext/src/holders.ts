@@ -13,6 +13,15 @@ export interface IHolderActions {
   shutDown(holder: IGpuHolder): Promise<void>;
 }
 
+/** The server's holder kinds, in words. */
+const HOLDER_WORDS: Record<string, string> = {
+  'jupyter-kernel': 'Jupyter kernel',
+  'this-kernel': 'this kernel',
+  container: 'container',
+  other: 'process',
+  'not-visible': 'not visible from here'
+};
+
 function deviceTotalGb(device: IGpuProcessDevice): number | null {
   return typeof device.memory_total === 'number'
     ? device.memory_total / GB
@@ -75,10 +84,11 @@ export class GpuHolders {
     } else {
       this._note.hidden = false;
       this._note.textContent =
-        report.message ||
-        (report.devices.length === 0
-          ? 'No GPU on the server.'
-          : 'No process holds GPU memory.');
+        report.status && report.status !== 'ok' && report.message
+          ? report.message
+          : report.devices.length === 0
+            ? 'No GPU on the server.'
+            : 'No process holds GPU memory.';
     }
   }
 
@@ -95,7 +105,7 @@ export class GpuHolders {
     title.className = 'jp-labadvisor-holder-name';
     title.textContent = name;
     const detail = [
-      holder.holder,
+      HOLDER_WORDS[holder.holder] ?? holder.holder,
       holder.kernel_name,
       holder.user,
       `PID ${holder.pid}`,

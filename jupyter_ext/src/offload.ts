@@ -96,16 +96,40 @@ export class OffloadWatch {
       this._seenContext = inForce.context;
     }
     if (offload?.active) {
-      this._checkIdle(offload.idle_since, now);
+      this._checkIdle(this._idleSince(offload, now), now);
+    } else {
+      this._idleSeen = null;
     }
     return {
       since: fromLedger ?? inForce.since ?? this._seenSince,
-      rate: typeof offload?.rate === 'number' ? offload.rate : null,
+      // A rate of 0 is the ledger's "unknown" (it could not be read): no cost shown.
+      rate:
+        typeof offload?.rate === 'number' && offload.rate > 0
+          ? offload.rate
+          : null,
       context: inForce.context,
       costMonth:
         typeof offload?.cost_month === 'number' ? offload.cost_month : null,
       upperBound: Boolean(offload?.upper_bound)
     };
+  }
+
+  /** Since when Offload has been idle: the server's `idle_since` where it has one, else
+   * the first poll that found the session in Docker's "idle" state (which Docker enters
+   * when the session has had no activity). */
+  private _idleSince(
+    offload: IUsage['offload'],
+    now: number
+  ): string | number | null {
+    if (offload.idle_since !== undefined) {
+      return offload.idle_since;
+    }
+    if (offload.state !== 'idle') {
+      this._idleSeen = null;
+      return null;
+    }
+    this._idleSeen = this._idleSeen ?? now;
+    return this._idleSeen;
   }
 
   private _checkBudget(usage: IUsage, now: number): void {
@@ -166,4 +190,5 @@ export class OffloadWatch {
   private _seenSince: number | null = null;
   private _seenContext: string | null = null;
   private _remindedFor: number | null = null;
+  private _idleSeen: number | null = null;
 }
