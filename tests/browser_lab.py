@@ -211,6 +211,19 @@ def run_command(page: Any, command: str, args: dict[str, Any] | None = None) -> 
     )
 
 
+def close_and_shut_down(page: Any) -> None:
+    """Close the active notebook and shut its kernel down, confirming JupyterLab's dialog
+    (the command's promise waits for that dialog, so it is not awaited)."""
+    from playwright.sync_api import expect
+
+    page.evaluate(
+        "() => { void window.jupyterapp.commands.execute('notebook:close-and-shutdown'); }"
+    )
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator(".jp-mod-accept").click()
+    expect(dialog).to_have_count(0)
+
+
 def screenshot(page: Any, name: str) -> Path:
     page.wait_for_timeout(800)  # let toasts finish sliding in
     path = ARTIFACTS / name

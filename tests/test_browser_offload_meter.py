@@ -22,6 +22,7 @@ from browser_lab import (
     fulfill_json,
     lab_fixture,  # noqa: F401 (the lab fixture)
     open_notebook,
+    open_page,
     page_fixture,  # noqa: F401 (the page fixture)
     put_settings,
     run_command,
@@ -158,3 +159,39 @@ def test_offload_meter_for_a_kernel_that_switched_on_its_own(
     screenshot(page, "labadvisor-offload-meter-kernel.png")
     run_command(page, "launcher:create")  # another tab: the server's local context
     expect(meter).to_be_hidden()
+
+
+@pytest.fixture
+def short_idle_reminder(lab: Lab) -> Iterator[None]:
+    put_settings(lab, {"pollInterval": 1, "idleReminderMinutes": 0.05})  # 3 s
+    yield
+    put_settings(lab, {})
+    lab.store.docker("context", "use", "default")
+
+
+def test_idle_reminder_dated_by_the_offload_session_state(
+    short_idle_reminder: None, lab: Lab
+) -> None:
+    """This server's ``GET usage`` gives the session state, not when it went idle: the
+    reminder comes the set time after the meter first finds the session "idle"."""
+    from playwright.sync_api import expect
+
+    usage = usage_answer(active=True, since_minutes=10, cost_month=1.0)
+    del usage["offload"]["idle_since"]
+    usage["offload"]["state"] = "started"
+
+    def route(page: Any) -> None:
+        page.route(api_route("usage"), fulfill_json(lambda: usage))
+
+    with open_page(lab, before_load=route) as page:
+        run_command(page, "labadvisor:use-offload")
+        meter = page.locator("#labadvisor-status .jp-labadvisor-status-meter")
+        expect(meter).to_have_text("Offload 0:10 · $0.08")
+        idle = page.locator(".jp-Notification-Toast-warning", has_text="Docker Offload is idle")
+        page.wait_for_timeout(5000)  # running containers: no reminder
+        expect(idle).to_have_count(0)
+        usage["offload"]["state"] = "idle"
+        page.wait_for_timeout(1500)  # found idle, but not yet for 3 s
+        expect(idle).to_have_count(0)
+        expect(idle).to_have_count(1, timeout=10_000)
+        expect(idle.get_by_role("button", name="Stop Offload")).to_have_count(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from browser_lab import (
     ROOT,
     Lab,
     api_route,
+    close_and_shut_down,
     fulfill_json,
     lab_fixture,  # noqa: F401 (the lab fixture)
     open_notebook,
@@ -330,13 +332,11 @@ def test_status_bar_shows_the_active_notebooks_own_context(page: Any, lab: Lab) 
     # back to the notebook, then its kernel shut down: the server's context
     run_command(page, "docmanager:open", {"path": "scoped.ipynb"})
     expect(context).to_have_text("Docker: docker-cloud · offload · this notebook")
-    run_command(page, "notebook:close-and-shutdown")
-    page.wait_for_function(
-        "id => window.jupyterapp.serviceManager.kernels.running().next().done !== false"
-        " || ![...window.jupyterapp.serviceManager.kernels.running()].some(k => k.id === id)",
-        arg=kernel,
-    )
-    assert kernel not in lab.api("contexts")["kernels"]
+    close_and_shut_down(page)
+    deadline = time.monotonic() + 60
+    while kernel in lab.api("contexts")["kernels"]:
+        assert time.monotonic() < deadline, "the kernel's own context outlived the kernel"
+        page.wait_for_timeout(300)
 
 
 MAGIC_CELLS = [
@@ -367,7 +367,7 @@ def test_no_dollar_sign_is_typeset_after_run_all(page: Any, lab: Lab) -> None:
         assert typeset.count() == 0, (name, typeset.first.evaluate("n => n.outerHTML"))
         if name in ("magic.ipynb", "06-costs-and-breakeven.ipynb", "01-quickstart.ipynb"):
             screenshot(page, f"labadvisor-no-math-{name.removesuffix('.ipynb')}.png")
-        run_command(page, "notebook:close-and-shutdown")
+        close_and_shut_down(page)
     assert page.locator(f"{PANEL} {MATH_NODES}, #labadvisor-status {MATH_NODES}").count() == 0
 
 
