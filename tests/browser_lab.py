@@ -205,9 +205,12 @@ def open_page(lab: Lab, before_load: Callable[[Any], None] | None = None) -> Ite
             browser.close()
 
 
-def run_command(page: Any, command: str, args: dict[str, Any] | None = None) -> Any:
-    return page.evaluate(
-        "([id, args]) => window.jupyterapp.commands.execute(id, args)", [command, args or {}]
+def run_command(page: Any, command: str, args: dict[str, Any] | None = None) -> None:
+    """Execute a JupyterLab command and wait for it (not for what it returns: a widget
+    cannot be sent back to Python)."""
+    page.evaluate(
+        "async ([id, args]) => { await window.jupyterapp.commands.execute(id, args); }",
+        [command, args or {}],
     )
 
 
@@ -332,8 +335,9 @@ def open_notebook(page: Any, lab: Lab, path: str, cells: list[str] | None = None
 
 
 def run_all(page: Any, timeout_ms: int = 120_000) -> None:
-    """Run every cell of the active notebook and wait until the kernel is idle again with
-    every cell run, or stopped at an error; fails naming the first error."""
+    """Run every cell of the active notebook and wait until the kernel has stayed idle with
+    no cell queued for 2 s; fails naming the first error, or the cell the run stopped at
+    (a magic's UsageError stops it without an error output)."""
     run_command(page, "notebook:run-all-cells")
     page.wait_for_function(
         """() => {
@@ -341,18 +345,30 @@ def run_all(page: Any, timeout_ms: int = 120_000) -> None:
             const cells = widget.content.widgets.filter(c => c.model.type === 'code');
             const running = cells.some(
                 c => c.node.querySelector('.jp-InputArea-prompt').textContent.includes('*'));
-            const failed = widget.node.querySelector("[data-mime-type*='error']") !== null;
-            return !running && widget.sessionContext.session.kernel.status === 'idle'
-                && (failed || cells.every(c => c.model.executionCount !== null));
+            const busy = running || widget.sessionContext.session.kernel.status !== 'idle';
+            const now = Date.now();
+            if (busy || window.labadvisorIdleSince === undefined) {
+                window.labadvisorIdleSince = busy ? undefined : now;
+                return false;
+            }
+            return now - window.labadvisorIdleSince > 2000;
         }""",
         timeout=timeout_ms,
-        polling=500,
+        polling=250,
     )
-    errors = page.locator(
-        ".jp-NotebookPanel:visible .jp-OutputArea-output[data-mime-type*='error']"
-    )
+    page.evaluate("() => { window.labadvisorIdleSince = undefined; }")
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    errors = notebook.locator(".jp-OutputArea-output[data-mime-type*='error']")
     if errors.count():
         pytest.fail(f"a cell failed:\n{errors.first.inner_text()}")
+    stopped = page.evaluate(
+        """() => window.jupyterapp.shell.currentWidget.content.widgets
+            .filter(c => c.model.type === 'code')
+            .findIndex(c => c.model.executionCount === null)"""
+    )
+    if stopped >= 0:
+        before = notebook.locator(".jp-CodeCell").nth(max(stopped - 1, 0)).inner_text()
+        pytest.fail(f"Run All stopped before code cell {stopped}; the cell before:\n{before}")
 
 
 def serious_accessibility_violations(page: Any, selector: str) -> list[str]:
