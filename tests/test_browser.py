@@ -156,12 +156,20 @@ def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
     deployment.locator("input[name='users']").fill("60")
     deployment.locator("select[name='current']").select_option(label="Docker Compose")
     deployment.locator("select[name='kubernetes_experience']").select_option(label="no")
+    triggers = deployment.locator("fieldset[name='migration_triggers']")
+    triggers.get_by_label("Need for multiple nodes (Scaling needs)").check()
     deployment.locator("button[type='submit']").click()
     expected = post(
         lab,
         "advise/deployment",
-        {"users": 60, "current": "docker-compose", "kubernetes_experience": False},
+        {
+            "users": 60,
+            "current": "docker-compose",
+            "kubernetes_experience": False,
+            "migration_triggers": ["multiple-nodes"],
+        },
     )
+    assert expected["inputs"]["migration_triggers"] == ["multiple-nodes"]
     choice = deployment.locator(".jp-labadvisor-choice")
     expect(choice).to_have_text(expected["choice_label"])
     expect(choice).to_have_attribute("data-choice", "k3s")

@@ -60,9 +60,11 @@ CUT_OFF = """panel => {
 
 # Each select's options: [label shown, ...] and the label of the one selected.
 SELECTS = """panel => [...panel.querySelectorAll('select')].map(s => ({
+    form: s.closest('[data-form]').dataset.form,
     name: s.name,
     labels: [...s.options].map(o => o.text.trim()),
-    shown: s.selectedIndex >= 0 ? s.options[s.selectedIndex].text.trim() : '',
+    shown: s.multiple ? '(several)' :
+        s.selectedIndex >= 0 ? s.options[s.selectedIndex].text.trim() : '',
 }))"""
 
 # The colour a theme variable stands for, resolved as the browser paints it.
@@ -87,10 +89,9 @@ def open_panel(page: Any) -> Any:
     return panel
 
 
-def selected_label(panel: Any, name: str) -> str:
-    return str(
-        panel.locator(f"select[name='{name}']").evaluate("s => s.options[s.selectedIndex].text")
-    )
+def selected_label(panel: Any, form: str, name: str) -> str:
+    select = panel.locator(f"[data-form='{form}'] select[name='{name}']")
+    return str(select.evaluate("s => s.options[s.selectedIndex].text"))
 
 
 def luminance(color: str) -> float:
@@ -118,12 +119,18 @@ def test_side_panel_dropdowns_fit_and_theme(
     # 1. every input the notebook panels have is a dropdown fed by GET advise/options,
     # and every value, none/unknown included, shows a label
     options = lab.api("advise/options")
-    selects = {s["name"]: s for s in panel.evaluate(SELECTS)}
+    selects = {(s["form"], s["name"]): s for s in panel.evaluate(SELECTS)}
     for form, inputs in options.items():
         for name, choices in inputs.items():
-            shown = panel.locator(f"[data-form='{form}'] select[name='{name}']")
-            expect(shown).to_have_count(1)
-            labels = selects[name]["labels"]
+            # a list input (several picks) is a group of labelled checkboxes
+            group = panel.locator(f"[data-form='{form}'] fieldset[name='{name}']")
+            if group.count():
+                labels = [t.strip() for t in group.locator("label").all_inner_texts()]
+                assert group.locator("legend").inner_text()
+            else:
+                shown = panel.locator(f"[data-form='{form}'] select[name='{name}']")
+                expect(shown).to_have_count(1)
+                labels = selects[form, name]["labels"]
             for choice in choices:
                 assert choice["label"] in labels, (form, name, choice, labels)
     for select in selects.values():
@@ -133,12 +140,15 @@ def test_side_panel_dropdowns_fit_and_theme(
     sharing = deployment.locator("select[name='gpu_sharing']")
     sharing.select_option(label="mig")
     sharing.select_option(label="none")
-    assert selected_label(panel, "gpu_sharing") == "none"
+    assert selected_label(panel, "deployment", "gpu_sharing") == "none"
     runtime = panel.locator("[data-form='runtime']")
     runtime.locator("select[name='gpu']").select_option(label="no local GPU")
-    assert selected_label(panel, "gpu") == "no local GPU"
-    assert selected_label(panel, "kubernetes_experience") == "not stated"
-    assert selected_label(panel, "current") == "nothing yet"
+    assert selected_label(panel, "runtime", "gpu") == "no local GPU"
+    assert selected_label(panel, "runtime", "hardware") == "what the GPU check found"
+    assert selected_label(panel, "deployment", "kubernetes_experience") == "not stated"
+    assert selected_label(panel, "deployment", "current") == "nothing yet"
+    assert selected_label(panel, "deployment", "gpu") == "not stated"
+    assert selected_label(panel, "deployment", "prefer") == "no preference"
 
     # 2. nothing is cut off: the sidebar is as wide as the panel needs
     assert panel.evaluate(CUT_OFF) == []

@@ -7,7 +7,8 @@
  */
 import { IOption } from './api';
 
-export type FieldKind = 'number' | 'integer' | 'checkbox' | 'choice';
+/** A `multi` field is a list of choices (any number of them, sent as a list). */
+export type FieldKind = 'number' | 'integer' | 'checkbox' | 'choice' | 'multi';
 
 export interface IField {
   /** The adviser's keyword. */
@@ -98,6 +99,13 @@ export const RUNTIME_FIELDS: IField[] = [
     choices: GPU_CHOICES
   },
   {
+    name: 'hardware',
+    label: 'Local option',
+    kind: 'choice',
+    value: null,
+    choices: [{ label: 'what the GPU check found', value: null }]
+  },
+  {
     name: 'hours_per_day',
     label: 'Offload hours/day',
     kind: 'number',
@@ -143,6 +151,22 @@ export const DEPLOYMENT_FIELDS: IField[] = [
     max: 100_000
   },
   {
+    name: 'concurrent_users',
+    label: 'Online at once',
+    kind: 'integer',
+    placeholder: 'not known',
+    min: 1,
+    max: 100_000
+  },
+  {
+    name: 'expected_users',
+    label: 'Users next year',
+    kind: 'integer',
+    placeholder: 'not known',
+    min: 1,
+    max: 100_000
+  },
+  {
     name: 'nodes',
     label: 'Nodes',
     kind: 'integer',
@@ -168,6 +192,18 @@ export const DEPLOYMENT_FIELDS: IField[] = [
     ]
   },
   {
+    name: 'gpu',
+    label: 'GPU model',
+    kind: 'choice',
+    value: null,
+    choices: [{ label: 'not stated', value: null }]
+  },
+  {
+    name: 'migration_triggers',
+    label: 'Triggers seen',
+    kind: 'multi'
+  },
+  {
     name: 'kubernetes_experience',
     label: 'Kubernetes experience',
     kind: 'choice',
@@ -188,6 +224,39 @@ export const DEPLOYMENT_FIELDS: IField[] = [
       { label: 'Docker Compose', value: 'docker-compose' },
       { label: 'K3s (Kubernetes)', value: 'k3s' }
     ]
+  },
+  {
+    name: 'current_ok',
+    label: 'It works (no need to leave it)',
+    kind: 'choice',
+    value: true,
+    choices: [
+      { label: 'yes, it works', value: true },
+      { label: 'no, it is not working', value: false }
+    ]
+  },
+  {
+    name: 'prefer',
+    label: 'Preference',
+    kind: 'choice',
+    value: null,
+    choices: [{ label: 'no preference', value: null }]
+  },
+  {
+    name: 'ops_hourly_rate',
+    label: 'Ops rate (USD/h)',
+    kind: 'number',
+    placeholder: "the guide's",
+    min: 0,
+    max: 10_000
+  },
+  {
+    name: 'server_monthly',
+    label: 'Server (USD/month)',
+    kind: 'number',
+    placeholder: "the guide's",
+    min: 0,
+    max: 1_000_000
   }
 ];
 

@@ -60,7 +60,11 @@ export class AdviceForm {
     const mine = options[this.formName] ?? {};
     for (const field of this.fields) {
       const choices = mine[field.name];
-      if (field.kind === 'choice' && choices && choices.length > 0) {
+      if (
+        (field.kind === 'choice' || field.kind === 'multi') &&
+        choices &&
+        choices.length > 0
+      ) {
         field.choices = field.lead ? [field.lead, ...choices] : choices;
         this._fillSelect(field);
       }
@@ -105,6 +109,10 @@ export class AdviceForm {
     errorNode.className = 'jp-labadvisor-field-error';
     errorNode.id = `${inputId}-error`;
     errorNode.hidden = true;
+    if (field.kind === 'multi') {
+      this._multiRow(field, row, errorNode);
+      return row;
+    }
     if (field.kind === 'checkbox') {
       const label = document.createElement('label');
       label.className = 'jp-labadvisor-check';
@@ -137,14 +145,61 @@ export class AdviceForm {
     control.name = field.name;
     control.id = inputId;
     control.setAttribute('aria-describedby', errorNode.id);
-    row.append(label, control, errorNode);
+    row.append(label, control);
+    if (field.hint) {
+      const hint = document.createElement('div');
+      hint.className = 'jp-labadvisor-hint';
+      hint.textContent = field.hint;
+      row.append(hint);
+    }
+    row.append(errorNode);
     if (field.kind === 'choice') {
       this._fillSelect(field);
     }
     return row;
   }
 
+  /** A list of choices as a group of checkboxes: long labels wrap, any number picked. */
+  private _multiRow(
+    field: IField,
+    row: HTMLElement,
+    errorNode: HTMLElement
+  ): void {
+    const group = document.createElement('fieldset');
+    group.className = 'jp-labadvisor-multi';
+    group.name = field.name;
+    const legend = document.createElement('legend');
+    legend.textContent = field.label;
+    group.append(legend);
+    this._groups.set(field.name, group);
+    row.append(group, errorNode);
+    this._fillGroup(field);
+  }
+
+  private _fillGroup(field: IField): void {
+    const group = this._groups.get(field.name);
+    if (!group) {
+      return;
+    }
+    const picked = new Set(this._values(field));
+    const boxes = (field.choices ?? []).map((choice, index) => {
+      const label = document.createElement('label');
+      label.className = 'jp-labadvisor-check';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.value = String(index);
+      box.checked = picked.has(choice.value);
+      label.append(box, document.createTextNode(` ${choice.label}`));
+      return label;
+    });
+    group.replaceChildren(group.querySelector('legend')!, ...boxes);
+  }
+
   private _fillSelect(field: IField): void {
+    if (field.kind === 'multi') {
+      this._fillGroup(field);
+      return;
+    }
     const select = this._selects.get(field.name);
     if (!select) {
       return;
@@ -171,6 +226,17 @@ export class AdviceForm {
     const select = this._selects.get(field.name)!;
     const choice = field.choices?.[select.selectedIndex] ?? field.lead;
     return choice ? choice.value : null;
+  }
+
+  /** The picked values of a list of choices. */
+  private _values(field: IField): IOption['value'][] {
+    const group = this._groups.get(field.name);
+    if (!group) {
+      return [];
+    }
+    return Array.from(
+      group.querySelectorAll<HTMLInputElement>('input:checked')
+    ).map(box => field.choices?.[Number(box.value)]?.value ?? null);
   }
 
   private _checkRange(field: IField, input: HTMLInputElement): string | null {
@@ -205,6 +271,13 @@ export class AdviceForm {
       this._setFieldError(field.name, null);
       if (field.kind === 'choice') {
         body[field.name] = this._value(field);
+        continue;
+      }
+      if (field.kind === 'multi') {
+        const values = this._values(field);
+        if (values.length > 0) {
+          body[field.name] = values;
+        }
         continue;
       }
       const input = this._form.elements.namedItem(
@@ -244,6 +317,7 @@ export class AdviceForm {
   private _button: HTMLButtonElement;
   private _output: HTMLElement;
   private _selects = new Map<string, HTMLSelectElement>();
+  private _groups = new Map<string, HTMLFieldSetElement>();
 }
 
 interface IReason {
