@@ -376,7 +376,7 @@ def test_no_dollar_sign_is_typeset_after_run_all(page: Any, lab: Lab) -> None:
         typeset = notebook.locator(MATH_NODES)
         assert typeset.count() == 0, (
             name,
-            typeset.first.evaluate("n => n.closest('.jp-Cell').innerText.slice(0, 300)"),
+            typeset.first.evaluate("n => (n.closest('.jp-Cell') || n).textContent.slice(0, 300)"),
         )
         if name in ("magic.ipynb", "06-costs-and-breakeven.ipynb", "01-quickstart.ipynb"):
             screenshot(page, f"labadvisor-no-math-{name.removesuffix('.ipynb')}.png")
