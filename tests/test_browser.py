@@ -1,142 +1,37 @@
 """Real JupyterLab in Debian's headless Chromium: the status bar, the commands, the panel.
 
-The Lab server is started by the test with the installed extension (as `make lab` would run
-it), its Docker contexts pointing at the two real test engines: ``desktop-linux`` (local)
-and ``docker-cloud`` (offload). Screenshots go to ``test-artifacts/``.
+The Lab server (:mod:`browser_lab`) runs the installed extension, its Docker contexts
+pointing at the two real test engines: ``desktop-linux`` (local) and ``docker-cloud``
+(offload). Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_lab import (
+    HIDE_PAGE,
+    Lab,
+    free_port,
+    lab_fixture,  # noqa: F401 (the lab fixture)
+    open_page,
+    open_palette,
+    page_fixture,  # noqa: F401 (the page fixture)
+    post,
+    put_settings,
+    require_browser,
+    run_command,
+    running_lab,
+    screenshot,
+)
 from docker_engines import DockerEngines
-from server_fixtures import LOCAL_CONTEXT, DockerStore, make_store
+from server_fixtures import LOCAL_CONTEXT
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 60_000
-
-
-@dataclass(frozen=True)
-class Lab:
-    url: str  # ends with "/"
-    token: str
-    store: DockerStore
-    log: Path
-
-    def api(self, route: str) -> Any:
-        request = urllib.request.Request(
-            f"{self.url}labadvisor/api/{route}", headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _require_browser() -> None:
-    if not os.access(CHROMIUM, os.X_OK):
-        reason = f"{CHROMIUM} missing (Debian package chromium; `make test` installs it)"
-        if os.environ.get("LABADVISOR_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LABADVISOR_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-
-
-@contextlib.contextmanager
-def _running_lab(engines: DockerEngines, root: Path, *options: str) -> Iterator[Lab]:
-    """JupyterLab with the installed extension, its Docker contexts pointing at the test
-    engines; ``options`` are extra command-line settings (``--LabAdvisor.x=y``)."""
-    store = make_store(engines, root / "docker-config")
-    config = root / "jupyter-config"
-    (config / "labconfig").mkdir(parents=True)
-    # No "get notified about Jupyter news?" pop-up, and no request to the news feed.
-    (config / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
-    )
-    (root / "notebooks").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "JUPYTER_"))}
-    env.update(
-        store.env(),
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_DATA_DIR=str(root / "jupyter-data"),
-        JUPYTER_RUNTIME_DIR=str(root / "jupyter-runtime"),
-    )
-    port, token = _free_port(), os.urandom(12).hex()
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        "--LabApp.expose_app_in_browser=True",
-        f"--ServerApp.root_dir={root / 'notebooks'}",
-        f"--LabApp.user_settings_dir={root / 'lab-settings'}",
-        f"--LabApp.workspaces_dir={root / 'lab-workspaces'}",
-        *options,
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = root / "lab.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    lab = Lab(f"http://127.0.0.1:{port}/", token, store, log)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                lab.api("advise/options")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer in 90 s:\n{log.read_text()}")
-                time.sleep(0.3)
-        yield lab
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def lab(docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    _require_browser()
-    with _running_lab(docker_engines, tmp_path_factory.mktemp("lab")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -144,55 +39,10 @@ def lab_without_switching(
     docker_engines: DockerEngines, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Lab]:
     """Lab whose operator turned context switching off."""
-    _require_browser()
+    require_browser()
     root = tmp_path_factory.mktemp("lab-no-switch")
-    with _running_lab(docker_engines, root, "--LabAdvisor.allow_context_switch=False") as running:
+    with running_lab(docker_engines, root, "--LabAdvisor.allow_context_switch=False") as running:
         yield running
-
-
-@pytest.fixture
-def page(lab: Lab) -> Iterator[Any]:
-    """A fresh browser on the Lab page. Function-scoped on purpose: Playwright's sync API
-    keeps its own event loop marked as running, which must not outlive the test's loop
-    fixture from pytest-jupyter."""
-    with _open_page(lab) as opened:
-        yield opened
-
-
-@contextlib.contextmanager
-def _open_page(lab: Lab) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 860})
-            page.set_default_timeout(TIMEOUT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            # The switch commands appear once GET config has answered: wait for it too.
-            with page.expect_response(
-                lambda r: r.url.split("?")[0].endswith("/labadvisor/api/config")
-            ):
-                page.goto(f"{lab.url}lab?token={lab.token}")
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.started")
-            page.locator("#labadvisor-status").wait_for()
-            yield page
-            assert not [e for e in errors if "labadvisor" in e.lower()], errors
-        finally:
-            browser.close()
-
-
-def run_command(page: Any, command: str) -> None:
-    page.evaluate("id => window.jupyterapp.commands.execute(id)", command)
-
-
-def screenshot(page: Any, name: str) -> None:
-    page.wait_for_timeout(800)  # let toasts finish sliding in
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def expected_gpu_text(report: dict[str, Any]) -> str:
@@ -244,7 +94,7 @@ def test_status_bar_and_context_commands(page: Any, lab: Lab) -> None:
     assert lab.store.current_in_config() == LOCAL_CONTEXT
 
     # 4. an offload engine that does not answer: an error notification, nothing changes
-    dead = f"tcp://127.0.0.1:{_free_port()}"
+    dead = f"tcp://127.0.0.1:{free_port()}"
     lab.store.docker("context", "update", "docker-cloud", "--docker", f"host={dead}")
     try:
         run_command(page, "labadvisor:use-offload")
@@ -291,10 +141,10 @@ def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
 
     runtime = panel.locator("[data-form='runtime']")
     runtime.locator("input[name='model_size_gb']").fill("40")
-    runtime.locator("input[name='workload']").fill("code-review")
-    runtime.locator("input[name='gpu']").fill("none")
+    runtime.locator("select[name='workload']").select_option(label="Code Review")
+    runtime.locator("select[name='gpu']").select_option(label="no local GPU")
     runtime.locator("button[type='submit']").click()
-    expected = _post(
+    expected = post(
         lab, "advise/runtime", {"model_size_gb": 40, "workload": "code-review", "gpu": None}
     )
     choice = runtime.locator(".jp-labadvisor-choice")
@@ -304,53 +154,47 @@ def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
 
     deployment = panel.locator("[data-form='deployment']")
     deployment.locator("input[name='users']").fill("60")
-    deployment.locator("input[name='current']").fill("docker-compose")
-    deployment.locator("select[name='kubernetes_experience']").select_option("false")
+    deployment.locator("select[name='current']").select_option(label="Docker Compose")
+    deployment.locator("select[name='kubernetes_experience']").select_option(label="no")
+    triggers = deployment.locator("fieldset[name='migration_triggers']")
+    triggers.get_by_label("Need for multiple nodes (Scaling needs)").check()
     deployment.locator("button[type='submit']").click()
-    expected = _post(
+    expected = post(
         lab,
         "advise/deployment",
-        {"users": 60, "current": "docker-compose", "kubernetes_experience": False},
+        {
+            "users": 60,
+            "current": "docker-compose",
+            "kubernetes_experience": False,
+            "migration_triggers": ["multiple-nodes"],
+        },
     )
+    assert expected["inputs"]["migration_triggers"] == ["multiple-nodes"]
     choice = deployment.locator(".jp-labadvisor-choice")
     expect(choice).to_have_text(expected["choice_label"])
     expect(choice).to_have_attribute("data-choice", "k3s")
     warnings = deployment.locator(".jp-labadvisor-warning")
     expect(warnings).to_have_count(len(expected["warnings"]))
 
-    # bad input: the server's message, naming the valid values, shows in the panel
-    runtime.locator("input[name='workload']").fill("juggling")
+    # bad input: the server's message, naming the valid values, shows in the panel. The
+    # dropdowns offer only valid values, so the request is changed on its way out.
+    def juggling(route: Any) -> None:
+        body = json.loads(route.request.post_data)
+        route.continue_(post_data=json.dumps({**body, "workload": "juggling"}))
+
+    page.route("**/labadvisor/api/advise/runtime*", juggling)
     runtime.locator("button[type='submit']").click()
     expect(runtime.locator(".jp-labadvisor-error")).to_contain_text("valid workloads")
+    page.unroute("**/labadvisor/api/advise/runtime*")
     screenshot(page, "labadvisor-panel.png")
 
 
 @pytest.fixture
 def fast_poll_without_gpu(lab: Lab) -> Iterator[None]:
     """User settings (as the Settings Editor saves them): poll every second, hide the GPU."""
-    _put_settings(lab, {"pollInterval": 1, "showGpu": False})
+    put_settings(lab, {"pollInterval": 1, "showGpu": False})
     yield
-    _put_settings(lab, {})
-
-
-def _put_settings(lab: Lab, values: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        f"{lab.url}lab/api/settings/labadvisor:plugin",
-        data=json.dumps({"raw": json.dumps(values)}).encode(),
-        method="PUT",
-        headers={"Authorization": f"token {lab.token}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 204, response.status
-
-
-HIDE_PAGE = """hidden => {
-    Object.defineProperty(document, 'visibilityState', {
-        configurable: true, get: () => (hidden ? 'hidden' : 'visible')
-    });
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
-    document.dispatchEvent(new Event('visibilitychange'));
-}"""
+    put_settings(lab, {})
 
 
 def test_settings_and_polling_that_pauses_while_hidden(
@@ -387,28 +231,6 @@ def test_settings_and_polling_that_pauses_while_hidden(
     assert len(requests["contexts"]) >= paused_at + 2, "polling did not resume when shown"
 
 
-def _post(lab: Lab, route: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        f"{lab.url}labadvisor/api/{route}",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"token {lab.token}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def open_palette(page: Any) -> Any:
-    """The command palette's search box, opened as a person would."""
-    from playwright.sync_api import expect
-
-    page.locator("#jp-main-dock-panel").click()
-    page.keyboard.press("Control+Shift+C")
-    palette = page.locator(".lm-CommandPalette-input")
-    expect(palette).to_be_focused()
-    return palette
-
-
 def test_switch_commands_hidden_when_the_operator_turned_switching_off(
     lab_without_switching: Lab,
 ) -> None:
@@ -418,7 +240,7 @@ def test_switch_commands_hidden_when_the_operator_turned_switching_off(
 
     lab = lab_without_switching
     assert lab.api("config") == {"allow_context_switch": False}
-    with _open_page(lab) as page:
+    with open_page(lab) as page:
         page.wait_for_timeout(500)  # the answer to GET config has been acted on
         palette = open_palette(page)
         items = page.locator(".lm-CommandPalette-item")

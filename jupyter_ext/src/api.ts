@@ -9,12 +9,16 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+/** Sizes are bytes, as NVML gives them; the front end shows GB (10^9 bytes). */
 export interface IGpuDevice {
   index?: number;
+  mig_index?: number | null;
   name: string;
   memory_total: number | null;
   memory_used: number | null;
   memory_free: number | null;
+  /** Percent of time a kernel ran in NVML's last sample period. */
+  utilization_gpu?: number | null;
   [key: string]: unknown;
 }
 
@@ -22,7 +26,67 @@ export interface IGpuReport {
   status: string;
   message?: string | null;
   devices: IGpuDevice[];
+  /** When NVML was read (ISO 8601). */
+  read_at?: string;
   [key: string]: unknown;
+}
+
+/** One process holding GPU memory, attributed by the server (`GET gpu/processes`). */
+export interface IGpuHolder {
+  pid: number;
+  /** What holds it: "jupyter-kernel", "container", "other", "not-visible", ... */
+  holder: string;
+  /** What a person reads: the notebook, the container, or the command. */
+  label: string;
+  memory_used_gb: number | null;
+  sm_util: number | null;
+  kernel_id: string | null;
+  kernel_name: string | null;
+  notebook_path: string | null;
+  container_name: string | null;
+  user: string | null;
+  command: string | null;
+  verified: boolean;
+  note: string | null;
+}
+
+export interface IGpuProcessDevice extends IGpuDevice {
+  processes: IGpuHolder[];
+}
+
+export interface IGpuProcesses {
+  /** Detection's status: "ok", or why there is no list. */
+  status?: string;
+  read_at?: string;
+  devices: IGpuProcessDevice[];
+  /** Why the list is empty or partial (no process API, ...). */
+  message?: string | null;
+}
+
+/** `GET usage`: the Offload meter and the GPU hours, from the server's usage ledger. */
+export interface IUsage {
+  offload: {
+    active: boolean;
+    context?: string | null;
+    /** When the current Offload session began: ISO 8601 or seconds since the epoch. */
+    since?: string | number | null;
+    seconds_month?: number;
+    cost_month?: number;
+    /** Dollars per hour. */
+    rate?: number;
+    /** True when hours are counted from the Docker context alone (no plugin to ask). */
+    upper_bound?: boolean;
+    /** The session's state from `docker offload status` ("started", "idle", ...); null
+     * where no plugin answered. */
+    state?: string | null;
+    /** Since when the Offload engine has run no container (null while one runs), where
+     * the server tells; else the front end dates the "idle" state itself. */
+    idle_since?: string | number | null;
+    [key: string]: unknown;
+  };
+  gpu?: Record<string, unknown>;
+  period?: unknown;
+  recording_since?: string | null;
 }
 
 export interface IDockerContext {
@@ -33,11 +97,24 @@ export interface IDockerContext {
   [key: string]: unknown;
 }
 
+/** A kernel that switched its own Docker context (`use()`'s default kernel scope). */
+export interface IKernelContext {
+  context: string;
+  role: string | null;
+  host?: string | null;
+  switched_at?: string | number | null;
+  notebook_path?: string | null;
+}
+
 export interface IContexts {
   current: IDockerContext | null;
   contexts: IDockerContext[];
+  /** Kernels whose own context differs from the server's, by kernel id. */
+  kernels?: Record<string, IKernelContext>;
   /** After a switch: what `labadvisor.contexts.use()` did, in words. */
   summary?: string;
+  /** After a switch: `SwitchResult.to_dict()`; `changed` is false when already there. */
+  switch?: { changed?: boolean; [key: string]: unknown };
 }
 
 /** `GET config`: what the server's operator set (`c.LabAdvisor.*`). */
@@ -110,6 +187,19 @@ export class LabAdvisorClient {
 
   gpu(): Promise<IGpuReport> {
     return this.request<IGpuReport>('gpu');
+  }
+
+  gpuProcesses(): Promise<IGpuProcesses> {
+    return this.request<IGpuProcesses>('gpu/processes');
+  }
+
+  usage(days = 30): Promise<IUsage> {
+    return this.request<IUsage>(`usage?days=${days}`);
+  }
+
+  /** Stop the Docker Offload session, where the server has such a route. */
+  stopOffload(): Promise<IContexts> {
+    return this.request<IContexts>('offload/stop', { method: 'POST' });
   }
 
   contexts(): Promise<IContexts> {

@@ -3,16 +3,30 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { Dialog, ICommandPalette, showDialog } from '@jupyterlab/apputils';
+import { SessionAPI } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
+import { Widget } from '@lumino/widgets';
 
-import { LabAdvisorClient } from './api';
-// The panel sits in the left sidebar from the start, so activation needs it at once.
+import {
+  APIError,
+  IContexts,
+  IGpuHolder,
+  IGpuProcesses,
+  IUsage,
+  LabAdvisorClient
+} from './api';
+import { toast } from './notify';
+// The status bar item, its Offload meter and the panel (in the left sidebar from the
+// start) are all shown at activation, so activation needs them at once.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { OffloadWatch, offloadInForce } from './offload';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { LabAdvisorPanel } from './panel';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { LabAdvisorStatus } from './status';
 
 const PLUGIN_ID = 'labadvisor:plugin';
@@ -38,13 +52,58 @@ interface ISettings {
   pollInterval: number;
   showGpu: boolean;
   showContext: boolean;
+  showOffloadMeter: boolean;
+  monthlyBudget: number;
+  idleReminderMinutes: number;
 }
 
 const DEFAULTS: ISettings = {
   pollInterval: 10,
   showGpu: true,
-  showContext: true
+  showContext: true,
+  showOffloadMeter: true,
+  monthlyBudget: 0,
+  idleReminderMinutes: 15
 };
+
+/** A route the server may not have yet answers 404: ask again after this long. */
+const MISSING_ROUTE_RETRY_MS = 5 * 60 * 1000;
+
+/** The kernel id of a notebook (or console) widget, if it has a running kernel. */
+function kernelIdOf(widget: Widget | null): string | null {
+  const session = (
+    widget as unknown as {
+      sessionContext?: { session?: { kernel?: { id?: string } | null } | null };
+    } | null
+  )?.sessionContext?.session;
+  return session?.kernel?.id ?? null;
+}
+
+/** Calls to a route that may be missing: null while it answered 404 lately. */
+class OptionalRoute<T> {
+  constructor(private _call: () => Promise<T>) {}
+
+  async get(): Promise<T | null> {
+    if (Date.now() - this._missingAt < MISSING_ROUTE_RETRY_MS) {
+      return null;
+    }
+    try {
+      return await this._call();
+    } catch (error) {
+      if (error instanceof APIError && error.status === 404) {
+        this._missingAt = Date.now();
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  get missing(): boolean {
+    return Date.now() - this._missingAt < MISSING_ROUTE_RETRY_MS;
+  }
+
+  private _missingAt = -Infinity;
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -61,20 +120,78 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const settings: ISettings = { ...DEFAULTS };
     const client = new LabAdvisorClient(app.serviceManager.serverSettings);
-    const status = new LabAdvisorStatus();
+    const status = new LabAdvisorStatus(advisorIcon, () =>
+      app.commands.execute(CommandIDs.open)
+    );
+    const processesRoute = new OptionalRoute(() => client.gpuProcesses());
+    const usageRoute = new OptionalRoute(() => client.usage());
+
+    let lastContexts: IContexts | null = null;
+    const activeKernelId = () => kernelIdOf(app.shell.currentWidget);
+
+    // What the server has is shown as it is; a kernel that switched on its own (use()'s
+    // default scope) is shown while its notebook is the active one.
+    const showContexts = () => {
+      if (lastContexts) {
+        status.showContexts(lastContexts, activeKernelId());
+      }
+    };
+    app.shell.currentChanged?.connect(() => {
+      showContexts();
+      if (lastContexts) {
+        status.showMeter(
+          settings.showOffloadMeter
+            ? offload.update(lastContexts, activeKernelId(), lastUsage)
+            : null
+        );
+      }
+    });
+
+    let panel: LabAdvisorPanel | null = null;
+    let lastUsage: IUsage | null = null;
 
     const refresh = async (): Promise<void> => {
-      const [gpu, contexts] = await Promise.allSettled([
+      const [gpu, contexts, processes] = await Promise.allSettled([
         settings.showGpu ? client.gpu() : Promise.resolve(null),
-        settings.showContext ? client.contexts() : Promise.resolve(null)
+        settings.showContext || settings.showOffloadMeter
+          ? client.contexts()
+          : Promise.resolve(null),
+        settings.showGpu ? processesRoute.get() : Promise.resolve(null)
       ]);
+      const holders: IGpuProcesses | null =
+        processes.status === 'fulfilled' ? processes.value : null;
       if (gpu.status === 'fulfilled' && gpu.value) {
-        status.showGpu(gpu.value);
+        status.showGpu(gpu.value, holders);
       } else if (gpu.status === 'rejected') {
         status.showError('gpu', String((gpu.reason as Error).message));
       }
+      if (panel && !panel.isDisposed && settings.showGpu) {
+        if (holders) {
+          panel.showHolders(holders);
+        } else if (processes.status === 'rejected') {
+          panel.showHoldersError(String((processes.reason as Error).message));
+        } else if (processesRoute.missing) {
+          panel.showHoldersError(
+            'This server does not list GPU processes (its labadvisor has no gpu/processes route).'
+          );
+        }
+      }
       if (contexts.status === 'fulfilled' && contexts.value) {
-        status.showContexts(contexts.value);
+        lastContexts = contexts.value;
+        showContexts();
+        const kernelId = activeKernelId();
+        if (settings.showOffloadMeter || settings.monthlyBudget > 0) {
+          // The ledger is asked only while an Offload context is in force: its cost
+          // grows only then.
+          lastUsage = offloadInForce(lastContexts, kernelId)
+            ? await usageRoute.get().catch(() => null)
+            : null;
+        }
+        status.showMeter(
+          settings.showOffloadMeter
+            ? offload.update(lastContexts, kernelId, lastUsage)
+            : null
+        );
       } else if (contexts.status === 'rejected') {
         status.showError('context', String((contexts.reason as Error).message));
       }
@@ -110,7 +227,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         item: status,
         align: 'left',
         rank: 100,
-        isActive: () => settings.showGpu || settings.showContext
+        isActive: () =>
+          settings.showGpu || settings.showContext || settings.showOffloadMeter
       });
     }
 
@@ -118,24 +236,67 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const switchTo = async (role: 'local' | 'offload', label: string) => {
       try {
         const result = await client.useContext(role);
-        status.showContexts(result);
-        Notification.success(
-          result.summary ?? `Docker work now goes to ${label}`,
-          {
-            autoClose: 5000
-          }
-        );
+        lastContexts = result;
+        showContexts();
+        const text = result.summary ?? `Docker work now goes to ${label}`;
+        // Already there is news, not a failure.
+        toast(result.switch?.changed === false ? 'info' : 'success', '', text);
       } catch (error) {
-        Notification.error(
-          `Could not switch to ${label}: ${(error as Error).message}`,
-          {
-            autoClose: false
-          }
+        toast(
+          'error',
+          `Could not switch to ${label}`,
+          (error as Error).message
         );
       } finally {
         void poll.refresh();
       }
     };
+
+    const stopOffload = async () => {
+      try {
+        const result = await client.stopOffload();
+        toast('success', '', result.summary ?? 'Docker Offload stopped');
+        void poll.refresh();
+        return;
+      } catch (error) {
+        if (!(error instanceof APIError && error.status === 404)) {
+          toast(
+            'error',
+            'Could not stop Docker Offload',
+            (error as Error).message
+          );
+          return;
+        }
+      }
+      // This server cannot stop the session: leave it, and say how to stop it.
+      await switchTo('local', 'the local engine');
+      toast(
+        'info',
+        '',
+        'Docker work now goes to the local engine, but the Offload session may still be ' +
+          'billed: stop it in a terminal with `docker offload stop`.',
+        { autoClose: false }
+      );
+    };
+
+    const offload = new OffloadWatch(
+      () => settings,
+      {
+        budget: (level, text) =>
+          toast(level === 100 ? 'error' : 'warning', '', text, {
+            autoClose: false
+          }),
+        idle: (text, actions) =>
+          toast('warning', 'Docker Offload is idle', text, {
+            autoClose: false,
+            actions
+          })
+      },
+      {
+        useLocal: () => void switchTo('local', 'the local engine'),
+        stopOffload: () => void stopOffload()
+      }
+    );
 
     // Shown only once the server says switching is allowed: an operator can turn it off
     // (c.LabAdvisor.allow_context_switch = False), and then the commands are hidden.
@@ -157,10 +318,54 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: () => switchTo('offload', 'Docker Offload')
     });
 
-    let panel: LabAdvisorPanel | null = null;
+    const shutDown = async (holder: IGpuHolder): Promise<void> => {
+      const what = holder.notebook_path ?? holder.kernel_name ?? holder.label;
+      const answer = await showDialog({
+        title: 'Shut down kernel?',
+        body:
+          `Shut down the kernel of ${what}? It frees ` +
+          `${holder.memory_used_gb?.toFixed(1) ?? 'its'} GB of GPU memory; ` +
+          'its variables are lost.',
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.warnButton({ label: 'Shut Down' })
+        ]
+      });
+      if (!answer.button.accept || !holder.kernel_id) {
+        return;
+      }
+      const sessions = app.serviceManager.sessions;
+      try {
+        // Asked now, not from the session manager's cache (refreshed every few seconds).
+        const running = await SessionAPI.listRunning(
+          app.serviceManager.serverSettings
+        );
+        const session = running.find(
+          model => model.kernel?.id === holder.kernel_id
+        );
+        if (session) {
+          await sessions.shutdown(session.id);
+        } else {
+          await app.serviceManager.kernels.shutdown(holder.kernel_id);
+        }
+        toast('success', '', `Shut down the kernel of ${what}`);
+      } catch (error) {
+        toast(
+          'error',
+          `Could not shut down the kernel of ${what}`,
+          String(error)
+        );
+      } finally {
+        void poll.refresh();
+      }
+    };
+
     const openPanel = (): LabAdvisorPanel => {
       if (!panel || panel.isDisposed) {
-        panel = new LabAdvisorPanel(client);
+        panel = new LabAdvisorPanel(client, {
+          open: path => void app.commands.execute('docmanager:open', { path }),
+          shutDown
+        });
         panel.title.icon = advisorIcon;
         app.shell.add(panel, 'left', { rank: 900 });
         if (restorer) {
@@ -209,11 +414,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         .load(PLUGIN_ID)
         .then(loaded => {
           const update = () => {
-            settings.pollInterval = loaded.get('pollInterval')
-              .composite as number;
-            settings.showGpu = loaded.get('showGpu').composite as boolean;
-            settings.showContext = loaded.get('showContext')
-              .composite as boolean;
+            for (const key of Object.keys(DEFAULTS) as (keyof ISettings)[]) {
+              (settings as unknown as Record<string, unknown>)[key] =
+                loaded.get(key).composite;
+            }
             applySettings();
           };
           update();

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
-from traitlets import HasTraits, link
+from traitlets import HasTraits, Unicode, link
 
 from labadvisor.options import Option
 from labadvisor.widgets._html import error_html, escape_dollars, field_error_html, outdated_html
@@ -59,6 +59,19 @@ def number_box(limits: FieldRange, *, step: float = 1, whole: bool = False) -> w
     bounded box would clamp what the person typed; the state reports it instead."""
     box = w.IntText if whole else w.FloatText
     return box(step=step, description=limits.label, style=style(), layout=wide())
+
+
+class _DescribedImage(w.Image):
+    """An image whose tooltip reaches the <img> as its title, the text alternative screen
+    readers read: ipywidgets' views set a tooltip as the title only on a model that has a
+    description, which Image lacks (and a tooltip without one breaks the view)."""
+
+    description = Unicode("").tag(sync=True)
+
+
+def described_image(text: str, width: str = "512px") -> w.Image:
+    """A PNG image widget described by ``text`` for screen readers."""
+    return _DescribedImage(format="png", tooltip=text, layout=w.Layout(width=width))
 
 
 def shown(widget: w.Widget, visible: bool) -> None:

@@ -18,7 +18,15 @@ from labadvisor.memory import find_preset
 from labadvisor.options import Option, runtime_options
 from labadvisor.runtime import RuntimeAdvice
 from labadvisor.widgets._html import bar_html, error_html, esc, note_html
-from labadvisor.widgets._view import AdvicePanel, dropdown, number_box, set_html, shown, style
+from labadvisor.widgets._view import (
+    AdvicePanel,
+    described_image,
+    dropdown,
+    number_box,
+    set_html,
+    shown,
+    style,
+)
 from labadvisor.widgets.runtime_state import RuntimeState
 
 GPU_OPTIONS: list[Option] = [
@@ -92,7 +100,9 @@ class RuntimePanel(AdvicePanel):
         self.fit = w.HTML()
         self.costs = w.HTML()
         self.plot_status = w.HTML()
-        self.plot = w.Image(format="png", layout=w.Layout(width="512px"))
+        self.plot = described_image(
+            "Break-even plot: monthly cost of local and Docker Offload by hours a day"
+        )
         super().__init__(state, controls, [self.fit, self.costs, self.plot_status, self.plot])
         context_row = self.rows["context_tokens"]
         context_row.children = (self.full_context, *context_row.children)

@@ -10,7 +10,7 @@ import ipywidgets as w
 from labadvisor.options import Option
 from labadvisor.usage import UsageSummary
 from labadvisor.widgets._html import error_html, esc, note_html
-from labadvisor.widgets._view import Panel, dropdown, set_html, shown
+from labadvisor.widgets._view import Panel, described_image, dropdown, set_html, shown
 from labadvisor.widgets.usage_state import DAY_CHOICES, UsageState
 
 EMPTY_CLASS = "labadvisor-usage-empty"
@@ -35,7 +35,7 @@ class UsagePanel(Panel, w.VBox):
         self.status = w.HTML()
         self.notice = w.HTML()
         self.figures = w.HTML()
-        self.chart = w.Image(format="png", layout=w.Layout(width="512px"))
+        self.chart = described_image("Bar chart: GPU busy and Docker Offload hours per day")
         super().__init__(
             [
                 w.HBox([self.days, self.refresh_button]),
