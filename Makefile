@@ -47,7 +47,7 @@ refresh-notebooks: install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(wildcard jupyter_ext/package.json jupyter_ext/src/*.ts jupyter_ext/schema/*.json)
+$(STAMP): pyproject.toml $(wildcard jupyter_ext/package.json jupyter_ext/src/*.ts jupyter_ext/style/* jupyter_ext/schema/*.json)
 	@# Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "installing Debian package python3-venv"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
