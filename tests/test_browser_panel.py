@@ -159,9 +159,22 @@ def test_side_panel_dropdowns_fit_and_theme(
     reasons = runtime.locator(".jp-labadvisor-reasons li")
     expect(reasons.first).to_be_visible()
     expected = post(lab, "advise/runtime", {"model_size_gb": 40, "gpu": None})
+    # ... in the library's order: the deciding reason first, the overridden ones apart
+    effects = [reason["effect"] for reason in expected["reasons"]]
+    assert "overridden" in effects, effects  # the 7 GB size tier loses to capacity here
+    shown = sorted(
+        expected["reasons"],
+        key=lambda reason: {"decided": 0, "overridden": 2}.get(reason["effect"], 1),
+    )
+    expect(reasons.first).to_have_attribute("data-effect", "decided")
+    not_followed = runtime.locator(".jp-labadvisor-not-followed")
+    expect(not_followed).to_have_text("Not followed (another rule decided):")
+    expect(
+        runtime.locator(".jp-labadvisor-not-followed + .jp-labadvisor-reasons li")
+    ).to_have_count(effects.count("overridden"))
     sources = runtime.locator(".jp-labadvisor-reasons .jp-labadvisor-source")
     expect(sources).to_have_count(len(expected["reasons"]))
-    for index, reason in enumerate(expected["reasons"]):
+    for index, reason in enumerate(shown):
         expect(sources.nth(index)).to_be_visible()
         expect(sources.nth(index)).to_have_text(f"Guide: {reason['source']}")
 

@@ -3,10 +3,10 @@
 JupyterLab reads two dollar signs in one markdown cell ("~$75/month ... ~$0.50/hour") as the
 ends of a LaTeX formula and sets the text between them as mathematics. A single backslash is
 not enough there: the markdown renderer turns ``\\$`` into ``$`` before MathJax scans the
-page, so MathJax still pairs them (jupyterlab/jupyterlab#8645, checked by
-``test_no_dollar_sign_is_typeset_after_run_all``). ``\\\\$`` reaches MathJax as ``\\$``, which it shows as a
-plain dollar. Dollars inside code (```` ``` ```` blocks and `` `spans` ``) are left alone by
-its math pass, and so by this check.
+page, so MathJax still pairs them (jupyterlab/jupyterlab#8645, checked by the browser test
+``test_no_dollar_sign_is_typeset_after_run_all``). ``\\\\$`` reaches MathJax as ``\\$``,
+which it shows as a plain dollar. Dollars inside code (```` ``` ```` blocks and `` `spans` ``)
+are left alone by its math pass, and so by this check.
 """
 
 from __future__ import annotations

@@ -338,28 +338,24 @@ export function renderAdvice(
   choice.textContent = String(advice.choice_label ?? advice.choice);
   choice.dataset.choice = String(advice.choice);
   output.append(choice);
+  // As the library prints advice: the deciding reason first, then those that agree or
+  // inform, then the overridden ones under a heading that says they were not followed.
   const reasons = (advice.reasons ?? []) as IReason[];
-  if (reasons.length > 0) {
-    const list = document.createElement('ul');
-    list.className = 'jp-labadvisor-reasons';
-    for (const reason of reasons) {
-      const item = document.createElement('li');
-      if (reason.effect) {
-        item.dataset.effect = reason.effect;
-      }
-      const text = document.createElement('div');
-      text.className = 'jp-labadvisor-reason-text';
-      text.textContent = reason.text;
-      item.append(text);
-      if (reason.source) {
-        const source = document.createElement('div');
-        source.className = 'jp-labadvisor-source';
-        source.textContent = `Guide: ${reason.source}`;
-        item.append(source);
-      }
-      list.append(item);
-    }
-    output.append(list);
+  const followed = [
+    ...reasons.filter(reason => reason.effect === 'decided'),
+    ...reasons.filter(
+      reason => reason.effect !== 'decided' && reason.effect !== 'overridden'
+    )
+  ];
+  const overridden = reasons.filter(reason => reason.effect === 'overridden');
+  if (followed.length > 0) {
+    output.append(reasonList(followed));
+  }
+  if (overridden.length > 0) {
+    const heading = document.createElement('p');
+    heading.className = 'jp-labadvisor-not-followed';
+    heading.textContent = 'Not followed (another rule decided):';
+    output.append(heading, reasonList(overridden));
   }
   for (const warning of (advice.warnings ?? []) as string[]) {
     const item = document.createElement('p');
@@ -374,4 +370,27 @@ export function renderAdvice(
   pre.textContent = JSON.stringify(advice, null, 2);
   details.append(caption, pre);
   output.append(details);
+}
+
+function reasonList(reasons: IReason[]): HTMLUListElement {
+  const list = document.createElement('ul');
+  list.className = 'jp-labadvisor-reasons';
+  for (const reason of reasons) {
+    const item = document.createElement('li');
+    if (reason.effect) {
+      item.dataset.effect = reason.effect;
+    }
+    const text = document.createElement('div');
+    text.className = 'jp-labadvisor-reason-text';
+    text.textContent = reason.text;
+    item.append(text);
+    if (reason.source) {
+      const source = document.createElement('div');
+      source.className = 'jp-labadvisor-source';
+      source.textContent = `Guide: ${reason.source}`;
+      item.append(source);
+    }
+    list.append(item);
+  }
+  return list;
 }
