@@ -165,7 +165,7 @@ def test_deployment_inputs_and_advice_meet_the_gpu_trigger_at_one_share(
     finally:
         configure(reset=True)
     fired = advice.deciding_reason.rule == "deploy.triggers"  # 3 users: nothing else is K3s
-    assert (label in listed) == fired == (20 / 90 >= share)
+    assert (label in listed) == fired == (share <= 20 / 90)
 
 
 def test_lab_summary_refuses_bad_input_clearly(tmp_path: Path) -> None:
