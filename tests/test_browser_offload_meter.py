@@ -4,7 +4,8 @@ the ``docker-cloud`` test engine, or the active notebook's kernel's own), the mo
 budget notifications, and the idle reminder with its actions.
 
 The ledger's figures (``GET usage``) are given by the test, so the time, the cost and the
-idle stretch are known; the context switches are real.
+idle stretch are known; the context switches are real, and so is "Stop Offload"
+(``POST offload/stop``, with and without a stand-in ``docker offload`` plugin).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from browser_lab import (
     run_command,
     screenshot,
 )
+from offload_plugin import install_offload_plugin, plugin_calls, remove_offload_plugin
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
 
@@ -67,7 +69,6 @@ def test_offload_meter_budget_and_idle_reminder(meter_settings: None, page: Any,
 
     usage = usage_answer(active=True, since_minutes=42, cost_month=8.5)
     page.route(api_route("usage"), fulfill_json(lambda: usage))
-    page.route(api_route("offload/stop"), fulfill_json({"message": "Not Found"}, 404))
     meter = page.locator("#labadvisor-status .jp-labadvisor-status-meter")
     context = page.locator("#labadvisor-status .jp-labadvisor-status-context")
     expect(meter).to_be_hidden()
@@ -117,16 +118,36 @@ def test_offload_meter_budget_and_idle_reminder(meter_settings: None, page: Any,
     expect(meter).to_be_hidden()
     assert lab.store.current_in_config() == "desktop-linux"
 
-    # 4. ... and "Stop Offload", where the server cannot stop it, switches to the local
-    # engine and says how to stop the session
+    # 4. ... and "Stop Offload" on a server without the `docker offload` plugin (a real 409):
+    # it switches to the local engine and says how to stop the session
     run_command(page, "labadvisor:use-offload")
     expect(meter).to_be_visible()
     usage["offload"]["idle_since"] = time.time() - 16 * 60
     idle = page.locator(".jp-Notification-Toast-warning", has_text="Docker Offload is idle")
     idle.get_by_role("button", name="Stop Offload").click()
     expect(context).to_have_text("Docker: desktop-linux (local)")
-    expect(page.locator(".jp-Notification-Toast-info")).to_contain_text("`docker offload stop`")
+    fallback = page.locator(".jp-Notification-Toast-info")
+    expect(fallback).to_contain_text("this server has no `docker offload` plugin to stop it")
+    expect(fallback).to_contain_text("`docker offload stop`")
     screenshot(page, "labadvisor-offload-stop.png")
+
+    # 5. with the plugin on the server, "Stop Offload" stops the session for real
+    # (POST offload/stop runs `docker offload stop`) and leaves the server local
+    calls = install_offload_plugin(lab.store.config_dir)
+    try:
+        run_command(page, "labadvisor:use-offload")
+        expect(context).to_have_text("Docker: docker-cloud (offload)")
+        usage["offload"]["idle_since"] = time.time() - 17 * 60
+        idle = page.locator(".jp-Notification-Toast-warning", has_text="Docker Offload is idle")
+        idle.get_by_role("button", name="Stop Offload").click()
+        done = page.locator(".jp-Notification-Toast-success", has_text="Docker Offload is")
+        expect(done).to_contain_text("Docker Offload is stopped; Docker context: desktop-linux")
+        expect(context).to_have_text("Docker: desktop-linux (local)")
+        assert "stop" in plugin_calls(calls)
+        assert lab.store.current_in_config() == "desktop-linux"
+        screenshot(page, "labadvisor-offload-stopped.png")
+    finally:
+        remove_offload_plugin(lab.store.config_dir)
 
 
 def test_offload_meter_for_a_kernel_that_switched_on_its_own(

@@ -248,6 +248,45 @@ async def test_a_global_switch_to_offload_runs_the_meter(
 
 
 @pytest.mark.docker
+async def test_idle_since_follows_the_containers_the_offload_engine_runs(
+    jp_fetch: Any, docker_store: DockerStore
+) -> None:
+    """The idle reminder's clock: set while the Offload engine (the real test engine behind
+    docker-cloud) runs no container, cleared while one runs, restarted when it ends."""
+    import docker
+
+    status, data = await fetch_json(jp_fetch, "contexts", "current", **put_name("docker-cloud"))
+    assert status == 200, data
+
+    async def idle_since() -> Any:
+        _, data = await fetch_json(jp_fetch, "usage")
+        return data["offload"]["idle_since"]
+
+    async def busy() -> bool:
+        _, data = await fetch_json(jp_fetch, "usage")
+        return data["offload"]["active"] and data["offload"]["idle_since"] is None
+
+    first = await eventually(idle_since)
+    assert first, "the sampler never dated the idleness of an engine that runs nothing"
+    engine = docker.DockerClient(base_url=docker_store.engines.offload_host, timeout=60)
+    container = engine.containers.run(
+        docker_store.engines.image, ["sleep", "120"], detach=True, network_mode="none"
+    )
+    try:
+        assert await eventually(busy), "idle_since stayed set while a container ran"
+    finally:
+        container.remove(force=True)
+        engine.close()
+    again = await eventually(idle_since)
+    assert again and iso_time(again) > iso_time(first), (first, again)
+
+    status, data = await fetch_json(jp_fetch, "contexts", "current", **put_name("local"))
+    assert status == 200, data
+    _, data = await fetch_json(jp_fetch, "usage")
+    assert data["offload"]["active"] is False and data["offload"]["idle_since"] is None
+
+
+@pytest.mark.docker
 async def test_a_kernel_scope_switch_shows_in_contexts_and_runs_the_meter(
     jp_fetch: Any,
     jp_serverapp: Any,

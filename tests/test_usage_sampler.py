@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from offload_plugin import install_offload_plugin
 
 from labadvisor.usage import (
     GpuReading,
@@ -281,18 +282,6 @@ def test_reader_without_plugin_asks_again_only_after_a_while() -> None:
     assert len(calls) == 2
 
 
-JSON_PLUGIN = """#!/bin/sh
-if [ "$1" = docker-cli-plugin-metadata ]; then
-  echo '{"SchemaVersion":"0.1.0","Vendor":"labadvisor tests","Version":"v0.0.1"}'; exit 0
-fi
-shift
-case "$*" in
-  "status --format json") echo '{"state":"started","gpu":"NVIDIA L4"}' ;;
-  status) printf 'State: started\\nGPU: NVIDIA L4\\n' ;;
-esac
-"""
-
-
 @pytest.mark.skipif(not os.access("/usr/bin/docker", os.X_OK), reason="no docker CLI (docker.io)")
 def test_reader_through_the_real_docker_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     config = tmp_path / "docker-config"
@@ -311,9 +300,7 @@ def test_reader_through_the_real_docker_cli(monkeypatch: pytest.MonkeyPatch, tmp
     # it answers, so it waits longer than the reader's default 10 s.
     missing = OffloadStatusReader(timeout=120).read()
     assert missing.state == "not installed", missing.message
-    plugin = config / "cli-plugins" / "docker-offload"
-    plugin.write_text(JSON_PLUGIN)
-    plugin.chmod(0o755)
+    install_offload_plugin(config)
     state = OffloadStatusReader(timeout=120).read()
     assert (state.installed, state.state, state.gpu, state.format) == (
         True,

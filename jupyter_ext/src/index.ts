@@ -253,13 +253,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     const stopOffload = async () => {
+      let why = 'this server cannot stop it';
       try {
         const result = await client.stopOffload();
         toast('success', '', result.summary ?? 'Docker Offload stopped');
         void poll.refresh();
         return;
       } catch (error) {
-        if (!(error instanceof APIError && error.status === 404)) {
+        // 409: no `docker offload` plugin on the server; 404: a server without the route.
+        const cannot =
+          error instanceof APIError &&
+          (error.status === 404 || error.status === 409);
+        if (!cannot) {
           toast(
             'error',
             'Could not stop Docker Offload',
@@ -267,14 +272,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
           );
           return;
         }
+        if (error.status === 409) {
+          why = 'this server has no `docker offload` plugin to stop it';
+        }
       }
       // This server cannot stop the session: leave it, and say how to stop it.
       await switchTo('local', 'the local engine');
       toast(
         'info',
         '',
-        'Docker work now goes to the local engine, but the Offload session may still be ' +
-          'billed: stop it in a terminal with `docker offload stop`.',
+        `Docker work now goes to the local engine, but the Offload session may still be ` +
+          `billed (${why}): stop it where Docker Desktop runs with \`docker offload stop\`.`,
         { autoClose: false }
       );
     };

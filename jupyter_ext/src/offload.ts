@@ -114,14 +114,16 @@ export class OffloadWatch {
     };
   }
 
-  /** Since when Offload has been idle: the server's `idle_since` where it has one, else
-   * the first poll that found the session in Docker's "idle" state (which Docker enters
-   * when the session has had no activity). */
+  /** Since when Offload has been idle: the server's `idle_since` (since when its sampler
+   * has seen the Offload engine run no container) where it has one, else the first poll
+   * that found the session in Docker's "idle" state (which Docker enters when the session
+   * has had no activity). */
   private _idleSince(
     offload: IUsage['offload'],
     now: number
   ): string | number | null {
-    if (offload.idle_since !== undefined) {
+    if (offload.idle_since !== undefined && offload.idle_since !== null) {
+      this._idleSeen = null;
       return offload.idle_since;
     }
     if (offload.state !== 'idle') {

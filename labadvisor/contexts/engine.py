@@ -54,6 +54,7 @@ class EngineInfo:
     memory_bytes: int | None = None
     engine_id: str | None = None
     engine_name: str | None = None
+    containers_running: int | None = None
     runtimes: tuple[str, ...] = ()
     gpu: bool = False
     gpu_sources: tuple[str, ...] = field(default=())
@@ -181,6 +182,10 @@ def _pinged_only(stored: store.StoredContext, round_trip_ms: float, cause: str) 
     return _engine_info(stored, round_trip_ms, error=cause)
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def gpu_capability(info: dict[str, Any]) -> tuple[str, ...]:
     """GPU evidence in an engine's /info: an nvidia runtime, or CDI GPU devices it discovered."""
     sources = [f"runtime {name}" for name in sorted(info.get("Runtimes") or {}) if "nvidia" in name]
@@ -220,6 +225,7 @@ def _engine_info(
         memory_bytes=info.get("MemTotal"),
         engine_id=info.get("ID"),
         engine_name=info.get("Name"),
+        containers_running=_count(info.get("ContainersRunning")),
         runtimes=tuple(sorted(info.get("Runtimes") or {})),
         gpu=bool(gpu_sources),
         gpu_sources=gpu_sources,

@@ -225,11 +225,20 @@ class ConfigHandler(_BaseHandler):
         self.reply({"allow_context_switch": self.extension.allow_context_switch})
 
 
-class ContextsHandler(_BaseHandler):
-    @tornado.web.authenticated
-    @authorized("read")
-    async def get(self) -> None:
-        await self.guarded(self.state)
+class _ContextsRoute(_BaseHandler):
+    """What the context routes share: the state they answer with, the operator's switch
+    setting, and the way back to the local engine."""
+
+    def switching_refused(self) -> bool:
+        """Reply 403 and say so when the operator turned switching off."""
+        if self.extension.allow_context_switch:
+            return False
+        self.fail(
+            403,
+            "switching the Docker context is turned off on this server by its operator "
+            "(c.LabAdvisor.allow_context_switch = False); nothing was changed",
+        )
+        return True
 
     async def state(self) -> dict[str, Any]:
         state, own = await asyncio.gather(
@@ -253,8 +262,39 @@ class ContextsHandler(_BaseHandler):
             "allow_context_switch": self.extension.allow_context_switch,
         }
 
+    async def leave_offload(self, name: str) -> Any:
+        """Switch to the local engine without waiting on it, and without queueing behind
+        checks of other engines: the switch is a file write (store pool); the engine is asked
+        afterwards, for at most a second, only to say how it is."""
+        switched = await self.extension.store_pool.run(work.switch_unchecked, name)
+        try:
+            round_trip_ms = await asyncio.wait_for(
+                self.extension.engine_pool.run(work.ping, switched.context),
+                LOCAL_PING_SECONDS,
+            )
+        except Exception as exc:  # no answer, refused, or engine checks all busy
+            cause = getattr(exc, "cause", None) or (
+                f"no answer within {LOCAL_PING_SECONDS:g} s"
+                if isinstance(exc, asyncio.TimeoutError)
+                else str(exc)
+            )
+            note = (
+                f"switched anyway, as the way back from Offload always is: the local engine "
+                f"at {quoted(switched.host)} did not answer ({cause}), so docker commands fail "
+                f"until it runs"
+            )
+            return replace(switched, note=_joined(switched.note, note), engine_error=cause)
+        return replace(switched, checked=True, round_trip_ms=round_trip_ms)
 
-class CurrentContextHandler(ContextsHandler):
+
+class ContextsHandler(_ContextsRoute):
+    @tornado.web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        await self.guarded(self.state)
+
+
+class CurrentContextHandler(_ContextsRoute):
     @tornado.web.authenticated
     @authorized("read")
     async def get(self) -> None:
@@ -266,14 +306,8 @@ class CurrentContextHandler(ContextsHandler):
     @tornado.web.authenticated
     @authorized("write")
     async def put(self) -> None:
-        if not self.extension.allow_context_switch:
-            self.fail(
-                403,
-                "switching the Docker context is turned off on this server by its operator "
-                "(c.LabAdvisor.allow_context_switch = False); nothing was changed",
-            )
-            return
-        await self.guarded(self.switch)
+        if not self.switching_refused():
+            await self.guarded(self.switch)
 
     async def switch(self) -> dict[str, Any]:
         from labadvisor import contexts
@@ -301,29 +335,41 @@ class CurrentContextHandler(ContextsHandler):
         state = await self.state()
         return {**state, "switch": switched.to_dict(), "summary": switched.summary()}
 
-    async def leave_offload(self, name: str) -> Any:
-        """Switch to the local engine without waiting on it, and without queueing behind
-        checks of other engines: the switch is a file write (store pool); the engine is asked
-        afterwards, for at most a second, only to say how it is."""
-        switched = await self.extension.store_pool.run(work.switch_unchecked, name)
-        try:
-            round_trip_ms = await asyncio.wait_for(
-                self.extension.engine_pool.run(work.ping, switched.context),
-                LOCAL_PING_SECONDS,
-            )
-        except Exception as exc:  # no answer, refused, or engine checks all busy
-            cause = getattr(exc, "cause", None) or (
-                f"no answer within {LOCAL_PING_SECONDS:g} s"
-                if isinstance(exc, asyncio.TimeoutError)
-                else str(exc)
-            )
-            note = (
-                f"switched anyway, as the way back from Offload always is: the local engine "
-                f"at {quoted(switched.host)} did not answer ({cause}), so docker commands fail "
-                f"until it runs"
-            )
-            return replace(switched, note=_joined(switched.note, note), engine_error=cause)
-        return replace(switched, checked=True, round_trip_ms=round_trip_ms)
+
+class OffloadStopHandler(_ContextsRoute):
+    """``POST offload/stop``: stop the Docker Offload session (``docker offload stop``, so it
+    is no longer billed), then make sure the server's context is a local one. Needs "write"
+    and is off with switching (``allow_context_switch``). Without the plugin: 409, nothing
+    changed; a plugin that fails: 502."""
+
+    @tornado.web.authenticated
+    @authorized("write")
+    async def post(self) -> None:
+        if not self.switching_refused():
+            await self.guarded(self.stop)
+
+    async def stop(self) -> dict[str, Any]:
+        if self.body_object():
+            raise BadRequest("offload/stop takes no fields; send an empty object or no body")
+        stopped = await self.extension.engine_pool.run(work.stop_offload)
+        self.extension.meter.last_state = stopped
+        state = await self.state()
+        switched = None
+        # The plugin returns the CLI to the context used before Offload, which may itself
+        # be another Offload one; the meter and every kernel then still point at Offload.
+        if state["current"] is not None and state["current"].get("role") == "offload":
+            switched = await self.leave_offload("local")
+            state = await self.state()
+        current = state["current"]["name"] if state["current"] is not None else "none"
+        summary = f"Docker Offload is {stopped.state}; Docker context: {current}"
+        if switched is not None and switched.note:
+            summary = f"{summary} ({switched.note})"
+        return {
+            **state,
+            "offload": stopped.to_dict(),
+            "switch": switched.to_dict() if switched is not None else None,
+            "summary": summary,
+        }
 
 
 def _joined(first: str | None, second: str) -> str:
@@ -388,6 +434,7 @@ ROUTES: list[tuple[str, type[_BaseHandler]]] = [
     ("config", ConfigHandler),
     ("contexts", ContextsHandler),
     ("contexts/current", CurrentContextHandler),
+    ("offload/stop", OffloadStopHandler),
     ("advise/runtime", RuntimeAdviceHandler),
     ("advise/deployment", DeploymentAdviceHandler),
     ("advise/options", AdviceOptionsHandler),

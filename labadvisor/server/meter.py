@@ -12,7 +12,10 @@ runs, has the role "offload". Since when:
   not move it.
 
 "since" is the earliest of those in force now. The meter also keeps the last session state
-the sampler read from ``docker offload status``.
+the sampler read from ``docker offload status``, and, each time the sampler runs, asks the
+engine of the Offload context in use how many containers it runs: ``idle_since`` is when it
+was first seen running none (None while one runs, or when the engine has not answered yet).
+That is what the front end's idle reminder counts from.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from labadvisor.usage import OffloadStatusReader, UsageSummary
 
 OFFLOAD_ROLE = "offload"
+# How long the sampler's thread waits for the Offload engine to say what it runs.
+ENGINE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -53,15 +58,23 @@ class OffloadUse:
     since: float | None
     server: bool
     kernels: dict[str, str]
+    idle_since: float | None = None  # the Offload engine ran no container from then on
 
 
 class OffloadMeter:
     """Remembers since when the server has been on Offload; safe to share between threads."""
 
-    def __init__(self, reader: OffloadStatusReader | None = None) -> None:
+    def __init__(
+        self,
+        reader: OffloadStatusReader | None = None,
+        count_running: Callable[[str], int | None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._server_since: float | None = None
         self._reader = reader
+        self._count_running = count_running or running_containers
+        self._offload_context: str | None = None  # in use at the last observation
+        self._idle_since: float | None = None
         self.last_state: OffloadStatus | None = None
 
     def observe(
@@ -92,12 +105,18 @@ class OffloadMeter:
             if on_offload and server is not None
             else next((k.context for k in offload_kernels.values()), None)
         )
+        with self._lock:
+            if context != self._offload_context:
+                self._idle_since = None  # another engine (or none): not yet looked at
+            self._offload_context = context
+            idle_since = self._idle_since
         return OffloadUse(
             active=bool(starts),
             context=context,
             since=min(starts) if starts else None,
             server=on_offload,
             kernels={kernel_id: k.context for kernel_id, k in offload_kernels.items()},
+            idle_since=idle_since if starts else None,
         )
 
     def read_offload(self) -> OffloadStatus:
@@ -108,7 +127,34 @@ class OffloadMeter:
             self._reader = OffloadStatusReader()
         state = self._reader.read()
         self.last_state = state
+        self.watch_containers()
         return state
+
+    def watch_containers(self, now: float | None = None) -> None:
+        """Ask the Offload engine in use how many containers run, and date the idleness."""
+        context = self._offload_context
+        running = None if context is None else self._count_running(context)
+        now = time.time() if now is None else now
+        with self._lock:
+            if context != self._offload_context:
+                return  # switched while asking: the next sample looks at the new one
+            if context is None or (running is not None and running > 0):
+                self._idle_since = None
+            elif running == 0 and self._idle_since is None:
+                self._idle_since = now
+            # running None: the engine did not answer, and what was known stands
+
+
+def running_containers(context: str) -> int | None:
+    """How many containers the engine of ``context`` runs; None when it does not say."""
+    from labadvisor.contexts import ContextError
+    from labadvisor.contexts.engine import engine_info
+
+    try:
+        info = engine_info(context, timeout=ENGINE_SECONDS)
+    except ContextError:
+        return None
+    return info.containers_running if info.reachable else None
 
 
 def _switched_at(server: ServerContext, now: float) -> float:
@@ -139,6 +185,7 @@ def usage_answer(
         "server": use.server,
         "kernels": use.kernels,
         "state": None if state is None or not state.answered else state.state,
+        "idle_since": None if use.idle_since is None else utc_text(use.idle_since),
         "seconds_month": 0.0,
         "cost_month": 0.0,
         "rate": 0.0,

@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING, Any
 from labadvisor.server import limits
 from labadvisor.server.limits import BadRequest
 
+# `docker offload stop` waits for the cloud session to end; past this the engine-check
+# thread is given back and the request answers 502.
+OFFLOAD_STOP_SECONDS = 60.0
+
 if TYPE_CHECKING:
     from labadvisor.contexts import SwitchResult
+    from labadvisor.contexts.offload import OffloadStatus
     from labadvisor.server.meter import ServerContext
     from labadvisor.usage import LedgerBackend, UsageSummary
 
@@ -83,14 +88,23 @@ def ping(context: str) -> float:
     return contexts.ping(context)
 
 
+def stop_offload() -> OffloadStatus:
+    """``docker offload stop``, then the session's state as the plugin reports it."""
+    from labadvisor.contexts import offload
+
+    return offload.stop(timeout=OFFLOAD_STOP_SECONDS)
+
+
 def context_error_status(exc: Exception) -> int:
     """HTTP status for a ``labadvisor.contexts`` error: the client's mistake (400), a state
-    that blocks the switch (409), an engine or ``docker offload`` that failed (502), a
-    store that cannot be read or written (500)."""
+    that blocks the switch or a missing ``docker offload`` plugin (409), an engine or
+    ``docker offload`` that failed (502), a store that cannot be read or written (500)."""
     from labadvisor.contexts import errors
 
     if isinstance(exc, (errors.InvalidContextNameError, errors.ContextNotFoundError)):
         return 400
+    if isinstance(exc, errors.OffloadNotInstalledError):
+        return 409
     if isinstance(exc, (errors.EngineUnreachableError, errors.OffloadError)):
         return 502
     if isinstance(exc, errors.StoreError):

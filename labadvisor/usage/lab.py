@@ -44,10 +44,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_DAYS = 3660
-# Share of sampled minutes with GPU demand above the GPUs present from which the guide's
-# "GPU scheduling conflicts" migration trigger counts as met.
-CONTENTION_TRIGGER = 0.05
-GPU_CONFLICTS_TRIGGER = "GPU scheduling conflicts"
 
 Fetch = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
 
@@ -79,17 +75,24 @@ class LabSummary:
     def has_data(self) -> bool:
         return self.sampled_minutes > 0
 
-    def deployment_inputs(self, contention_trigger: float = CONTENTION_TRIGGER) -> dict[str, Any]:
+    def deployment_inputs(self, contention_trigger: float | None = None) -> dict[str, Any]:
         """What the measurement says for :func:`labadvisor.advise_deployment`.
 
         ``users`` (active users) is a keyword it takes today; ``concurrent_users`` (the peak),
         ``p95_concurrent_users``, ``gpu_contention`` and ``migration_triggers`` (the guide's
         trigger names the data meets) are for its ``measured=`` input; ``evidence`` quotes the
-        figures, for reasons.
+        figures, for reasons. The "GPU scheduling conflicts" trigger is met from the share of
+        sampled minutes that ``advise_deployment(measured=...)`` uses too: the guide data's
+        ``growth.gpu_contention_share`` (25 %, overridable with ``configure``), unless
+        ``contention_trigger`` is given.
         """
+        from labadvisor.guides import deployment_guide
+
+        growth = deployment_guide().growth
+        share = growth.gpu_contention_share if contention_trigger is None else contention_trigger
         triggers = []
-        if self.gpu_contention >= contention_trigger:
-            triggers.append(GPU_CONFLICTS_TRIGGER)
+        if self.gpu_contention >= share:
+            triggers.append(deployment_guide().triggers[growth.gpu_contention_trigger].label)
         return {
             "users": self.active_users,
             "concurrent_users": self.peak_concurrent_servers,
