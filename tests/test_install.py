@@ -108,5 +108,12 @@ def test_wheel_from_clean_clone_ships_front_end_and_server_config(tmp_path: Path
     assert package["jupyterlab"]["_build"]["load"].startswith("static/remoteEntry.")
     assert f"{lab}/{package['jupyterlab']['_build']['load']}" in names
     assert f"{lab}/static/style.js" in names
-    assert set(schema["properties"]) == {"pollInterval", "showGpu", "showContext"}
+    assert set(schema["properties"]) == {
+        "pollInterval",
+        "showGpu",
+        "showContext",
+        "showOffloadMeter",
+        "monthlyBudget",
+        "idleReminderMinutes",
+    }
     assert {"labadvisor/server/__init__.py", "labadvisor/server/app.py"} <= names
