@@ -46,6 +46,7 @@ _ARBITRATION_FIELDS = {
     "offload_gpu": "NVIDIA L4 (23 GB)",
     "workload_label": "Code Review",
     "choice_label": "Local GPU",
+    "local_gpu_holds": ", whose free memory is unknown, is assumed to hold",
 }
 SUPPLIED: Mapping[str, Mapping[str, Any]] = {
     "size_tier": {**_SIZES, "offload_gpu": "NVIDIA L4 with 23 GB"},

@@ -144,7 +144,7 @@ def decide_runtime(
     return RuntimeDecision(
         choice=choice,
         step=step,
-        deciding_rule=_deciding_rule(guide, step, choice, tier, sensitive, complexity),
+        deciding_rule=_deciding_rule(guide, step, choice, tier, gpu_state, sensitive, complexity),
         tier=tier,
         tier_target=tier_target,
         needed_gb=needed_gb,
@@ -184,7 +184,9 @@ def _choose(
     """(choice, deciding step) from the decisive steps in the data's order, among the
     options the filters left; None when no option left holds the model."""
     for step in guide.arbitration:
-        if step.id == STEP_LOCAL_GPU_HOLDS and gpu_state == "holds" and local_option:
+        # A GPU of unknown free memory holds what the tiers send to a local GPU (usable):
+        # then local_option is set, and the workload rule cannot send the work away.
+        if step.id == STEP_LOCAL_GPU_HOLDS and gpu_state in ("holds", "unknown") and local_option:
             return local_option, step.id
         if step.id == STEP_INTERACTIVE and interactive and local_option:
             return local_option, step.id
@@ -207,6 +209,7 @@ def _deciding_rule(
     step: str,
     choice: RuntimeChoice,
     tier: SizeTier,
+    gpu_state: GpuState,
     sensitive: bool,
     complexity: ComplexityClass,
 ) -> str:
@@ -218,6 +221,10 @@ def _deciding_rule(
     if step == STEP_LOCAL_GPU_HOLDS:
         if choice == "local-cpu":
             return tier.id
+        if gpu_state == "unknown":
+            # the tiers send 1-7 GB to a local GPU; a smaller model goes there only because
+            # the work is complex and the GPU is assumed to hold it
+            return tier.id if tier.choice == "local-gpu" else rules.gpu_present.id
         return rules.gpu_beyond_guide.id if tier.choice == "offload" else rules.gpu_fits.id
     if step == STEP_INTERACTIVE:
         return rules.interactive.id
@@ -265,7 +272,7 @@ def resolve_gpu(gpu: object) -> LocalGpu:
     if gpu is None or gpu is False:
         return LocalGpu(False, None, None, f"no local GPU (gpu={gpu!r})")
     if gpu is True:
-        return LocalGpu(True, None, None, "a local GPU (gpu=True), free memory unknown")
+        return LocalGpu(True, None, None, "gpu=True, free memory unknown")
     if isinstance(gpu, str) and gpu.strip().lower() == "auto":
         return _detected_gpu()
     valid = "'auto', None/False, True or the free GPU memory in GB (a finite number, at least 0)"
@@ -287,6 +294,8 @@ def _detected_gpu() -> LocalGpu:
         return LocalGpu(False, None, None, f"none detected: {report.message}")
     free = None if device.memory_free is None else device.memory_free / 1e9
     why = f"detected {device.name} ({device.label})"
+    if free is None:
+        why += ", free memory unknown"
     return LocalGpu(True, free, device.name, why, device.label)
 
 

@@ -151,6 +151,11 @@ def why_not(
         "workload_label": work.label,
         "choice_label": guide.choice_labels[decision.choice],
         "target": target_label(guide, target, local),
+        "local_gpu_holds": (
+            ", whose free memory is unknown, is assumed to hold"
+            if decision.gpu_state == "unknown"
+            else " holds"
+        ),
     }
     cannot_hold = (
         (target == "offload" and not decision.offload_holds)

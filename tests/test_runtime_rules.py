@@ -110,8 +110,11 @@ def test_every_answer_says_what_gpu_was_found_even_when_the_size_decides(
     ],
 )
 def test_complex_and_production_workloads_push_to_offload(workload: str) -> None:
-    advice = advise_runtime(0.5, gpu=True, workload=workload)
+    # from the local CPU (issue 10: the workload rule moves work off a CPU or a GPU too
+    # small, never off a GPU that holds it)
+    advice = advise_runtime(0.5, gpu=None, workload=workload)
     assert advice.choice == "offload"
+    assert advise_runtime(0.5, gpu=0.5, workload=workload).choice == "offload"
     assert any(
         r.points_to == "offload" and r.rule.startswith("complexity.") for r in advice.reasons
     )
