@@ -127,8 +127,10 @@ def test_offload_meter_budget_and_idle_reminder(meter_settings: None, page: Any,
     idle.get_by_role("button", name="Stop Offload").click()
     expect(context).to_have_text("Docker: desktop-linux (local)")
     fallback = page.locator(".jp-Notification-Toast-info")
-    expect(fallback).to_contain_text("this server has no `docker offload` plugin to stop it")
-    expect(fallback).to_contain_text("`docker offload stop`")
+    expect(fallback).to_have_text(
+        "Now on the local engine. The server has no docker offload plugin: run "
+        "`docker offload stop` where Docker Desktop runs (billed until then)."
+    )
     screenshot(page, "labadvisor-offload-stop.png")
 
     # 5. with the plugin on the server, "Stop Offload" stops the session for real

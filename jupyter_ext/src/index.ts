@@ -253,7 +253,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     const stopOffload = async () => {
-      let why = 'this server cannot stop it';
+      let why = 'The server cannot stop Offload';
       try {
         const result = await client.stopOffload();
         toast('success', '', result.summary ?? 'Docker Offload stopped');
@@ -273,16 +273,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         if (error.status === 409) {
-          why = 'this server has no `docker offload` plugin to stop it';
+          why = 'The server has no docker offload plugin';
         }
       }
-      // This server cannot stop the session: leave it, and say how to stop it.
+      // The session goes on: leave it, and say how to stop it (short enough for a toast).
       await switchTo('local', 'the local engine');
       toast(
         'info',
         '',
-        `Docker work now goes to the local engine, but the Offload session may still be ` +
-          `billed (${why}): stop it where Docker Desktop runs with \`docker offload stop\`.`,
+        `Now on the local engine. ${why}: run \`docker offload stop\` where Docker ` +
+          'Desktop runs (billed until then).',
         { autoClose: false }
       );
     };
