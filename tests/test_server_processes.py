@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fake_nvml import FakeProcess, GiB, l4
-from gpu_fixtures import InstallFake
+from gpu_fixtures import GpuContainer, InstallFake
 from server_client import NotebookKernel, fetch_json, post, server_config
 
 from labadvisor import gpu
@@ -200,3 +200,22 @@ async def test_the_holders_reader_is_the_servers_not_the_bodys(jp_fetch: Any) ->
     unknown, valid = data["message"].split("; valid: ")
     assert "'gpu_processes'" in unknown and "model_size_gb" in valid
     assert "gpu_processes" not in valid
+
+
+@pytest.mark.docker
+async def test_a_container_is_named_by_the_current_contexts_engine(
+    jp_fetch: Any, fake_nvml: InstallFake, gpu_container: GpuContainer
+) -> None:
+    fake_nvml([l4(0, memory_used=20 * GiB, processes=[FakeProcess(gpu_container.pid, 12 * GiB)])])
+    status, data = await fetch_json(jp_fetch, "gpu", "processes")
+    assert status == 200, data
+    (process,) = data["devices"][0]["processes"]
+    assert (process["holder"], process["pid"]) == ("container", gpu_container.pid)
+    assert process["container_name"] == gpu_container.name
+    assert process["label"] == f"container {gpu_container.name}"
+    # The runtime advice names it the same way.
+    body = {"model_size_gb": 5, "gpu": "auto"}
+    status, data = await fetch_json(jp_fetch, "advise", "runtime", **post(body))
+    assert status == 200, data
+    (reason,) = [r for r in data["reasons"] if r["rule"] == "gpu.holders"]
+    assert reason["text"].endswith(f"; container {gpu_container.name} holds 12.9 GB."), reason
