@@ -793,7 +793,11 @@ def detect_gpus(args: argparse.Namespace) -> Any:
 
         return GpuPanel()  # shows the report just detected
     if args.processes:
-        return gpu.processes()  # over the devices just detected
+        from labadvisor.contexts.container_names import ContainerNames
+
+        # Over the devices just detected; containers named by the current context's engine.
+        with ContainerNames() as names:
+            return gpu.processes(docker_names=names)
     return report
 
 

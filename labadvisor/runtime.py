@@ -44,6 +44,7 @@ from labadvisor.runtime_decision import (
     workload_names,
 )
 from labadvisor.runtime_reasons import (
+    ReadProcesses,
     fit_lines,
     holders_reason,
     reasons_for,
@@ -148,6 +149,7 @@ def advise_runtime(
     interactive: bool = False,
     hardware: str | None = None,
     usage_days: int = 30,
+    gpu_processes: ReadProcesses | None = None,
 ) -> RuntimeAdvice:
     """Where to run a model: "local-cpu", "local-gpu" or "offload", and why.
 
@@ -170,7 +172,9 @@ def advise_runtime(
     quotes them; with no ledger or no samples yet it is a ValueError saying why.
     When ``gpu="auto"`` finds a GPU too small for the model, an info reason names the
     notebooks and processes holding the memory that would make it fit
-    (:func:`labadvisor.gpu.make_room`).
+    (:func:`labadvisor.gpu.make_room`), as ``gpu_processes()`` reports them: by default
+    :func:`labadvisor.gpu.processes` as this process sees them (other kernels are
+    processes); the Jupyter server passes a reader that names its kernels by notebook.
     """
     guide = offload_guide()
     for name, flag in (("sensitive", sensitive), ("offline", offline)):
@@ -178,6 +182,11 @@ def advise_runtime(
             raise ValueError(f"{name} must be True or False, got {flag!r}")
     if not isinstance(interactive, bool):
         raise ValueError(f"interactive must be True or False, got {interactive!r}")
+    if gpu_processes is not None and not callable(gpu_processes):
+        raise ValueError(
+            "gpu_processes must be a function answering as labadvisor.gpu.processes() "
+            f"does (or None), got {gpu_processes!r}"
+        )
     job = resolve_task(task)
     if model_size_gb is None and params_b is None and preset is None:
         raise ValueError(
@@ -237,7 +246,7 @@ def advise_runtime(
     }
     reasons = reasons_for(guide, decision, local, work, sizes, sensitive, offline, interactive)
     if decision.gpu_state == "too-small" and _detected(gpu):
-        holders = holders_reason(local, needed_gb)
+        holders = holders_reason(local, needed_gb, gpu_processes)
         if holders is not None:
             reasons.append(holders)
     warnings: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labadvisor.explain import Reason, fire
 from labadvisor.guides import model_facts
@@ -19,6 +19,12 @@ from labadvisor.offload_facts import (
 )
 from labadvisor.runtime_decision import LocalGpu, RuntimeDecision, Workload, gpu_text
 from labadvisor.units import gb_text
+
+if TYPE_CHECKING:
+    from labadvisor.gpu import GpuProcesses
+
+# Who holds GPU memory, as labadvisor.gpu.processes() answers it.
+ReadProcesses = Callable[[], "GpuProcesses"]
 
 ASSUMED_TEXT = " (assumed: no workload was given)"
 HOLDERS_RULE = "gpu.holders"
@@ -295,18 +301,25 @@ def gpu_values(
     return values
 
 
-def holders_reason(local: LocalGpu, needed_gb: float) -> Reason | None:
+def holders_reason(
+    local: LocalGpu, needed_gb: float, read_processes: ReadProcesses | None = None
+) -> Reason | None:
     """An info reason naming who holds the memory that would make the model fit on the
     detected GPU ("18.2 GB needed, 9.1 GB free on GPU 0; notebook train.ipynb holds
     12.0 GB"), from :func:`labadvisor.gpu.make_room`; None where the processes cannot be
-    read or the GPU is not found among them. Inside a kernel, other kernels are listed as
-    processes (the server's kernel map is not known here)."""
+    read or the GPU is not found among them.
+
+    ``read_processes`` reads the holders; by default :func:`labadvisor.gpu.processes` as
+    this process sees them, where other kernels are listed as processes (inside a kernel
+    the server's kernel map is not known). The Jupyter server passes its own reader, which
+    names its kernels by notebook."""
     if local.label is None or local.free_gb is None:
         return None
     try:
         from labadvisor import gpu
 
-        unit = next((u for u in gpu.processes().devices if u.label == local.label), None)
+        found = read_processes() if read_processes is not None else gpu.processes()
+        unit = next((u for u in found.devices if u.label == local.label), None)
         if unit is None or not unit.valid or "processes" in unit.unavailable:
             return None  # which processes hold the memory is unknown: nothing to name
         room = gpu.make_room(round(needed_gb * 1e9), unit, round(local.free_gb * 1e9))

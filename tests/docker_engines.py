@@ -415,7 +415,9 @@ class FakeEngine:
 
     ``name`` becomes the engine's ID and Name, ``gpu=True`` adds an ``nvidia`` runtime, ``info``
     replaces the whole /info answer, ``delay`` slows every answer and ``hang=True`` accepts
-    connections and never answers, to exercise timeouts. ``requests`` lists the paths asked for.
+    connections and never answers, to exercise timeouts. ``containers`` answers
+    /containers/<id>/json: a name for the id, or an HTTP status to fail with; other ids are
+    404, "no such container". ``requests`` lists the paths asked for.
     """
 
     def __init__(
@@ -428,8 +430,10 @@ class FakeEngine:
         tls: ssl.SSLContext | None = None,
         delay: float = 0.0,
         hang: bool = False,
+        containers: dict[str, str | int] | None = None,
     ) -> None:
         self.name = name
+        self.containers = dict(containers or {})
         self.info = info or {
             "ID": name,
             "Name": name,
@@ -476,12 +480,22 @@ class FakeEngine:
             def do_GET(self) -> None:
                 engine.requests.append(self.path)
                 time.sleep(engine.delay)
-                path = self.path.split("?", 1)[0].rsplit("/", 1)[-1]  # "/v1.41/_ping" -> "_ping"
+                parts = self.path.split("?", 1)[0].split("/")
+                path = parts[-1]  # "/v1.41/_ping" -> "_ping"
+                # "/v1.41/containers/<id>/json": a name, a status to fail with, or None
+                asked = parts[-2] if parts[-3:-2] == ["containers"] and path == "json" else None
+                known = engine.containers.get(asked) if asked is not None else None
                 if path == "_ping":
                     body, kind = b"OK", "text/plain"
                 elif path in ("version", "info"):
                     payload = engine.version if path == "version" else engine.info
                     body, kind = json.dumps(payload).encode(), "application/json"
+                elif isinstance(known, str):
+                    body = json.dumps({"Id": asked, "Name": f"/{known}"}).encode()
+                    kind = "application/json"
+                elif isinstance(known, int):
+                    self.send_error(known)
+                    return
                 else:
                     self.send_error(404)
                     return

@@ -1,6 +1,7 @@
 """Fixtures that point labadvisor.gpu at the fake NVML of fake_nvml.py and give the real
 pynvml back afterwards, the one that skips tests needing real NVIDIA hardware, and what the
-process-attribution tests need: a /proc-like tree and a stand-in for /dev/nvidia0.
+process-attribution tests need: a /proc-like tree, a stand-in for /dev/nvidia0, and a real
+container (on the test engines of docker_engines.py) whose process holds that stand-in.
 Registered as a pytest plugin in conftest.py.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import IO, Any, Protocol
 
 import pynvml
 import pytest
+from docker_engines import DOCKER_VARIABLES, DockerEngines
 from fake_nvml import FakeGpu, FakeNvml, use_backend
 
 from labadvisor.gpu import procfs
@@ -163,3 +167,64 @@ def gpu_device_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         yield device
     finally:
         handle.close()
+
+
+@dataclass(frozen=True)
+class GpuContainer:
+    """A running container whose main process holds the stand-in GPU device open."""
+
+    id: str
+    name: str
+    pid: int  # its main process, as this (the host's) PID namespace numbers it
+
+
+@pytest.fixture
+def gpu_container(
+    docker_engines: DockerEngines,
+    gpu_device_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[GpuContainer]:
+    """A container on the local test engine, the engine of the current Docker context (a
+    private copy of the store, "default" = local engine), running busybox ``sleep`` with
+    ``gpu_device_file`` (bind-mounted at the same path) open as CUDA would keep
+    /dev/nvidia0: NVML, faked, may report its pid. Removed afterwards. Tests using it
+    carry the ``docker`` marker."""
+    import docker
+
+    from labadvisor.contexts import kernel_env
+
+    for name in DOCKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(kernel_env, "_set_aside", {})
+    store = docker_engines.copy_config(tmp_path / "docker-config")
+    for name, value in docker_engines.env(store).items():
+        monkeypatch.setenv(name, value)
+    device = str(gpu_device_file)
+    client = docker.DockerClient(base_url=docker_engines.local_host)
+    container = client.containers.run(
+        docker_engines.image,
+        ["sh", "-c", f"exec sleep 300 < {device}"],
+        name=f"la-gpu-{uuid.uuid4().hex[:8]}",
+        detach=True,
+        network_mode="none",
+        volumes={str(gpu_device_file.parent): {"bind": str(gpu_device_file.parent), "mode": "ro"}},
+    )
+    try:
+        container.reload()
+        pid = int(container.attrs["State"]["Pid"])
+        deadline = time.monotonic() + 10
+        while _open_file(pid, 0) != device:  # the shell opens it just before it execs sleep
+            assert time.monotonic() < deadline, f"container process {pid} never opened {device}"
+            time.sleep(0.02)
+        yield GpuContainer(container.id, container.name, pid)
+    finally:
+        container.remove(force=True)
+        client.close()
+
+
+def _open_file(pid: int, fd: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None

@@ -23,7 +23,7 @@ from command_lines import (
 )
 from docker_engines import closed_port, isolate_docker_env, write_context
 from fake_nvml import FakeProcess, GiB, l4
-from gpu_fixtures import InstallFake
+from gpu_fixtures import GpuContainer, InstallFake
 from hypothesis import HealthCheck, given, settings
 
 import labadvisor
@@ -440,6 +440,18 @@ def test_gpu_processes_as_a_table_and_as_json(
     assert data.pop("read_at") and expected.pop("read_at")
     assert data == expected
     assert data["devices"][0]["processes"][0]["holder"] == "this-kernel"
+
+
+@pytest.mark.docker
+def test_gpu_processes_name_a_container_by_the_current_contexts_engine(
+    fake_nvml: InstallFake, gpu_container: GpuContainer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_nvml([l4(0, processes=[FakeProcess(gpu_container.pid, 3 * GiB)])])
+    assert main(["gpu", "--processes", "--json"]) == 0
+    (process,) = strict_json(capsys.readouterr().out)["devices"][0]["processes"]
+    assert (process["holder"], process["container_name"]) == ("container", gpu_container.name)
+    assert main(["gpu", "--processes"]) == 0
+    assert f"container {gpu_container.name}" in capsys.readouterr().out
 
 
 def test_gpu_processes_without_nvml_say_why(

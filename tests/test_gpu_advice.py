@@ -255,3 +255,28 @@ def test_a_failure_reading_processes_just_omits_the_holders(
     advice = advise_runtime(5, gpu="auto")
     assert advice.choice != "local-gpu" and not holders(advice)
     assert any(r.rule == "gpu.too-small" for r in advice.reasons)  # the rest stands
+
+
+def test_the_holders_are_read_by_the_reader_given(
+    machine: Callable[..., FakeNvml], orphan: tuple[int, str]
+) -> None:
+    # What the Jupyter server passes: its kernel map makes the job a notebook's kernel.
+    pid, _ = orphan
+    machine([l4(memory_used=BUSY, processes=[FakeProcess(pid, 12 * GiB)])])
+    kernel = gpu.KernelInfo("5e0c1a2b-kernel", "python3", "work/train.ipynb")
+    calls: list[int] = []
+
+    def server_view() -> gpu.GpuProcesses:
+        calls.append(1)
+        return gpu.processes({pid: kernel})
+
+    (reason,) = holders(advise_runtime(5, gpu="auto", gpu_processes=server_view))
+    assert reason.text.endswith("; notebook work/train.ipynb holds 12.9 GB.")
+    assert calls == [1]
+    assert not holders(advise_runtime(1.5, gpu="auto", gpu_processes=server_view))  # it fits
+    assert calls == [1]
+
+
+def test_a_holders_reader_that_is_not_a_function_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"gpu_processes must be a function.*'notebooks'"):
+        advise_runtime(5, gpu=None, gpu_processes="notebooks")  # type: ignore[arg-type]

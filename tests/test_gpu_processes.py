@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 from fake_nvml import FakeProcess, GiB, a100_mig, l4
-from gpu_fixtures import InstallFake, ProcEntry, build_proc_tree
+from gpu_fixtures import GpuContainer, InstallFake, ProcEntry, build_proc_tree
 
 from labadvisor import gpu
+from labadvisor.contexts.container_names import ContainerNames
 from labadvisor.gpu import procfs
 from labadvisor.gpu.procfs import Procfs, container_id_in
 
@@ -530,3 +531,19 @@ def test_real_cuda_child_is_attributed_to_this_kernel(
 
 def test_gpu_device_prefixes_default_to_nvidia_devices() -> None:
     assert procfs.GPU_DEVICE_PREFIXES == ("/dev/nvidia",)
+
+
+@pytest.mark.docker
+def test_a_real_containers_process_is_named_by_the_current_contexts_engine(
+    fake_nvml: InstallFake, gpu_container: GpuContainer
+) -> None:
+    fake_nvml([l4(0, processes=[FakeProcess(gpu_container.pid, 5 * GiB)])])
+    (unnamed,) = gpu.processes().processes  # no one to ask: the short id names it
+    assert (unnamed.holder, unnamed.container_id) == ("container", gpu_container.id)
+    assert unnamed.label == f"container {gpu_container.id[:12]}"
+    with ContainerNames() as names:
+        (process,) = gpu.processes(docker_names=names).processes
+    assert (process.holder, process.container_id) == ("container", gpu_container.id)
+    assert process.container_name == gpu_container.name
+    assert process.label == f"container {gpu_container.name}"
+    assert process.verified and process.command == "sleep 300"

@@ -432,6 +432,18 @@ def test_gpu_without_nvml_opens_with_a_sentence(ip, nvml_backend):
     assert f"(status: {report.status})" in page
 
 
+@pytest.mark.docker
+def test_gpu_processes_name_a_container_by_the_current_contexts_engine(
+    ip, fake_nvml, gpu_container
+):
+    from fake_nvml import FakeProcess, GiB, l4
+
+    fake_nvml([l4(0, processes=[FakeProcess(gpu_container.pid, 2 * GiB)])])
+    (process,) = magic(ip, "gpu --processes").processes
+    assert (process.holder, process.container_name) == ("container", gpu_container.name)
+    assert process.label == f"container {gpu_container.name}"
+
+
 def test_gpu_processes_returns_the_library_object(ip, fake_nvml, gpu_device_file):
     from fake_nvml import FakeProcess, GiB, l4
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from fake_nvml import FakeProcess, GiB, l4
-from gpu_fixtures import InstallFake
-from server_client import NotebookKernel, fetch_json, server_config
+from gpu_fixtures import GpuContainer, InstallFake
+from server_client import NotebookKernel, fetch_json, post, server_config
+
+from labadvisor import gpu
 
 NOTEBOOK = "work/train.ipynb"
 
@@ -161,3 +163,59 @@ async def test_without_a_gpu_the_answer_says_why(jp_fetch: Any, fake_nvml: Insta
     assert status == 200, data
     assert (data["status"], data["devices"]) == ("no-devices", [])
     assert data["message"]
+
+
+async def test_runtime_advice_names_the_notebook_holding_the_gpu_not_this_kernel(
+    jp_fetch: Any,
+    fake_nvml: InstallFake,
+    gpu_device_file: Path,
+    jp_serverapp: Any,
+    notebook_file: str,
+    opened: list[NotebookKernel],
+) -> None:
+    notebook_kernel = await NotebookKernel.open(jp_fetch, jp_serverapp, notebook_file)
+    opened.append(notebook_kernel)
+    await notebook_kernel.run(f"gpu = open({str(gpu_device_file)!r}, 'rb')")
+    # 20 GiB of the L4's 22.5 GiB used; the notebook's kernel holds 12 GiB of it.
+    fake_nvml([l4(0, memory_used=20 * GiB, processes=[FakeProcess(notebook_kernel.pid, 12 * GiB)])])
+    # Seen from this (the server's) process the kernel is its child, so the library's own
+    # view would call it "this kernel": the advice must not.
+    assert gpu.processes().processes[0].holder == "this-kernel"
+
+    body = {"model_size_gb": 5, "gpu": "auto"}
+    status, data = await fetch_json(jp_fetch, "advise", "runtime", **post(body))
+
+    assert status == 200, data
+    assert data["choice"] != "local-gpu"
+    (reason,) = [r for r in data["reasons"] if r["rule"] == "gpu.holders"]
+    assert reason["text"].endswith(f"; notebook {NOTEBOOK} holds 12.9 GB."), reason
+    assert reason["text"].startswith("6.0 GB needed, ")
+    assert not any("this kernel" in r["text"] for r in data["reasons"]), data["reasons"]
+
+
+async def test_the_holders_reader_is_the_servers_not_the_bodys(jp_fetch: Any) -> None:
+    body = {"model_size_gb": 5, "gpu": None, "gpu_processes": "x"}
+    status, data = await fetch_json(jp_fetch, "advise", "runtime", **post(body))
+    assert status == 400, data
+    unknown, valid = data["message"].split("; valid: ")
+    assert "'gpu_processes'" in unknown and "model_size_gb" in valid
+    assert "gpu_processes" not in valid
+
+
+@pytest.mark.docker
+async def test_a_container_is_named_by_the_current_contexts_engine(
+    jp_fetch: Any, fake_nvml: InstallFake, gpu_container: GpuContainer
+) -> None:
+    fake_nvml([l4(0, memory_used=20 * GiB, processes=[FakeProcess(gpu_container.pid, 12 * GiB)])])
+    status, data = await fetch_json(jp_fetch, "gpu", "processes")
+    assert status == 200, data
+    (process,) = data["devices"][0]["processes"]
+    assert (process["holder"], process["pid"]) == ("container", gpu_container.pid)
+    assert process["container_name"] == gpu_container.name
+    assert process["label"] == f"container {gpu_container.name}"
+    # The runtime advice names it the same way.
+    body = {"model_size_gb": 5, "gpu": "auto"}
+    status, data = await fetch_json(jp_fetch, "advise", "runtime", **post(body))
+    assert status == 200, data
+    (reason,) = [r for r in data["reasons"] if r["rule"] == "gpu.holders"]
+    assert reason["text"].endswith(f"; container {gpu_container.name} holds 12.9 GB."), reason

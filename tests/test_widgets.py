@@ -843,6 +843,18 @@ def test_gpu_panel_lists_the_holders_with_this_kernel_highlighted(fake_nvml, gpu
         other.wait()
 
 
+@pytest.mark.docker
+def test_gpu_panel_names_a_container_by_the_current_contexts_engine(fake_nvml, gpu_container):
+    from fake_nvml import FakeProcess, GiB, l4
+
+    fake_nvml([l4(0, processes=[FakeProcess(gpu_container.pid, 4 * GiB)])])
+    panel = GpuPanel()
+    (process,) = panel.state.holders.processes
+    assert (process.holder, process.container_name) == ("container", gpu_container.name)
+    assert f"container {gpu_container.name}" in _text(panel.holders.value)
+    panel.close()
+
+
 def test_gpu_holders_follow_the_live_readings_in_the_sampler_job(fake_l4):
     from fake_nvml import FakeProcess, GiB
 

@@ -5,8 +5,8 @@ Modules, by job: ``store`` (the context store and config.json), ``resolve`` (rol
 name means, which context is in effect, the list), ``switch`` (``use``/``using``/
 ``follow_global`` and the kernel's environment), ``kernel_scope`` (a Jupyter kernel's own
 context, published for the server: ``kernel_contexts``), ``engine`` (docker-py: client, ping,
-engine_info), ``offload`` (the ``docker offload`` plugin), ``errors`` and ``display`` (HTML
-tables).
+engine_info), ``container_names`` (a container's name, for the GPU holders), ``offload``
+(the ``docker offload`` plugin), ``errors`` and ``display`` (HTML tables).
 
 ``import labadvisor.contexts`` reads nothing and does not import docker-py; listing, ``current()``
 and ``use(check=False)`` do not either. It is imported when an engine is contacted.

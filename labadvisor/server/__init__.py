@@ -16,16 +16,18 @@ needs from the server's Authorizer (resource ``labadvisor``) is in brackets:
                                            "local" / "offload"); switches config.json, as
                                            ``docker context use``; 403 when the operator
                                            set ``c.LabAdvisor.allow_context_switch = False``
-- ``POST advise/runtime``       [read]  -> ``labadvisor.advise_runtime(**body).to_dict()``
+- ``POST advise/runtime``       [read]  -> ``labadvisor.advise_runtime(**body).to_dict()``,
+                                           the holders named as ``gpu/processes`` names them
 - ``POST advise/deployment``    [read]  -> ``labadvisor.advise_deployment(**body).to_dict()``
 - ``GET  advise/options``       [read]  -> the choices each advice form offers, with labels
 
 Modules: ``app`` (the ``LabAdvisor`` ExtensionApp: options, worker pools, the usage ledger
 and its sampler), ``handlers`` (HTTP to library calls), ``work`` (the blocking calls the
 pools run), ``kernels`` (the server's kernels: pids, notebooks), ``holders`` (GPU memory
-holders for the route and the sampler), ``meter`` (the Offload meter, ``GET usage``'s
-answer), ``recording`` (the sampler's ledger, with kernels' published contexts), ``pools``
-(bounded pools, shared calls), ``limits`` (body size, nesting, numbers, strict JSON out).
+holders for the route, the runtime advice and the sampler), ``meter`` (the Offload meter,
+``GET usage``'s answer), ``recording`` (the sampler's ledger, with kernels' published
+contexts), ``pools`` (bounded pools, shared calls), ``limits`` (body size, nesting,
+numbers, strict JSON out).
 """
 
 from __future__ import annotations

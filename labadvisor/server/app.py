@@ -6,6 +6,8 @@ extension loads, shut down (the sampler's thread joined) when the server stops."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import math
 from collections.abc import Mapping
@@ -15,6 +17,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
+from labadvisor.contexts.container_names import ContainerNames
 from labadvisor.server import holders, kernels
 from labadvisor.server.handlers import ROUTES
 from labadvisor.server.meter import OffloadMeter
@@ -22,12 +25,13 @@ from labadvisor.server.pools import Pool, SharedCalls
 
 if TYPE_CHECKING:
     from labadvisor.contexts import KernelContext
-    from labadvisor.gpu import KernelInfo
+    from labadvisor.gpu import GpuProcesses, KernelInfo
     from labadvisor.usage import HolderReading, LedgerBackend, UsageSampler
 
 API_PREFIX = ("labadvisor", "api")
-# How long a sampler tick waits for the event loop to list the kernels' notebooks.
-SAMPLER_LOOP_WAIT_S = 5.0
+# How long a thread (a sampler tick, a runtime advice) waits for the event loop to list the
+# kernels' notebooks; past it the kernels show as the server's other processes.
+KERNEL_MAP_WAIT_S = 5.0
 
 
 class LabAdvisor(ExtensionApp):
@@ -101,6 +105,7 @@ class LabAdvisor(ExtensionApp):
     ledger: LedgerBackend
     sampler: UsageSampler | None
     meter: OffloadMeter
+    container_names: ContainerNames
 
     def initialize_settings(self) -> None:
         self.engine_pool = Pool("engine-check", self.engine_workers, self.engine_max_waiting)
@@ -118,6 +123,9 @@ class LabAdvisor(ExtensionApp):
         )
         self._stopped = False
         self.meter = OffloadMeter()
+        # One for the server's life, shared by every reader of the holders: it keeps names
+        # and pauses asking while the engine does not answer.
+        self.container_names = ContainerNames()
         self.sampler = None
         self.ledger = self._open_ledger()
         if self.usage_interval_s > 0:
@@ -140,6 +148,7 @@ class LabAdvisor(ExtensionApp):
         if sampler is not None:
             await asyncio.to_thread(sampler.stop)
         self.ledger.close()
+        self.container_names.close()
         pools = (self.engine_pool, self.nvml_pool, self.advice_pool, self.store_pool)
         for pool in (*pools, self.ledger_pool):
             pool.shutdown()
@@ -176,7 +185,7 @@ class LabAdvisor(ExtensionApp):
 
         async def read() -> dict[str, Any]:
             infos = await self.kernel_infos()
-            found = await self.nvml_pool.run(holders.read, infos)
+            found = await self.nvml_pool.run(holders.read, infos, self.container_names)
             return holders.to_answer(found)
 
         return await self._process_calls.call("processes", read)
@@ -209,16 +218,29 @@ class LabAdvisor(ExtensionApp):
         return sampler
 
     def _sampled_holders(self) -> list[HolderReading]:
-        """The sampler's holders (its thread): the kernel map is read on the event loop."""
-        infos: dict[int, KernelInfo] = {}
-        if self._loop is not None and self._loop.is_running() and not self._stopped:
-            future = asyncio.run_coroutine_threadsafe(self.kernel_infos(), self._loop)
-            try:
-                infos = future.result(SAMPLER_LOOP_WAIT_S)
-            except TimeoutError:
-                future.cancel()
-                logging.getLogger("labadvisor.usage").debug("kernel map not read in time")
-        return holders.holder_readings(holders.read(infos))
+        """The sampler's holders (its thread)."""
+        return holders.holder_readings(self.holders_from_thread())
+
+    def holders_from_thread(self) -> GpuProcesses:
+        """Who holds GPU memory, attributed as ``GET gpu/processes`` does (kernels by their
+        notebook, never "this kernel"), for a thread other than the event loop's: the
+        kernel map is read on the loop, waiting up to :data:`KERNEL_MAP_WAIT_S`."""
+        return holders.read(self._kernel_infos_from_thread(), self.container_names)
+
+    def _kernel_infos_from_thread(self) -> dict[int, KernelInfo]:
+        loop = self._loop
+        if loop is None or not loop.is_running() or self._stopped:
+            return {}
+        with contextlib.suppress(RuntimeError):
+            if asyncio.get_running_loop() is loop:
+                return {}  # waiting here would block the loop that must answer
+        future = asyncio.run_coroutine_threadsafe(self.kernel_infos(), loop)
+        try:
+            return future.result(KERNEL_MAP_WAIT_S)
+        except concurrent.futures.TimeoutError:  # not the builtin one before Python 3.11
+            future.cancel()
+            logging.getLogger("labadvisor.server").debug("kernel map not read in time")
+            return {}
 
     async def gpu_report(self, refresh: bool) -> dict[str, Any]:
         """``labadvisor.gpu.detect(refresh=...).to_dict()``, with ``read_at``. Requests that

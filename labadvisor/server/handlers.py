@@ -383,6 +383,10 @@ class _AdviceHandler(_BaseHandler):
     def adviser(self) -> Callable[..., Any]:
         raise NotImplementedError
 
+    def supplied(self) -> dict[str, Any]:
+        """Keywords the server gives the adviser itself: never taken from the body."""
+        return {}
+
     @tornado.web.authenticated
     @authorized("read")
     async def post(self) -> None:
@@ -391,7 +395,8 @@ class _AdviceHandler(_BaseHandler):
     async def advice(self) -> dict[str, Any]:
         body = self.body_object()
         adviser = self.adviser()
-        valid = work.keyword_names(adviser)
+        supplied = self.supplied()
+        valid = [name for name in work.keyword_names(adviser) if name not in supplied]
         unknown = sorted(set(body) - set(valid))
         if unknown:
             shown = ", ".join(quoted(u) for u in unknown[:10])
@@ -399,11 +404,11 @@ class _AdviceHandler(_BaseHandler):
         missing = [
             p.name
             for p in inspect.signature(adviser).parameters.values()
-            if p.default is p.empty and p.name not in body
+            if p.default is p.empty and p.name not in body and p.name not in supplied
         ]
         if missing:
             raise BadRequest(f"missing field(s) {', '.join(missing)}; valid: {', '.join(valid)}")
-        return await self.extension.advice_pool.run(work.advice, adviser, body)
+        return await self.extension.advice_pool.run(work.advice, adviser, {**body, **supplied})
 
 
 class RuntimeAdviceHandler(_AdviceHandler):
@@ -411,6 +416,11 @@ class RuntimeAdviceHandler(_AdviceHandler):
         from labadvisor.runtime import advise_runtime
 
         return advise_runtime
+
+    def supplied(self) -> dict[str, Any]:
+        # Who holds the GPU as GET gpu/processes says it: in the server every kernel is a
+        # child of the server, so the library's own view would call each "this kernel".
+        return {"gpu_processes": self.extension.holders_from_thread}
 
 
 class DeploymentAdviceHandler(_AdviceHandler):

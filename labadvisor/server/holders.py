@@ -4,69 +4,35 @@ server's kernels, shaped for ``GET gpu/processes`` and for the usage sampler.
 Seen from the server, the library's "this kernel" is the Jupyter server itself or a process
 it started that is not a kernel (a terminal's ``python train.py``): such a process is
 answered as "other", named by its user and command line, with a note saying so.
-Containers are named by the current Docker context's engine when it answers within
-:data:`CONTAINER_NAME_TIMEOUT_S`; otherwise by their short id.
+Containers are named by the current Docker context's engine through the one
+:class:`~labadvisor.contexts.container_names.ContainerNames` the server keeps (bounded,
+pausing while the engine does not answer); otherwise by their short id.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import docker
-
     from labadvisor.gpu import GpuProcess, GpuProcesses, KernelInfo
+    from labadvisor.gpu.processes import DockerNames
     from labadvisor.usage import HolderReading
 
-CONTAINER_NAME_TIMEOUT_S = 1.0
 _SERVER_NOTE = "started from this Jupyter server (the server itself, or a terminal's process)"
 
 
-class ContainerNames:
-    """A container id -> its name, from the current Docker context's engine; one client for
-    one ``processes()`` call, made on the first container and given up on at the first
-    failure (the id then names the container)."""
-
-    def __init__(self, timeout_s: float = CONTAINER_NAME_TIMEOUT_S) -> None:
-        self.timeout_s = timeout_s
-        self._client: docker.DockerClient | None = None
-        self._failed = False
-
-    def __call__(self, container_id: str) -> str | None:
-        if self._failed:
-            return None
-        try:
-            if self._client is None:
-                from labadvisor import contexts
-
-                self._client = contexts.client(timeout=self.timeout_s)
-            name = self._client.containers.get(container_id).name
-        except Exception:  # no engine, not answering, no such container: the id names it
-            self._failed = True
-            return None
-        return name if isinstance(name, str) and name else None
-
-    def close(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                self._client.close()
-            self._client = None
-
-
-def read(kernel_pids: Mapping[int, KernelInfo]) -> GpuProcesses:
+def read(
+    kernel_pids: Mapping[int, KernelInfo], docker_names: DockerNames | None = None
+) -> GpuProcesses:
     """``labadvisor.gpu.processes`` with the server's kernels and container names, with
-    the server's own processes answered as "other" (see the module docstring)."""
+    the server's own processes answered as "other" (see the module docstring). The GPU
+    route, the runtime advice and the usage sampler all read the holders through here."""
     from labadvisor import gpu
 
-    names = ContainerNames()
-    try:
-        found = gpu.processes(kernel_pids=kernel_pids, docker_names=names)
-    finally:
-        names.close()
+    found = gpu.processes(kernel_pids=kernel_pids, docker_names=docker_names)
     devices = tuple(
         replace(unit, processes=tuple(_as_server(p) for p in unit.processes))
         for unit in found.devices

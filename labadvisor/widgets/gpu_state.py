@@ -22,7 +22,9 @@ from typing import Any
 from traitlets import Bool, Float, HasTraits, Instance, Int, Unicode, observe, validate
 
 from labadvisor import gpu
+from labadvisor.contexts.container_names import ContainerNames
 from labadvisor.gpu import GpuProcesses, GpuReport, GpuSample, KernelInfo
+from labadvisor.gpu.processes import DockerNames
 from labadvisor.widgets._jobs import BackgroundJobs
 
 THREAD_NAME = "labadvisor-gpu-sampler"
@@ -61,7 +63,10 @@ class GpuState(HasTraits):
     :meth:`refresh` and with every live reading; ``holders_error`` says why it could not
     be read (the last good answer stays). ``kernel_pids`` (pid → :class:`KernelInfo`, as
     the Jupyter server knows its kernels) lets other kernels be named by their notebook;
-    without it they show as processes with their command line.
+    without it they show as processes with their command line. Containers are named by
+    ``docker_names`` (container id → name or None); by default the engine of the current
+    Docker context is asked, through one
+    :class:`~labadvisor.contexts.container_names.ContainerNames` for the panel's life.
     """
 
     report = Instance(GpuReport)
@@ -78,14 +83,16 @@ class GpuState(HasTraits):
         interval: float = 1.0,
         history: int = 60,
         kernel_pids: Mapping[int, KernelInfo] | None = None,
+        docker_names: DockerNames | None = None,
     ) -> None:
         super().__init__(interval=_check_interval(interval), report=gpu.detect())
         self.samples: deque[GpuSample] = deque(maxlen=history)
         self._sampler = BackgroundJobs(THREAD_NAME)
         self._stop = threading.Event()
         self._kernel_pids = kernel_pids
+        self._docker_names = ContainerNames() if docker_names is None else docker_names
         try:
-            self.holders = gpu.processes(kernel_pids)
+            self.holders = gpu.processes(kernel_pids, self._docker_names)
         except ValueError:  # kernel_pids that are not pid → KernelInfo: say so now
             raise
         except Exception as exc:
@@ -100,7 +107,7 @@ class GpuState(HasTraits):
         """Read the holders of GPU memory now, on this thread (the live loop does it after
         each reading); None, with ``holders_error`` set, when they could not be read."""
         try:
-            found = gpu.processes(self._kernel_pids)
+            found = gpu.processes(self._kernel_pids, self._docker_names)
         except Exception as exc:  # a panel shows why; the next reading tries again
             self.holders_error = _holders_problem(exc)
             return None
