@@ -699,6 +699,12 @@ def _sanity_warnings(
                 mig_gpus=", ".join(guide.mig.gpus), gpu=f"the {lab_gpu.name}"
             )
         )
+    if sharing == "mig" and lab_gpu.undetected is not None:
+        out.append(
+            rules.mig_unchecked.warning.render(
+                mig_gpus=", ".join(guide.mig.gpus), why=lab_gpu.undetected
+            )
+        )
     if sharing == "time-slicing" and lab_gpu.count == 1:
         out.append(rules.time_slicing_one_gpu.warning.render())
     busiest = max(users, concurrent or 0)
