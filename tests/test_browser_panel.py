@@ -418,6 +418,15 @@ def test_notebook_panels_pass_axe(page: Any, lab: Lab, theme: str, light_theme_a
     run_all(page)
     outputs = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output")
     expect(outputs.locator(".widget-dropdown:visible").first).to_be_visible()
+    # The error state too (issue 13: its text was a fixed red, too faint on the dark theme):
+    # a negative size typed shows the error under the field and the "not updated" note.
+    size = outputs.locator(".widget-text", has_text="Model size (GB)").locator("input").first
+    size.fill("-5")
+    size.press("Tab")  # a FloatText sends its value when it loses the focus
+    expect(outputs.locator(".labadvisor-field-error")).to_contain_text(
+        "Model size (GB) must be between 0 and 10,000; got -5"
+    )
+    expect(outputs.locator(".labadvisor-outdated-note")).to_contain_text("not updated")
     page.wait_for_timeout(1500)
     screenshot(page, f"labadvisor-notebook-panels-{theme}.png")
     # the panels' outputs (JupyterLab's own notebook chrome is not labadvisor's)
