@@ -106,7 +106,10 @@ class CostComparison:
 
     @property
     def verdict(self) -> str:
-        """:attr:`cheaper_text`, with the payback for a GPU bought."""
+        """:attr:`cheaper_text`, with the payback for a GPU bought, set against the months
+        the purchase is spread over: Offload is cheaper exactly when the payback takes longer
+        than those months, so the sentence says which (a payback alone reads as a reason to
+        buy)."""
         if self.hardware != "buy-gpu":
             return self.cheaper_text
         if self.payback_months is None:
@@ -114,7 +117,23 @@ class CostComparison:
                 f"{self.cheaper_text}; at these hours the GPU never pays for itself (Offload "
                 "costs no more than running it)"
             )
-        return f"{self.cheaper_text}; the GPU pays for itself in {self.payback_months:.1f} months"
+        spread = self.amortize_months or 0
+        months = _payback_text(self.payback_months, spread)
+        over = f"{spread} month" if spread == 1 else f"{spread} months"
+        if self.cheaper == "offload":
+            return (
+                f"{self.cheaper_text}; the GPU pays for itself only after {months} months of "
+                f"Offload savings, longer than the {over} it is spread over"
+            )
+        if self.cheaper == "equal":
+            return (
+                f"{self.cheaper_text}; the GPU pays for itself in {months} months, the "
+                f"{over} it is spread over"
+            )
+        return (
+            f"{self.cheaper_text}; the GPU pays for itself in {months} months, within the "
+            f"{over} it is spread over"
+        )
 
     @property
     def breakeven_text(self) -> str:
@@ -171,6 +190,16 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _payback_text(payback: float, spread: int) -> str:
+    """Months with one decimal, or more where one would print the very months it is set
+    against (24.0 for 24.04, next to "longer than the 24 months")."""
+    for digits in range(1, 5):
+        text = f"{payback:.{digits}f}"
+        if float(text) != spread:
+            break
+    return text
 
 
 def _hours(value: float, *, unit: bool = True) -> str:

@@ -57,9 +57,11 @@ class MigrationStep:
     details: list[str]
 
     @property
-    def duration(self) -> str:
+    def duration(self) -> str | None:
+        """How long the step takes, as the guide states it; None where it states nothing
+        (the steps of leaving K3s, which the guide never times)."""
         if self.min_minutes is None or self.max_minutes is None:
-            return "-"
+            return None
         return _minutes_text(self.min_minutes, self.max_minutes)
 
 
@@ -107,7 +109,8 @@ class MigrationPlan:
     def text_lines(self) -> list[str]:
         lines = [f"Migration {self.source} → {self.target}:"]
         for step in self.steps:
-            lines.append(f"  {step.order}. {step.title} ({step.duration})")
+            duration = f" ({step.duration})" if step.duration else ""
+            lines.append(f"  {step.order}. {step.title}{duration}")
             lines += [f"       {d}" for d in step.details]
         if self.stated_total_hours:
             low, high = self.stated_total_hours
@@ -126,9 +129,13 @@ class MigrationPlan:
 
     def _repr_html_(self) -> str:
         esc = html.escape
+        # A Time column only where the guide times the steps (it never times leaving K3s).
+        timed = any(s.duration for s in self.steps)
+        time_head = "<th>Time</th>" if timed else ""
         steps = "".join(
-            f"<tr><td>{s.order}</td><td>{esc(s.title)}</td><td>{esc(s.duration)}</td>"
-            f"<td>{esc('; '.join(s.details))}</td></tr>"
+            f"<tr><td>{s.order}</td><td>{esc(s.title)}</td>"
+            + (f"<td>{esc(s.duration or '')}</td>" if timed else "")
+            + f"<td>{esc('; '.join(s.details))}</td></tr>"
             for s in self.steps
         )
         checklist = "".join(f"<li>☐ {esc(c['item'])}</li>" for c in self.checklist)
@@ -151,7 +158,7 @@ class MigrationPlan:
         return (
             f"<div class='labadvisor-migration {NO_MATH}'>"
             f"<b>Migration {esc(self.source)} → {esc(self.target)}</b>"
-            f"<table><tr><th>#</th><th>Step</th><th>Time</th><th>Details</th></tr>{steps}</table>"
+            f"<table><tr><th>#</th><th>Step</th>{time_head}<th>Details</th></tr>{steps}</table>"
             f"{total}{checklist_block}"
             f"<b>{esc(self.rollback_title)}</b><ul>{rollback}</ul>{notes}</div>"
         )
@@ -690,6 +697,12 @@ def _sanity_warnings(
         out.append(
             rules.mig_gpu.warning.render(
                 mig_gpus=", ".join(guide.mig.gpus), gpu=f"the {lab_gpu.name}"
+            )
+        )
+    if sharing == "mig" and lab_gpu.undetected is not None:
+        out.append(
+            rules.mig_unchecked.warning.render(
+                mig_gpus=", ".join(guide.mig.gpus), why=lab_gpu.undetected
             )
         )
     if sharing == "time-slicing" and lab_gpu.count == 1:

@@ -152,6 +152,9 @@ class LabGpu:
     count: int | None
     mig_capable: bool | None  # None: not known
     why: str
+    # gpu="auto" found no GPU here: why (NVML's message), so the MIG check can say it could
+    # not look.
+    undetected: str | None = None
 
 
 def mig_capable(name: str, guide: DeploymentGuide) -> bool:
@@ -184,7 +187,7 @@ def resolve_lab_gpu(gpu: object, gpu_count: object, guide: DeploymentGuide) -> L
     report = gpu_detection.detect()
     devices = [d for d in report.devices if d.valid]
     if not devices:
-        return LabGpu(None, count, None, f"no GPU detected: {report.message}")
+        return LabGpu(None, count, None, f"no GPU detected: {report.message}", report.message)
     names = sorted({d.name for d in devices})
     capable = any(mig_capable(d.name, guide) or d.mig_mode is True for d in devices)
     return LabGpu(

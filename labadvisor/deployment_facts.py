@@ -58,6 +58,7 @@ SUPPLIED: Mapping[str, Mapping[str, Any]] = {
     },
     "ha-nodes.warning": {"nodes": 1},
     "mig-gpu.warning": {"mig_gpus": "A100, H100", "gpu": "the RTX 4090"},
+    "mig-unchecked.warning": {"mig_gpus": "A100, H100", "why": "NVML was not found"},
     "time-slicing-one-gpu.warning": {},
     "platform-costs": {"compose_cost": "Docker Compose $508-942", "k3s_cost": "K3s $942-1,808"},
     "arbitration": {"detail": "high availability"},
@@ -160,6 +161,7 @@ class DeploymentRules:
     ha_nodes: WarningRule
     ha_min_servers: int
     mig_gpu: WarningRule
+    mig_unchecked: WarningRule
     time_slicing_one_gpu: WarningRule
     platform_costs: Rule
 
@@ -484,6 +486,7 @@ def _rules(rules: Table) -> DeploymentRules:
         ha_nodes=ha_nodes,
         ha_min_servers=min_servers,
         mig_gpu=_warning_rule(rules, "mig-gpu"),
+        mig_unchecked=_warning_rule(rules, "mig-unchecked"),
         time_slicing_one_gpu=_warning_rule(rules, "time-slicing-one-gpu"),
         platform_costs=read_rule(rules, "platform-costs", SUPPLIED["platform-costs"]),
     )
@@ -769,6 +772,7 @@ def _check_links(guide: DeploymentGuide, path: str) -> None:
         rules.growth,
         rules.ha_nodes,
         rules.mig_gpu,
+        rules.mig_unchecked,
         rules.time_slicing_one_gpu,
         rules.platform_costs,
         guide.mig,

@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 
 from labadvisor.records import Entry
 from labadvisor.templates import Template
+from labadvisor.theme_colours import WARNING_TEXT
 
 Effect = Literal["decided", "supports", "overridden", "info"]
 EFFECTS: tuple[Effect, ...] = get_args(Effect)
@@ -184,7 +185,7 @@ class Advice:
         why, overridden = ordered(self.reasons)
         warnings = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
         warn_block = (
-            f"<div style='color:#9a3412'><b>Warnings</b><ul>{warnings}</ul></div>"
+            f"<div style='color:{WARNING_TEXT}'><b>Warnings</b><ul>{warnings}</ul></div>"
             if warnings
             else ""
         )

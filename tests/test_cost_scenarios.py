@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -125,6 +126,98 @@ def test_reasons_name_the_local_option() -> None:
     assert "buying a GPU" in str(monthly_costs(8, hardware="buy-gpu"))
     cpu = str(monthly_costs(6, team_size=3, hardware="cpu-only"))
     assert "this machine's CPU" in cpu and "local is cheaper" not in cpu
+
+
+def _check_wording_agrees(text: str, c: Any) -> None:
+    """``text`` (a verdict, the printed comparison or the runtime advice's cost reason) calls
+    cheaper the side the numbers do, and a GPU bought's payback is set against the months
+    it is spread over the way the verdict goes."""
+    said = {
+        "local": f"{c.local_label} is cheaper" in text,
+        "offload": "Docker Offload is cheaper" in text,
+        "equal": "cost the same" in text,
+    }
+    if c.hardware == "cpu-only":
+        assert not any(said.values()) and "adds no GPU cost" in text
+        return
+    assert [side for side, yes in said.items() if yes] == [c.cheaper], text
+    if c.hardware != "buy-gpu":
+        assert "pays for itself" not in text
+        return
+    months = c.amortize_months
+    found = re.search(r"pays for itself (?:in|only after) ([0-9.]+) months", text)
+    if c.payback_months is None:
+        assert found is None and "never pays for itself" in text and c.cheaper != "local"
+        return
+    assert found is not None, text
+    payback = float(found.group(1))
+    if c.cheaper == "offload":
+        # Offload cheaper: the purchase takes longer to repay than it is spread over.
+        assert payback >= months and "longer than the" in text and "within" not in text
+    elif c.cheaper == "local":
+        assert payback <= months and "within the" in text and "longer than" not in text
+    else:
+        assert f"the {months} month" in text and "within" not in text and "longer" not in text
+
+
+def test_a_gpu_bought_that_pays_back_after_its_months_says_so() -> None:
+    # issue 11: at 10 h/day buying costs 75 + 2000 / 24 = $158.33 against Offload
+    # 10 × 30 × 0.5 = $150: Offload is cheaper, and the payback 2000 / (150 - 75) = 26.7
+    # months is longer than the 24 months the purchase is spread over; said as such.
+    c = monthly_costs(10, hardware="buy-gpu")
+    assert c.cheaper == "offload" and c.payback_months == pytest.approx(26.67, abs=0.01)
+    assert c.verdict == (
+        "Docker Offload is cheaper; the GPU pays for itself only after 26.7 months of "
+        "Offload savings, longer than the 24 months it is spread over"
+    )
+    # At 14 h: $158.33 against $210: buying is cheaper; payback 2000 / 135 = 14.8 months.
+    bought = monthly_costs(14, hardware="buy-gpu")
+    assert bought.verdict == (
+        "buying a GPU is cheaper; the GPU pays for itself in 14.8 months, within the 24 "
+        "months it is spread over"
+    )
+    # $1,200 over one month at 10 h: 75 + 1200 = $1,275 vs $150; payback 1200 / 75 = 16.
+    one = monthly_costs(10, hardware="buy-gpu", hardware_price=1200, amortize_months=1)
+    assert one.verdict.endswith("16.0 months of Offload savings, longer than the 1 month it "
+                                "is spread over")  # fmt: skip
+    # Where a payback rounds to the months it is set against, more digits tell them apart:
+    # Offload = 75 + 2000 / 23.96 = $158.47 a month (at 10.5647 h/day), 2000 / 83.47 = 23.96.
+    close = monthly_costs((75 + 2000 / 23.96) / 15, hardware="buy-gpu", amortize_months=24)
+    assert close.cheaper == "local" and "pays for itself in 23.96 months" in close.verdict
+
+
+@pytest.mark.parametrize("kind", ["owned-gpu", "buy-gpu", "cpu-only"])
+@pytest.mark.parametrize("hours", [0, 1, 2, 4.9, 5, 6, 8, 10, 10.56, 12, 12.5, 16, 20, 24])
+def test_cost_wording_never_contradicts_the_verdict(kind: str, hours: float) -> None:
+    c = monthly_costs(hours, hardware=kind)
+    for text in (c.verdict, str(c), c._repr_html_()):
+        _check_wording_agrees(text, c)
+    advice = labadvisor.advise_runtime(4, gpu=None, hours_per_day=hours, hardware=kind)
+    (reason,) = [r for r in advice.reasons if r.rule == "cost.compare"]
+    _check_wording_agrees(reason.text, c)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    h=st.floats(0, 24, allow_nan=False),
+    rate=st.floats(0, 10, allow_nan=False),
+    kind=st.sampled_from(["owned-gpu", "buy-gpu", "cpu-only"]),
+    team=st.integers(1, 6),
+    price=st.floats(0, 2e4, allow_nan=False),
+    months=st.integers(1, 60),
+    storage=st.floats(0, 2000, allow_nan=False),
+)
+def test_cost_wording_agrees_with_the_numbers(
+    h: float, rate: float, kind: str, team: int, price: float, months: int, storage: float
+) -> None:
+    extra: dict[str, Any] = {}
+    if kind == "buy-gpu":
+        extra = {"hardware_price": price, "amortize_months": months}
+    c = monthly_costs(
+        h, offload_rate=rate, hardware=kind, team_size=team, storage_gb=storage, **extra
+    )
+    _check_wording_agrees(c.verdict, c)
+    _check_wording_agrees(str(c), c)
 
 
 @pytest.mark.parametrize(

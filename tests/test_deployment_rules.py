@@ -106,6 +106,29 @@ def test_rollback_plan_from_k3s_and_no_plan_when_staying() -> None:
     assert advise_deployment(10, current="compose").migration is None
 
 
+def test_steps_the_guide_does_not_time_show_no_duration() -> None:
+    # issue 11: the guide times the Docker → K3s steps but none of the K3s → Compose ones;
+    # an untimed step shows no "(-)" or empty parentheses in any rendering.
+    advice = advise_deployment(20, current="k3s", current_ok=False)
+    plan = advice.migration
+    assert plan is not None and all(s.duration is None for s in plan.steps)
+    text = str(advice)
+    assert "1. Back up K3s's data\n" in text and "2. Stop K3s\n" in text
+    assert "(-)" not in text and "()" not in text and "(None)" not in text
+    assert str(plan) in text
+    markup = plan._repr_html_()
+    assert "<th>Time</th>" not in markup and "<td>-</td>" not in markup
+    assert "<td>None</td>" not in markup
+    assert "<tr><td>2</td><td>Stop K3s</td><td>sudo systemctl stop k3s</td></tr>" in markup
+    shown = json.loads(json.dumps(advice.to_dict()))["migration"]["steps"]
+    assert [s["duration"] for s in shown] == [None] * len(plan.steps)
+    # The guide's timed steps keep their Time column.
+    timed = advise_deployment(80, current="compose").migration
+    assert timed is not None and "<th>Time</th><th>Details</th>" in timed._repr_html_()
+    assert "<td>30 min</td>" in timed._repr_html_()
+    assert "1. Backup Everything (30 min)" in str(timed)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from labadvisor import advise_deployment
 from labadvisor.deployment import DeploymentAdvice
+from labadvisor.gpu.report import Status
 from labadvisor.options import deployment_options
 
 
@@ -289,6 +290,40 @@ def test_gpu_auto_checks_the_detected_gpus_for_mig(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(gpu, "detect", lambda: one("NVIDIA H100 80GB HBM3"))
     assert not any(
         "MIG" in w for w in advise_deployment(10, gpu_sharing="mig", gpu="auto").warnings
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "devices"),
+    [
+        ("library-not-found", "NVIDIA's NVML library was not found", ()),
+        ("no-devices", "NVML found no GPUs", ()),
+    ],
+)
+def test_gpu_auto_that_finds_no_gpu_says_mig_was_not_checked(
+    monkeypatch: pytest.MonkeyPatch, status: Status, message: str, devices: tuple[()]
+) -> None:
+    # issue 11: MIG asked, gpu="auto", nothing detected: the check could not run, and the
+    # advice says so (silence would read as "this GPU supports MIG").
+    from labadvisor import gpu
+    from labadvisor.gpu import GpuReport
+
+    report = GpuReport(status=status, message=message, devices=devices)
+    monkeypatch.setattr(gpu, "detect", lambda: report)
+    advice = advise_deployment(20, gpu_sharing="mig", gpu="auto")
+    unchecked = [w for w in advice.warnings if "MIG support could not be checked" in w]
+    assert len(unchecked) == 1
+    assert unchecked[0].startswith("No GPU detected here")
+    assert "gpu=..." in unchecked[0] and "A100" in unchecked[0] and message in unchecked[0]
+    assert unchecked[0] in str(advice) and unchecked[0] in advice.to_dict()["warnings"]
+    # Only where MIG was asked, and only where detection was asked.
+    assert not any(
+        "could not be checked" in w
+        for w in advise_deployment(20, gpu_sharing="time-slicing", gpu="auto").warnings
+    )
+    assert not any(
+        "could not be checked" in w
+        for w in advise_deployment(20, gpu_sharing="mig", gpu="A100").warnings
     )
 
 

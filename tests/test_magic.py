@@ -167,10 +167,14 @@ def test_loading_twice_is_harmless(ip, capsys):
 
 
 def test_gpu_shows_the_report_or_the_panel(ip, fake_l4):
+    from labadvisor.theme_colours import SUCCESS_TEXT
+
     report = magic(ip, "gpu --refresh")
     assert report.status == "ok" and report.best_device().name == "NVIDIA L4"
     data, _ = ip.display_formatter.format(report)
-    assert data["text/html"].startswith("<div><strong style='color:#1a7f37'>This kernel can use")
+    assert data["text/html"].startswith(
+        f"<div><strong style='color:{SUCCESS_TEXT}'>This kernel can use"
+    )
     from labadvisor.widgets.gpu_view import GpuPanel
 
     panel = magic(ip, "gpu --panel")

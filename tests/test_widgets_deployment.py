@@ -75,6 +75,9 @@ def test_a_lab_on_k3s_that_works_stays_and_one_that_does_not_gets_the_way_back()
     assert "Rollback (docker-compose → k3s)" in shown
     assert "Rollback (k3s → docker-compose)" not in shown
     assert panel.advice.value == escape_dollars(advice._repr_html_())
+    # The guide does not time the steps of leaving K3s: no "-" or empty Time column.
+    assert "Time" not in shown and " - " not in shown
+    assert "1 Back up K3s's data sudo mkdir" in shown
 
 
 def test_current_works_is_asked_only_where_a_platform_runs():

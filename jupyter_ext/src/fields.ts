@@ -22,7 +22,7 @@ export interface IField {
   /** Range of a number, as the panels' FieldRange. */
   min?: number;
   max?: number;
-  /** True when `min` itself is not allowed (parameters must be more than 0). */
+  /** True when `min` itself is not allowed (parameters must be greater than 0). */
   strictMin?: boolean;
   /** Choices known here; `GET advise/options` adds or replaces them by `name`. */
   choices?: IOption[];
@@ -260,7 +260,15 @@ export const DEPLOYMENT_FIELDS: IField[] = [
   }
 ];
 
-/** Why a typed number is not allowed, in the form's words; null when it is. */
+/** 10,000 and 0.5, as the notebook panels write a range's ends. */
+function rangeNumber(value: number): string {
+  return value.toLocaleString('en-US', { maximumFractionDigits: 6 });
+}
+
+/**
+ * Why a typed number is not allowed, in the form's words; null when it is. Worded as the
+ * notebook panels word it ("Model size (GB) must be between 0 and 10,000; got -5").
+ */
 export function rangeError(field: IField, text: string): string | null {
   if (text === '') {
     return null;
@@ -268,21 +276,22 @@ export function rangeError(field: IField, text: string): string | null {
   const value = Number(text);
   const range =
     field.min !== undefined && field.max !== undefined
-      ? `${field.strictMin ? `more than ${field.min}` : `at least ${field.min}`} and at most ${field.max.toLocaleString('en-US')}`
+      ? field.strictMin
+        ? `greater than ${rangeNumber(field.min)} and at most ${rangeNumber(field.max)}`
+        : `between ${rangeNumber(field.min)} and ${rangeNumber(field.max)}`
       : '';
   if (!Number.isFinite(value)) {
-    return `${field.label} must be a number${range ? `, ${range}` : ''}; got "${text}"`;
+    return `${field.label} must be a number${range ? ` ${range}` : ''}; got "${text}"`;
   }
   if (field.kind === 'integer' && !Number.isInteger(value)) {
-    return `${field.label} must be a whole number${range ? `, ${range}` : ''}; got ${text}`;
+    return `${field.label} must be a whole number${range ? ` ${range}` : ''}; got ${text}`;
   }
   const low =
     field.min !== undefined &&
     (field.strictMin ? value <= field.min : value < field.min);
   const high = field.max !== undefined && value > field.max;
   if (low || high) {
-    const whole = field.kind === 'integer' ? 'a whole number, ' : '';
-    return `${field.label} must be ${whole}${range}; got ${text}`;
+    return `${field.label} must be ${range}; got ${text}`;
   }
   return null;
 }

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from labadvisor.theme_colours import SUCCESS_TEXT, WARNING_TEXT
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -236,7 +238,7 @@ class GpuReport:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        colour = "#1a7f37" if self.ok else "#9a6700"
+        colour = SUCCESS_TEXT if self.ok else WARNING_TEXT
         parts = [
             f"<div><strong style='color:{colour}'>{esc(self._lead())}</strong>: {esc(self._why())}"
         ]

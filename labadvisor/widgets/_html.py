@@ -15,6 +15,8 @@ from __future__ import annotations
 import html
 import re
 
+from labadvisor.theme_colours import ACCENT, ERROR, ERROR_TEXT, TRACK, WARNING_TEXT
+
 DOLLAR_OPEN = "<span class='labadvisor-dollar'>"
 DOLLAR = f"{DOLLAR_OPEN}&#36;</span>"
 # A tag, a comment, or a style or script element: places where "$" is markup, not text.
@@ -52,7 +54,7 @@ def _wrap(text: str, previous_tag: str) -> str:
 
 def error_html(message: str) -> str:
     return (
-        "<div class='labadvisor-error' style='color:#b91c1c;border-left:3px solid #b91c1c;"
+        f"<div class='labadvisor-error' style='color:{ERROR_TEXT};border-left:3px solid {ERROR};"
         f"padding-left:6px'>{esc(message)}</div>"
     )
 
@@ -60,7 +62,7 @@ def error_html(message: str) -> str:
 def field_error_html(message: str) -> str:
     """A range error under its field, indented to line up with the field's input box."""
     return (
-        "<div class='labadvisor-field-error' role='alert' style='color:#b91c1c;"
+        f"<div class='labadvisor-field-error' role='alert' style='color:{ERROR_TEXT};"
         f"font-size:.9em;margin:0 0 4px 154px'>{esc(message)}</div>"
     )
 
@@ -68,7 +70,7 @@ def field_error_html(message: str) -> str:
 def outdated_html(text: str) -> str:
     """The note over an answer that is not for the current inputs."""
     return (
-        "<div class='labadvisor-outdated-note' style='color:#9a6700;font-weight:600'>"
+        f"<div class='labadvisor-outdated-note' style='color:{WARNING_TEXT};font-weight:600'>"
         f"{esc(text)}</div>"
     )
 
@@ -78,13 +80,13 @@ def note_html(text: str) -> str:
     return f"<small style='opacity:.7'>{esc(text)}</small>"
 
 
-def bar_html(fraction: float | None, *, width: int = 160, colour: str = "#2563eb") -> str:
+def bar_html(fraction: float | None, *, width: int = 160, colour: str = ACCENT) -> str:
     """A horizontal bar in plain HTML: renders in stored notebooks and costs microseconds."""
     if fraction is None:
         return "<span style='opacity:.6'>unknown</span>"
     filled = max(0.0, min(1.0, fraction)) * width
     return (
-        f"<span style='display:inline-block;width:{width}px;height:10px;background:#e5e7eb;"
+        f"<span style='display:inline-block;width:{width}px;height:10px;background:{TRACK};"
         f"border-radius:3px;vertical-align:middle'><span style='display:block;width:{filled:.0f}px;"
         f"height:10px;background:{colour};border-radius:3px'></span></span>"
     )

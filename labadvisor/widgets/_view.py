@@ -13,6 +13,7 @@ import ipywidgets as w
 from traitlets import HasTraits, Unicode, link
 
 from labadvisor.options import Option
+from labadvisor.theme_colours import ERROR
 from labadvisor.widgets._html import error_html, escape_dollars, field_error_html, outdated_html
 from labadvisor.widgets._state import AdviceState, FieldRange
 
@@ -25,7 +26,7 @@ INVALID_CLASS = "labadvisor-invalid"
 PANEL_STYLE = (
     "<style>"
     f".{OUTDATED_CLASS}{{opacity:.45}}"
-    f".{INVALID_CLASS} input{{border-color:#b91c1c !important;outline:1px solid #b91c1c}}"
+    f".{INVALID_CLASS} input{{border-color:{ERROR} !important;outline:1px solid {ERROR}}}"
     "</style>"
 )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from labadvisor.theme_colours import SUCCESS_TEXT, WARNING_TEXT
 from labadvisor.widgets._html import error_html, esc, note_html
 from labadvisor.widgets._view import Panel, set_html, shown
 from labadvisor.widgets.context_state import ContextState
@@ -140,13 +141,13 @@ def _engine_html(engine: Any, busy: str | None) -> str:
         return note_html("engine not checked yet") if not busy else ""
     if not engine.reachable:
         return (
-            f"<b style='color:#9a6700'>Engine unreachable</b> <small>({esc(engine.error or '')})"
-            "</small>"
+            f"<b style='color:{WARNING_TEXT}'>Engine unreachable</b> "
+            f"<small>({esc(engine.error or '')})</small>"
         )
     details = f"Docker {engine.server_version}" if engine.server_version else ""
     gpu = ", GPU: " + ", ".join(engine.gpu_sources) if engine.gpu else ", no GPU"
     return (
-        f"<b style='color:#16a34a'>Engine reachable</b>, round trip "
+        f"<b style='color:{SUCCESS_TEXT}'>Engine reachable</b>, round trip "
         f"<b>{engine.round_trip_ms:.1f} ms</b> <small>{esc(details + gpu)}</small>"
     )
 

@@ -8,15 +8,23 @@ from typing import Any
 import ipywidgets as w
 
 from labadvisor.gpu import GpuProcess, GpuProcesses, UnitProcesses
+from labadvisor.theme_colours import (
+    ACCENT,
+    MUTED,
+    SUCCESS,
+    SUCCESS_TEXT,
+    SUCCESS_TINT,
+    WARNING_TEXT,
+)
 from labadvisor.widgets._html import bar_html, error_html, esc, note_html
 from labadvisor.widgets._view import Panel, set_html, style
 from labadvisor.widgets.gpu_state import GpuState
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 THIS_KERNEL_CLASS = "labadvisor-this-kernel"
-_THIS_KERNEL_COLOUR = "#16a34a"
-_HOLDER_COLOUR = "#2563eb"
-_NOT_VISIBLE_COLOUR = "#9ca3af"
+_THIS_KERNEL_COLOUR = SUCCESS
+_HOLDER_COLOUR = ACCENT
+_NOT_VISIBLE_COLOUR = MUTED
 
 
 class GpuPanel(Panel, w.VBox):
@@ -65,7 +73,7 @@ class GpuPanel(Panel, w.VBox):
 
     def render(self, _change: Any = None) -> None:
         state, report = self.state, self.state.report
-        colour = "#16a34a" if report.ok else "#9a6700"
+        colour = SUCCESS_TEXT if report.ok else WARNING_TEXT
         set_html(
             self.status,
             f"<b style='color:{colour}'>{esc(state.status_text)}</b><br>"
@@ -174,7 +182,7 @@ def _process_row(process: GpuProcess, memory_total: int | None) -> str:
     if mine:
         colour, attributes = (
             _THIS_KERNEL_COLOUR,
-            (f" class='{THIS_KERNEL_CLASS}' style='font-weight:bold;background:#dcfce7'"),
+            (f" class='{THIS_KERNEL_CLASS}' style='font-weight:bold;background:{SUCCESS_TINT}'"),
         )
     elif process.holder == "not-visible":
         colour, attributes = _NOT_VISIBLE_COLOUR, " style='opacity:.75'"

@@ -17,6 +17,7 @@ from labadvisor.guides import offload_guide
 from labadvisor.memory import find_preset
 from labadvisor.options import Option, runtime_options
 from labadvisor.runtime import RuntimeAdvice
+from labadvisor.theme_colours import ERROR_TEXT, SUCCESS_TEXT
 from labadvisor.widgets._html import bar_html, error_html, esc, note_html
 from labadvisor.widgets._view import (
     AdvicePanel,
@@ -48,7 +49,7 @@ SIZE_MODE_OPTIONS: list[Option] = [
 WORKLOAD_NOT_GIVEN: Option = ("not given (assumed from the task)", None)
 # Inputs only a preset's known architecture turns into memory (KV cache, activations).
 SHAPE_INPUTS = ("context_tokens", "batch_size")
-FITS, DOES_NOT_FIT = "#16a34a", "#b91c1c"
+FITS, DOES_NOT_FIT = SUCCESS_TEXT, ERROR_TEXT
 
 
 class RuntimePanel(AdvicePanel):
