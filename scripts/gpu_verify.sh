@@ -18,8 +18,10 @@ export PYTHONPATH=$PWD:$PWD/tests PYTHONUNBUFFERED=1
   echo "== gpu-marked tests"
   python3 -m pytest -p no:cacheprovider --noconftest -p gpu_fixtures -m gpu -v -s tests/test_gpu*.py
 
+  # (no dockerd on a GPU machine lent for this: the docker-marked tests run under make test)
   echo "== every GPU test file (the fake-NVML tests too, on this machine's Python)"
-  python3 -m pytest -p no:cacheprovider --noconftest -p gpu_fixtures -q tests/test_gpu_*.py
+  python3 -m pytest -p no:cacheprovider --noconftest -p gpu_fixtures -q -m "not docker" \
+    tests/test_gpu_*.py
 
   echo "== sampling benchmark"
   python3 benchmarks/bench_gpu_sample.py --seconds 5
