@@ -402,6 +402,21 @@ def test_no_dollar_sign_is_typeset_after_run_all(page: Any, lab: Lab) -> None:
     assert page.locator(f"{PANEL} {MATH_NODES}, #labadvisor-status {MATH_NODES}").count() == 0
 
 
+# The dropdowns whose selected choice is wider than the box shows (text measured in the
+# select's own font; 28 px for the padding and the arrow).
+CUT_OFF_CHOICES = """selects => {
+  const context = document.createElement('canvas').getContext('2d');
+  return selects.filter(select => select.offsetParent !== null).flatMap(select => {
+    const style = getComputedStyle(select);
+    context.font = `${style.fontSize} ${style.fontFamily}`;
+    const text = select.options[select.selectedIndex]?.text ?? '';
+    const width = context.measureText(text).width;
+    return width + 28 > select.clientWidth ? [`${text} (${Math.round(width)} px text, ` +
+      `${select.clientWidth} px box)`] : [];
+  });
+}"""
+
+
 PANEL_CELLS = [
     "from labadvisor.widgets import DeploymentPanel, RuntimePanel",
     "RuntimePanel(size_gb=14)",
@@ -418,6 +433,8 @@ def test_notebook_panels_pass_axe(page: Any, lab: Lab, theme: str, light_theme_a
     run_all(page)
     outputs = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output")
     expect(outputs.locator(".widget-dropdown:visible").first).to_be_visible()
+    # every dropdown shows its whole choice (a cut-off "not given (assumed fr" reads badly)
+    assert outputs.locator(".widget-dropdown select").evaluate_all(CUT_OFF_CHOICES) == []
     # The error state too (issue 13: its text was a fixed red, too faint on the dark theme):
     # a negative size typed shows the error under the field and the "not updated" note.
     size = outputs.locator(".widget-text", has_text="Model size (GB)").locator("input").first

@@ -153,6 +153,8 @@ MATRIX = [
     ("GET", "contexts", None, "read", 200),
     ("GET", "contexts/current", None, "read", 200),
     ("PUT", "contexts/current", {"name": "nope"}, "write", 400),
+    # a field it does not take: refused before `docker offload stop` would run
+    ("POST", "offload/stop", {"force": True}, "write", 400),
     ("POST", "advise/runtime", {"model_size_gb": 7}, "read", 200),
     ("POST", "advise/deployment", {"users": 5}, "read", 200),
     ("GET", "advise/options", None, "read", 200),

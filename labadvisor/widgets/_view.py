@@ -46,7 +46,9 @@ def style() -> dict[str, str]:
     return {"description_width": LABEL_WIDTH}
 
 
-def wide(width: str = "330px") -> w.Layout:
+def wide(width: str = "420px") -> w.Layout:
+    # Room beside the 150px label for the longest choice ("not given (assumed from the
+    # task)") at the widgets' font size: a cut-off choice reads like a blank one.
     return w.Layout(width=width)
 
 
@@ -178,7 +180,7 @@ class AdvicePanel(Panel, w.VBox):
             [w.HTML(PANEL_STYLE), self.outdated_note, self.answer],
             layout=w.Layout(flex="1 1 420px", min_width="320px"),
         )
-        inputs = w.VBox(list(self.rows.values()), layout=w.Layout(flex="0 0 340px"))
+        inputs = w.VBox(list(self.rows.values()), layout=w.Layout(flex="0 0 430px"))
         super().__init__([w.HBox([inputs, results], layout=w.Layout(flex_flow="row wrap"))])
         for name, control in controls.items():
             self._link(state, name, control)
