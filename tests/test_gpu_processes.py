@@ -60,6 +60,12 @@ def test_this_process_and_its_child_are_this_kernel(
     with gpu_device_file.open("rb") as device:  # the child holds the "GPU" as CUDA would
         child = subprocess.Popen(["sleep", "30"], stdin=device)
     children.append(child)
+    # On a loaded machine /proc/<pid>/cmdline was once read empty just after Popen (make test,
+    # 2026-11-26); the test is about what /proc says once it says it, so it waits for that.
+    cmdline = Path(f"/proc/{child.pid}/cmdline")
+    deadline = time.monotonic() + 5
+    while cmdline.read_bytes() != b"sleep\x0030\x00" and time.monotonic() < deadline:
+        time.sleep(0.01)
     me = os.getpid()
     fake_nvml(
         [
