@@ -16,7 +16,14 @@ Attribution rules (best effort, never a wrong name):
    "jupyter-kernel" when it is, or descends from, a pid of ``kernel_pids`` (DataLoader
    workers count as their kernel's); the nearest such ancestor decides, within
    ``procfs.MAX_ANCESTRY`` generations of /proc/<pid>/stat parents.
-3. Otherwise "container" when its /proc/<pid>/cgroup names a container id (Docker,
+3. Otherwise "jupyter-kernel" too when it is, or descends from, a process whose command
+   line names a kernel connection file ``kernel-<id>.json`` (another notebook's kernel,
+   seen from inside a kernel, where there is no ``kernel_pids``), unless that process is
+   in another container than this one (then rule 4 names the container). The kernel id's
+   entry in ``kernel_pids``, if any, stands; else the local Jupyter servers' sessions name
+   its notebook (:mod:`labadvisor.gpu.jupyter_kernels`: bounded, cached), else the
+   kernel is known by its id alone and ``note`` says why.
+4. Otherwise "container" when its /proc/<pid>/cgroup names a container id (Docker,
    containerd/CRI, CRI-O, podman), named by ``docker_names`` when it answers; otherwise
    "other", with its user and command line where /proc shows them.
 
@@ -31,7 +38,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from labadvisor.gpu import detection, nvml
+from labadvisor.gpu import detection, jupyter_kernels, nvml
 from labadvisor.gpu.process_report import (
     GpuProcess,
     GpuProcesses,
@@ -59,8 +66,11 @@ def processes(
     ``proc_root`` is where /proc is (tests pass a tree laid out like it).
 
     Reads NVML afresh on each call (two queries per unit, over the handles detection keeps)
-    and each pid's /proc files once. Never raises for what the machine lacks: without NVML,
-    or an NVML without the process API, the answer is empty and says why.
+    and each pid's /proc files once. Another Jupyter kernel, found by its command line,
+    is named by its notebook as the local Jupyter servers' sessions say (asked at most
+    every few seconds, waited for half a second at most). Never raises for what the
+    machine lacks: without NVML, or an NVML without the process API, the answer is empty
+    and says why.
     """
     kernels = _checked_kernels(kernel_pids)
     if docker_names is not None and not callable(docker_names):
@@ -189,6 +199,9 @@ class _Attributor:
         self._done: dict[int, _Attribution] = {}
         self._names: dict[str, str | None] = {}
         self._own_container: tuple[str | None] | None = None  # read on first need
+        self._by_kernel_id = {info.kernel_id: info for info in self.kernels.values()}
+        self._found_kernels: dict[str, tuple[KernelInfo, str | None]] = {}
+        self._sessions: jupyter_kernels.SessionKernels | None = None  # asked on first need
 
     def __call__(self, pid: int) -> _Attribution:
         known = self._done.get(pid)
@@ -220,7 +233,8 @@ class _Attributor:
                 f"({facts.gpu_use_reason})"
             )
         user, command = self.proc.user(facts.uid), self.proc.command(pid)
-        for ancestor in self.proc.ancestry(pid):
+        ancestry = self.proc.ancestry(pid)
+        for ancestor in ancestry:
             if ancestor == self.self_pid or ancestor in self.kernels:
                 return _Attribution(
                     pid,
@@ -232,6 +246,19 @@ class _Attributor:
                     command=command,
                     note=note,
                 )
+        found = self._jupyter_kernel(pid, ancestry)
+        if found is not None:
+            ancestor, kernel, unnamed = found
+            return _Attribution(
+                pid,
+                "jupyter-kernel",
+                verified,
+                via_pid=ancestor if ancestor != pid else None,
+                kernel=kernel,
+                user=user,
+                command=command,
+                note=_joined(note, unnamed),
+            )
         container = self.proc.container_id(pid)
         if container is None:
             return _Attribution(pid, "other", verified, user=user, command=command, note=note)
@@ -249,6 +276,46 @@ class _Attributor:
             note=note,
         )
 
+    def _jupyter_kernel(
+        self, pid: int, ancestry: list[int]
+    ) -> tuple[int, KernelInfo, str | None] | None:
+        """The nearest of ``ancestry`` whose command line names a kernel connection file,
+        with that kernel and, when its notebook is unknown, why; None when there is none
+        or it runs in another container than this process."""
+        for ancestor in ancestry:
+            arguments = self.proc.arguments(ancestor)
+            kernel_id = jupyter_kernels.kernel_id_in(arguments) if arguments else None
+            if kernel_id is None:
+                continue
+            if self.proc.container_id(pid) != self._container_of_self():
+                return None  # seen from outside its container: the container's name says more
+            kernel, unnamed = self._kernel(kernel_id)
+            return ancestor, kernel, unnamed
+        return None
+
+    def _kernel(self, kernel_id: str) -> tuple[KernelInfo, str | None]:
+        """The kernel ``kernel_id`` as the kernel map, else the local servers' sessions
+        know it; else by its id alone, with why its notebook is unknown."""
+        known = self._found_kernels.get(kernel_id)
+        if known is not None:
+            return known
+        info = self._by_kernel_id.get(kernel_id)
+        unnamed = None
+        if info is None:
+            if self._sessions is None:
+                ancestors = Procfs().ancestry(self.self_pid)  # the real /proc: servers are real
+                self._sessions = jupyter_kernels.session_kernels(ancestors)
+            info = self._sessions.kernels.get(kernel_id)
+        if info is None:
+            why = self._sessions.problem if self._sessions is not None else None
+            unnamed = (
+                f"Jupyter kernel {kernel_id}, known by its connection file; its notebook is "
+                f"unknown: {why or 'no local Jupyter server has a session for it'}"
+            )
+            info = KernelInfo(kernel_id)
+        self._found_kernels[kernel_id] = (info, unnamed)
+        return info, unnamed
+
     def _container_of_self(self) -> str | None:
         if self._own_container is None:
             self._own_container = (self.proc.container_id(self.self_pid),)
@@ -264,6 +331,10 @@ class _Attributor:
                 name = None
             self._names[container] = name if isinstance(name, str) and name else None
         return self._names[container]
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "; ".join(note for note in notes if note) or None
 
 
 def _checked_kernels(kernel_pids: object) -> Mapping[int, KernelInfo]:
