@@ -401,7 +401,7 @@ def test_a_hanging_server_leaves_the_kernel_id_in_bounded_time(
     assert "within 0.5 s" in (by_pid[4301].note or "")
 
 
-def test_the_kernel_map_stands_for_a_kernel_id_it_knows(
+def test_the_kernel_map_is_the_word_on_kernels_when_given(
     fake_nvml: InstallFake, kernels_tree: Path, runtime_dir: Path, fake_jupyter: StartJupyter
 ) -> None:
     # The map knows kernel B (under another pid: a launcher wrapper, say); the servers are
@@ -413,6 +413,15 @@ def test_the_kernel_map_stands_for_a_kernel_id_it_knows(
     by_pid = {p.pid: p for p in gpu.processes({99: info}, proc_root=kernels_tree).processes}
     assert by_pid[4301].kernel == by_pid[4302].kernel == info
     assert by_pid[4301].label == "notebook from-the-map.ipynb"
+    # A kernel the map does not know belongs to another server, whose paths are not this
+    # server's to open: it stays another process.
+    other = gpu.KernelInfo("another-kernel", "python3", "x.ipynb")
+    by_pid = {p.pid: p for p in gpu.processes({99: other}, proc_root=kernels_tree).processes}
+    assert by_pid[4301].holder == by_pid[4302].holder == "other"
+    assert by_pid[4301].kernel is None and by_pid[4301].command == " ".join(
+        kernel_command(KERNEL_B)
+    )
+    assert gpu.processes({}, proc_root=kernels_tree).processes[0].holder == "other"
     assert server.requests == []
 
 

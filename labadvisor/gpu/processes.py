@@ -18,10 +18,11 @@ Attribution rules (best effort, never a wrong name):
    ``procfs.MAX_ANCESTRY`` generations of /proc/<pid>/stat parents.
 3. Otherwise "jupyter-kernel" too when it is, or descends from, a process whose command
    line names a kernel connection file ``kernel-<id>.json`` (another notebook's kernel,
-   seen from inside a kernel, where there is no ``kernel_pids``), unless that process is
-   in another container than this one (then rule 4 names the container). The kernel id's
-   entry in ``kernel_pids``, if any, stands; else the local Jupyter servers' sessions name
-   its notebook (:mod:`labadvisor.gpu.jupyter_kernels`: bounded, cached), else the
+   seen from inside a kernel), unless that process is in another container than this
+   one (then rule 4 names the container). Given ``kernel_pids``, only a kernel id it holds
+   counts (the server's map is the word on its kernels; another server's kernel stays
+   "other"), with the map's entry. Without it, the local Jupyter servers' sessions name
+   the notebook (:mod:`labadvisor.gpu.jupyter_kernels`: bounded, cached), else the
    kernel is known by its id alone and ``note`` says why.
 4. Otherwise "container" when its /proc/<pid>/cgroup names a container id (Docker,
    containerd/CRI, CRI-O, podman), named by ``docker_names`` when it answers; otherwise
@@ -83,7 +84,11 @@ def processes(
     if entry.lib is None:
         return GpuProcesses(report.status, report.message, read_at=time.time())
     errors = nvml.Errors.of(entry.lib)
-    attribute = _Attributor(Procfs(proc_root), os.getpid(), kernels, docker_names)
+    # The server's map, when given, is the word on which kernels there are: the servers
+    # are asked only where there is none (inside a kernel, a terminal).
+    attribute = _Attributor(
+        Procfs(proc_root), os.getpid(), kernels, docker_names, ask_servers=kernel_pids is None
+    )
     units: list[UnitProcesses] = []
     for device in report.devices:
         units.extend(_device_units(entry, errors, device, attribute))
@@ -194,13 +199,14 @@ class _Attributor:
     self_pid: int
     kernels: Mapping[int, KernelInfo]
     docker_names: DockerNames | None
+    ask_servers: bool = True  # name kernels the map lacks by the local servers' sessions
 
     def __post_init__(self) -> None:
         self._done: dict[int, _Attribution] = {}
         self._names: dict[str, str | None] = {}
         self._own_container: tuple[str | None] | None = None  # read on first need
         self._by_kernel_id = {info.kernel_id: info for info in self.kernels.values()}
-        self._found_kernels: dict[str, tuple[KernelInfo, str | None]] = {}
+        self._found_kernels: dict[str, tuple[KernelInfo, str | None] | None] = {}
         self._sessions: jupyter_kernels.SessionKernels | None = None  # asked on first need
 
     def __call__(self, pid: int) -> _Attribution:
@@ -280,8 +286,9 @@ class _Attributor:
         self, pid: int, ancestry: list[int]
     ) -> tuple[int, KernelInfo, str | None] | None:
         """The nearest of ``ancestry`` whose command line names a kernel connection file,
-        with that kernel and, when its notebook is unknown, why; None when there is none
-        or it runs in another container than this process."""
+        with that kernel and, when its notebook is unknown, why; None when there is none,
+        it runs in another container than this process, or a kernel map was given that
+        does not know it."""
         for ancestor in ancestry:
             arguments = self.proc.arguments(ancestor)
             kernel_id = jupyter_kernels.kernel_id_in(arguments) if arguments else None
@@ -289,17 +296,20 @@ class _Attributor:
                 continue
             if self.proc.container_id(pid) != self._container_of_self():
                 return None  # seen from outside its container: the container's name says more
-            kernel, unnamed = self._kernel(kernel_id)
-            return ancestor, kernel, unnamed
+            known = self._kernel(kernel_id)
+            return None if known is None else (ancestor, *known)
         return None
 
-    def _kernel(self, kernel_id: str) -> tuple[KernelInfo, str | None]:
+    def _kernel(self, kernel_id: str) -> tuple[KernelInfo, str | None] | None:
         """The kernel ``kernel_id`` as the kernel map, else the local servers' sessions
-        know it; else by its id alone, with why its notebook is unknown."""
-        known = self._found_kernels.get(kernel_id)
-        if known is not None:
-            return known
+        know it; else by its id alone, with why its notebook is unknown. None when the map
+        was given and lacks it: a kernel of another server, whose paths are not this one's."""
+        if kernel_id in self._found_kernels:
+            return self._found_kernels[kernel_id]
         info = self._by_kernel_id.get(kernel_id)
+        if info is None and not self.ask_servers:
+            self._found_kernels[kernel_id] = None
+            return None
         unnamed = None
         if info is None:
             if self._sessions is None:
