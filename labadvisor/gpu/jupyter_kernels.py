@@ -103,9 +103,13 @@ def session_kernels(ancestors: Collection[int] = ()) -> SessionKernels:
     (the one that runs this kernel) is asked first and wins where servers disagree.
     Waits :data:`LOOKUP_BUDGET_S` at most; never raises."""
     try:
-        directories = _runtime_directories()
-    except Exception as exc:  # an odd Jupyter installation: no names, no traceback
-        return SessionKernels(problem=f"Jupyter's runtime directory is unknown ({exc})")
+        return _session_kernels(ancestors)
+    except Exception as exc:  # an odd Jupyter installation, no thread to spare: no names
+        return SessionKernels(problem=f"the Jupyter servers could not be asked ({exc})")
+
+
+def _session_kernels(ancestors: Collection[int]) -> SessionKernels:
+    directories = _runtime_directories()
     now = time.monotonic()
     with _lock:
         known = _answers.get(directories)
@@ -129,7 +133,12 @@ def session_kernels(ancestors: Collection[int] = ()) -> SessionKernels:
         name="labadvisor-jupyter-sessions",
         daemon=True,
     )
-    helper.start()
+    try:
+        helper.start()
+    except BaseException:
+        with _lock:
+            _asking.discard(directories)
+        raise
     helper.join(LOOKUP_BUDGET_S)
     if box:
         return box[0]
