@@ -207,6 +207,7 @@ class _Attributor:
         self._own_container: tuple[str | None] | None = None  # read on first need
         self._by_kernel_id = {info.kernel_id: info for info in self.kernels.values()}
         self._found_kernels: dict[str, tuple[KernelInfo, str | None] | None] = {}
+        self._kernel_ids: dict[int, str | None] = {}  # pid -> the kernel its command line names
         self._sessions: jupyter_kernels.SessionKernels | None = None  # asked on first need
 
     def __call__(self, pid: int) -> _Attribution:
@@ -290,15 +291,21 @@ class _Attributor:
         it runs in another container than this process, or a kernel map was given that
         does not know it."""
         for ancestor in ancestry:
-            arguments = self.proc.arguments(ancestor)
-            kernel_id = jupyter_kernels.kernel_id_in(arguments) if arguments else None
+            kernel_id = self._kernel_id_of(ancestor)
             if kernel_id is None:
                 continue
-            if self.proc.container_id(pid) != self._container_of_self():
+            if self.proc.container_id(ancestor) != self._container_of_self():
                 return None  # seen from outside its container: the container's name says more
             known = self._kernel(kernel_id)
             return None if known is None else (ancestor, *known)
         return None
+
+    def _kernel_id_of(self, pid: int) -> str | None:
+        # Memoized: every chain ends in the same few ancestors (init, a shell, the server).
+        if pid not in self._kernel_ids:
+            arguments = self.proc.arguments(pid)
+            self._kernel_ids[pid] = jupyter_kernels.kernel_id_in(arguments) if arguments else None
+        return self._kernel_ids[pid]
 
     def _kernel(self, kernel_id: str) -> tuple[KernelInfo, str | None] | None:
         """The kernel ``kernel_id`` as the kernel map, else the local servers' sessions
