@@ -401,27 +401,26 @@ def test_a_hanging_server_leaves_the_kernel_id_in_bounded_time(
     assert "within 0.5 s" in (by_pid[4301].note or "")
 
 
+KERNEL_INFO_B = gpu.KernelInfo(KERNEL_B, "python3", "from-the-map.ipynb")
+
+
 def test_the_kernel_map_is_the_word_on_kernels_when_given(
     fake_nvml: InstallFake, kernels_tree: Path, runtime_dir: Path, fake_jupyter: StartJupyter
 ) -> None:
-    # The map knows kernel B (under another pid: a launcher wrapper, say); the servers are
-    # not asked, and what they would say does not count.
-    server = fake_jupyter(sessions=[session(KERNEL_B, "stale.ipynb")])
+    # The server passes its map: its kernels are its pids and their children. A kernel it
+    # does not hold belongs to another server, whose notebook paths are not this one's to
+    # open: it stays another process, and no server is asked.
+    server = fake_jupyter(sessions=[session(KERNEL_B, "work/train.ipynb")])
     server.write_server_file(runtime_dir, os.getppid())
     kernel_b_on_the_gpu(fake_nvml)
-    info = gpu.KernelInfo(KERNEL_B, "python3", "from-the-map.ipynb")
-    by_pid = {p.pid: p for p in gpu.processes({99: info}, proc_root=kernels_tree).processes}
-    assert by_pid[4301].kernel == by_pid[4302].kernel == info
-    assert by_pid[4301].label == "notebook from-the-map.ipynb"
-    # A kernel the map does not know belongs to another server, whose paths are not this
-    # server's to open: it stays another process.
-    other = gpu.KernelInfo("another-kernel", "python3", "x.ipynb")
-    by_pid = {p.pid: p for p in gpu.processes({99: other}, proc_root=kernels_tree).processes}
-    assert by_pid[4301].holder == by_pid[4302].holder == "other"
-    assert by_pid[4301].kernel is None and by_pid[4301].command == " ".join(
-        kernel_command(KERNEL_B)
-    )
-    assert gpu.processes({}, proc_root=kernels_tree).processes[0].holder == "other"
+    mine = gpu.KernelInfo("another-kernel", "python3", "x.ipynb")
+    for kernel_map in ({4301: KERNEL_INFO_B}, {99: mine}, {}):
+        by_pid = {p.pid: p for p in gpu.processes(kernel_map, proc_root=kernels_tree).processes}
+        if kernel_map:
+            assert by_pid[4302].kernel == kernel_map.get(4301), kernel_map
+        held = ("jupyter-kernel" if 4301 in kernel_map else "other",) * 2
+        assert (by_pid[4301].holder, by_pid[4302].holder) == held, kernel_map
+    assert by_pid[4301].command == " ".join(kernel_command(KERNEL_B))
     assert server.requests == []
 
 

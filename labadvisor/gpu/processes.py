@@ -16,14 +16,14 @@ Attribution rules (best effort, never a wrong name):
    "jupyter-kernel" when it is, or descends from, a pid of ``kernel_pids`` (DataLoader
    workers count as their kernel's); the nearest such ancestor decides, within
    ``procfs.MAX_ANCESTRY`` generations of /proc/<pid>/stat parents.
-3. Otherwise "jupyter-kernel" too when it is, or descends from, a process whose command
-   line names a kernel connection file ``kernel-<id>.json`` (another notebook's kernel,
-   seen from inside a kernel), unless that process is in another container than this
-   one (then rule 4 names the container). Given ``kernel_pids``, only a kernel id it holds
-   counts (the server's map is the word on its kernels; another server's kernel stays
-   "other"), with the map's entry. Without it, the local Jupyter servers' sessions name
-   the notebook (:mod:`labadvisor.gpu.jupyter_kernels`: bounded, cached), else the
-   kernel is known by its id alone and ``note`` says why.
+3. Without ``kernel_pids`` (inside a kernel, a terminal), "jupyter-kernel" too when it
+   is, or descends from, a process whose command line names a kernel connection file
+   ``kernel-<id>.json`` (another notebook's kernel), unless that process is in another
+   container than this one (then rule 4 names the container). The local Jupyter servers'
+   sessions name its notebook (:mod:`labadvisor.gpu.jupyter_kernels`: bounded, cached);
+   else the kernel is known by its id alone and ``note`` says why. Given ``kernel_pids``
+   (the server), the map is the word on which processes are kernels: another server's
+   kernel stays "other", as its notebook paths are not this server's.
 4. Otherwise "container" when its /proc/<pid>/cgroup names a container id (Docker,
    containerd/CRI, CRI-O, podman), named by ``docker_names`` when it answers; otherwise
    "other", with its user and command line where /proc shows them.
@@ -67,11 +67,11 @@ def processes(
     ``proc_root`` is where /proc is (tests pass a tree laid out like it).
 
     Reads NVML afresh on each call (two queries per unit, over the handles detection keeps)
-    and each pid's /proc files once. Another Jupyter kernel, found by its command line,
-    is named by its notebook as the local Jupyter servers' sessions say (asked at most
-    every few seconds, waited for half a second at most). Never raises for what the
-    machine lacks: without NVML, or an NVML without the process API, the answer is empty
-    and says why.
+    and each pid's /proc files once. Without ``kernel_pids``, another Jupyter kernel, found
+    by its command line, is named by its notebook as the local Jupyter servers' sessions
+    say (asked at most every few seconds, waited for half a second at most). Never raises
+    for what the machine lacks: without NVML, or an NVML without the process API, the
+    answer is empty and says why.
     """
     kernels = _checked_kernels(kernel_pids)
     if docker_names is not None and not callable(docker_names):
@@ -84,10 +84,10 @@ def processes(
     if entry.lib is None:
         return GpuProcesses(report.status, report.message, read_at=time.time())
     errors = nvml.Errors.of(entry.lib)
-    # The server's map, when given, is the word on which kernels there are: the servers
-    # are asked only where there is none (inside a kernel, a terminal).
+    # The server's map, when given, is the word on which processes are kernels; without
+    # it (inside a kernel, a terminal) kernels are found by their command lines.
     attribute = _Attributor(
-        Procfs(proc_root), os.getpid(), kernels, docker_names, ask_servers=kernel_pids is None
+        Procfs(proc_root), os.getpid(), kernels, docker_names, find_kernels=kernel_pids is None
     )
     units: list[UnitProcesses] = []
     for device in report.devices:
@@ -199,14 +199,13 @@ class _Attributor:
     self_pid: int
     kernels: Mapping[int, KernelInfo]
     docker_names: DockerNames | None
-    ask_servers: bool = True  # name kernels the map lacks by the local servers' sessions
+    find_kernels: bool = True  # find other kernels by their command lines (rule 3)
 
     def __post_init__(self) -> None:
         self._done: dict[int, _Attribution] = {}
         self._names: dict[str, str | None] = {}
         self._own_container: tuple[str | None] | None = None  # read on first need
-        self._by_kernel_id = {info.kernel_id: info for info in self.kernels.values()}
-        self._found_kernels: dict[str, tuple[KernelInfo, str | None] | None] = {}
+        self._found_kernels: dict[str, tuple[KernelInfo, str | None]] = {}
         self._kernel_ids: dict[int, str | None] = {}  # pid -> the kernel its command line names
         self._sessions: jupyter_kernels.SessionKernels | None = None  # asked on first need
 
@@ -253,7 +252,7 @@ class _Attributor:
                     command=command,
                     note=note,
                 )
-        found = self._jupyter_kernel(pid, ancestry)
+        found = self._jupyter_kernel(pid, ancestry) if self.find_kernels else None
         if found is not None:
             ancestor, kernel, unnamed = found
             return _Attribution(
@@ -287,17 +286,15 @@ class _Attributor:
         self, pid: int, ancestry: list[int]
     ) -> tuple[int, KernelInfo, str | None] | None:
         """The nearest of ``ancestry`` whose command line names a kernel connection file,
-        with that kernel and, when its notebook is unknown, why; None when there is none,
-        it runs in another container than this process, or a kernel map was given that
-        does not know it."""
+        with that kernel and, when its notebook is unknown, why; None when there is none
+        or it runs in another container than this process."""
         for ancestor in ancestry:
             kernel_id = self._kernel_id_of(ancestor)
             if kernel_id is None:
                 continue
             if self.proc.container_id(ancestor) != self._container_of_self():
                 return None  # seen from outside its container: the container's name says more
-            known = self._kernel(kernel_id)
-            return None if known is None else (ancestor, *known)
+            return (ancestor, *self._kernel(kernel_id))
         return None
 
     def _kernel_id_of(self, pid: int) -> str | None:
@@ -307,27 +304,22 @@ class _Attributor:
             self._kernel_ids[pid] = jupyter_kernels.kernel_id_in(arguments) if arguments else None
         return self._kernel_ids[pid]
 
-    def _kernel(self, kernel_id: str) -> tuple[KernelInfo, str | None] | None:
-        """The kernel ``kernel_id`` as the kernel map, else the local servers' sessions
-        know it; else by its id alone, with why its notebook is unknown. None when the map
-        was given and lacks it: a kernel of another server, whose paths are not this one's."""
-        if kernel_id in self._found_kernels:
-            return self._found_kernels[kernel_id]
-        info = self._by_kernel_id.get(kernel_id)
-        if info is None and not self.ask_servers:
-            self._found_kernels[kernel_id] = None
-            return None
+    def _kernel(self, kernel_id: str) -> tuple[KernelInfo, str | None]:
+        """The kernel ``kernel_id`` as the local servers' sessions know it; else by its id
+        alone, with why its notebook is unknown. The servers are asked once per call."""
+        known = self._found_kernels.get(kernel_id)
+        if known is not None:
+            return known
+        if self._sessions is None:
+            ancestors = Procfs().ancestry(self.self_pid)  # the real /proc: servers are real
+            self._sessions = jupyter_kernels.session_kernels(ancestors)
+        info = self._sessions.kernels.get(kernel_id)
         unnamed = None
         if info is None:
-            if self._sessions is None:
-                ancestors = Procfs().ancestry(self.self_pid)  # the real /proc: servers are real
-                self._sessions = jupyter_kernels.session_kernels(ancestors)
-            info = self._sessions.kernels.get(kernel_id)
-        if info is None:
-            why = self._sessions.problem if self._sessions is not None else None
+            why = self._sessions.problem or "no local Jupyter server has a session for it"
             unnamed = (
                 f"Jupyter kernel {kernel_id}, known by its connection file; its notebook is "
-                f"unknown: {why or 'no local Jupyter server has a session for it'}"
+                f"unknown: {why}"
             )
             info = KernelInfo(kernel_id)
         self._found_kernels[kernel_id] = (info, unnamed)
