@@ -26,16 +26,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import ssl
 import threading
 import time
-import urllib.request
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from labadvisor.gpu.process_report import KernelInfo
+
+if TYPE_CHECKING:
+    import urllib.request
 
 # The whole lookup (every server) as the caller waits for it, and how long an answer holds.
 LOOKUP_BUDGET_S = 0.5
@@ -303,22 +304,24 @@ def sessions_url(info: Mapping[str, Any]) -> str | None:
 # --- asking one server -----------------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect would carry the token to wherever it points: refuse it."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 def _opener() -> urllib.request.OpenerDirector:
+    """An opener that neither follows redirects (one would carry the token to wherever it
+    points) nor uses the environment's proxies (which would see the token)."""
+    import ssl
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
     # Loopback only (checked above), so TLS without verification is no weaker than the
     # plain HTTP a local server usually speaks, and self-signed local servers still answer.
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE
     return urllib.request.build_opener(
-        urllib.request.ProxyHandler({}),  # no proxy from the environment sees the token
-        _NoRedirect(),
+        urllib.request.ProxyHandler({}),
+        NoRedirect(),
         urllib.request.HTTPSHandler(context=unverified),
     )
 
@@ -328,8 +331,10 @@ def _sessions(server: _Server, deadline: float) -> dict[str, KernelInfo] | None:
     headers = {"Accept": "application/json"}
     if server.token:
         headers["Authorization"] = f"token {server.token}"
-    request = urllib.request.Request(server.sessions_url, headers=headers)
     try:
+        import urllib.request
+
+        request = urllib.request.Request(server.sessions_url, headers=headers)
         timeout = max(deadline - time.monotonic(), 0.01)
         with _opener().open(request, timeout=timeout) as response:
             if response.status != 200:
