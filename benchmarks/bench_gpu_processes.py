@@ -3,10 +3,13 @@ NVML of tests/fake_nvml.py), against a target of 20 ms per call.
 
     .venv/bin/python benchmarks/bench_gpu_processes.py [--calls 50]
 
-Two /proc views: a generated /proc-like tree (20 Jupyter kernels with 4 workers each, 10
-containers with 10 processes each, 100 other processes, 100 pids of another namespace),
-and the real /proc, where NVML "reports" the pids of processes running here (none holds a
-GPU device, so each one's open files are all looked at before it is called not visible).
+Three /proc views: a generated /proc-like tree (20 Jupyter kernels with 4 workers each, 10
+containers with 10 processes each, 100 other processes, 100 pids of another namespace)
+with the server's kernel map; the same tree as seen inside a kernel, without the map (the
+kernels are found by the connection files on their command lines; the Jupyter runtime
+directory is an empty one, so no server is asked); and the real /proc, where NVML
+"reports" the pids of processes running here (none holds a GPU device, so each one's open
+files are all looked at before it is called not visible).
 Prints each as a ratio of the target and the /proc files read per call; exits 1 if a
 target is missed. The target is judged on CPU time (user + system) per call: on a shared
 machine wall time also counts waiting for a core; both are printed.
@@ -40,8 +43,12 @@ def generated_tree(root: Path) -> tuple[list[int], dict[int, gpu.KernelInfo]]:
     reported: list[int] = []
     for k in range(20):
         kernel = 10_000 + k * 10
-        kernels[kernel] = gpu.KernelInfo(f"kernel-{k}", "python3", f"work/notebook{k}.ipynb")
-        entries[kernel] = ProcEntry(cmdline=("python", "-m", "ipykernel_launcher"))
+        kernel_id = f"{k:08x}-9d7b-4c1e-8f00-000000000000"
+        kernels[kernel] = gpu.KernelInfo(kernel_id, "python3", f"work/notebook{k}.ipynb")
+        connection = f"/run/jupyter/kernel-{kernel_id}.json"
+        entries[kernel] = ProcEntry(
+            cmdline=("python", "-m", "ipykernel_launcher", "-f", connection)
+        )
         reported.append(kernel)
         for w in range(1, 5):
             entries[kernel + w] = ProcEntry(ppid=kernel)
@@ -145,6 +152,23 @@ def main() -> int:
 
             cpu, wall, result = timed(tree_call, args.calls)
             met &= report("generated /proc tree", cpu, wall, result, reads_per_call(tree_call))
+
+            def in_a_kernel() -> gpu.GpuProcesses:
+                return gpu.processes(None, lambda cid: f"svc-{cid[:2]}", proc_root=root)
+
+            runtime = Path(tmp) / "jupyter-runtime"
+            runtime.mkdir()
+            saved = os.environ.get("JUPYTER_RUNTIME_DIR")
+            os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)  # no server: none is asked
+            try:
+                cpu, wall, result = timed(in_a_kernel, args.calls)
+                reads = reads_per_call(in_a_kernel)
+            finally:
+                if saved is None:
+                    del os.environ["JUPYTER_RUNTIME_DIR"]
+                else:
+                    os.environ["JUPYTER_RUNTIME_DIR"] = saved
+            met &= report("same tree inside a kernel (no map)", cpu, wall, result, reads)
         install(local_pids())
         cpu, wall, result = timed(gpu.processes, args.calls)
         reads = reads_per_call(gpu.processes)

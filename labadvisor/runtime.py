@@ -173,8 +173,9 @@ def advise_runtime(
     When ``gpu="auto"`` finds a GPU too small for the model, an info reason names the
     notebooks and processes holding the memory that would make it fit
     (:func:`labadvisor.gpu.make_room`), as ``gpu_processes()`` reports them: by default
-    :func:`labadvisor.gpu.processes` as this process sees them (other kernels are
-    processes); the Jupyter server passes a reader that names its kernels by notebook.
+    :func:`labadvisor.gpu.processes` as this process sees them (other kernels by their
+    notebook where a local Jupyter server says, else by their kernel id); the Jupyter
+    server passes a reader that names its kernels from its own kernel map.
     """
     guide = offload_guide()
     for name, flag in (("sensitive", sensitive), ("offline", offline)):

@@ -1,6 +1,7 @@
 """Fixtures that point labadvisor.gpu at the fake NVML of fake_nvml.py and give the real
 pynvml back afterwards, the one that skips tests needing real NVIDIA hardware, and what the
-process-attribution tests need: a /proc-like tree, a stand-in for /dev/nvidia0, and a real
+process-attribution tests need: a /proc-like tree, a stand-in for /dev/nvidia0, a Jupyter
+runtime directory of the test's own with fake Jupyter servers (fake_jupyter.py), and a real
 container (on the test engines of docker_engines.py) whose process holds that stand-in.
 Registered as a pytest plugin in conftest.py.
 """
@@ -20,9 +21,10 @@ from typing import IO, Any, Protocol
 import pynvml
 import pytest
 from docker_engines import DOCKER_VARIABLES, DockerEngines
+from fake_jupyter import FakeJupyter
 from fake_nvml import FakeGpu, FakeNvml, use_backend
 
-from labadvisor.gpu import procfs
+from labadvisor.gpu import jupyter_kernels, procfs
 
 # What decides which GPUs detection reports; no test inherits them from the shell.
 VISIBILITY_VARS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
@@ -40,6 +42,10 @@ class InstallFake(Protocol):
 
 class InstallBackend(Protocol):
     def __call__(self, lib: object | None) -> None: ...
+
+
+class StartJupyter(Protocol):
+    def __call__(self, **options: Any) -> FakeJupyter: ...
 
 
 @pytest.fixture
@@ -167,6 +173,34 @@ def gpu_device_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         yield device
     finally:
         handle.close()
+
+
+@pytest.fixture
+def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Jupyter's runtime directory (JUPYTER_RUNTIME_DIR) for this test only, empty, and no
+    sessions answer kept from an earlier test: where processes() looks for Jupyter servers."""
+    directory = tmp_path / "jupyter-runtime"
+    directory.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(directory))
+    jupyter_kernels.forget()
+    yield directory
+    jupyter_kernels.forget()
+
+
+@pytest.fixture
+def fake_jupyter() -> Iterator[StartJupyter]:
+    """``fake_jupyter(sessions=[...], hang=..., ...)`` -> a running
+    :class:`fake_jupyter.FakeJupyter`; all are stopped afterwards."""
+    started: list[FakeJupyter] = []
+
+    def start(**options: Any) -> FakeJupyter:
+        server = FakeJupyter(**options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_jupyter import session
 from fake_nvml import FakeGpu, FakeNvml, FakeProcess, GiB, a100_mig, l4
+from gpu_fixtures import StartJupyter
 
 from labadvisor import advise_runtime, gpu
 from labadvisor.explain import Reason
+from labadvisor.gpu import jupyter_kernels
 from labadvisor.guides import offload_guide
 
 L4_FREE_GB = (23034 - 300) * 1024**2 / 1e9  # the fake L4: 23034 MiB total, 300 MiB used
@@ -275,6 +278,47 @@ def test_the_holders_are_read_by_the_reader_given(
     assert calls == [1]
     assert not holders(advise_runtime(1.5, gpu="auto", gpu_processes=server_view))  # it fits
     assert calls == [1]
+
+
+KERNEL_B = "5e1f0c2a-9d7b-4c1e-8f00-bbbbbbbbbbbb"
+
+
+@pytest.fixture
+def other_kernel(gpu_device_file: Path, tmp_path: Path) -> Iterator[int]:
+    """A process holding the "GPU" whose command line is another notebook's kernel's
+    (``-f .../kernel-<id>.json``), not this process's descendant; its pid, killed after."""
+    connection = tmp_path / f"kernel-{KERNEL_B}.json"
+    script = 'python3 -c "import time; time.sleep(60)" -f "$2" <"$1" >/dev/null 2>&1 & echo $!'
+    shell = subprocess.run(
+        ["sh", "-c", script, "sh", str(gpu_device_file), str(connection)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(shell.stdout)
+    try:
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_inside_a_kernel_the_advice_names_another_kernels_notebook(
+    machine: Callable[..., FakeNvml],
+    other_kernel: int,
+    runtime_dir: Path,
+    fake_jupyter: StartJupyter,
+) -> None:
+    # No kernel map, as in a notebook: the kernel is known by its command line and its
+    # notebook by the Jupyter server's sessions.
+    server = fake_jupyter(sessions=[session(KERNEL_B, "work/train.ipynb")])
+    server.write_server_file(runtime_dir, os.getppid())
+    machine([l4(memory_used=BUSY, processes=[FakeProcess(other_kernel, 12 * GiB)])])
+    (reason,) = holders(advise_runtime(5, gpu="auto"))
+    assert reason.text.endswith("; notebook work/train.ipynb holds 12.9 GB."), reason.text
+    jupyter_kernels.forget()
+    server.close()  # no server: the kernel by its id
+    (reason,) = holders(advise_runtime(5, gpu="auto"))
+    assert reason.text.endswith("; kernel 5e1f0c2a holds 12.9 GB."), reason.text
 
 
 def test_a_holders_reader_that_is_not_a_function_is_refused() -> None:

@@ -1,7 +1,8 @@
 """labadvisor/gpu/processes.py and procfs.py: which processes hold GPU memory and whose
 they are. NVML is the fake of fake_nvml.py; /proc is the real one for this process and
 real children it starts, and a /proc-like tree (gpu_fixtures.build_proc_tree) for
-containers and other processes. A @pytest.mark.gpu test checks a real CUDA child."""
+containers, other processes and other notebooks' kernels (named by fake Jupyter servers,
+fake_jupyter.py). A @pytest.mark.gpu test checks a real CUDA child."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_jupyter import session
 from fake_nvml import FakeProcess, GiB, a100_mig, l4
-from gpu_fixtures import GpuContainer, InstallFake, ProcEntry, build_proc_tree
+from gpu_fixtures import GpuContainer, InstallFake, ProcEntry, StartJupyter, build_proc_tree
 
 from labadvisor import gpu
 from labadvisor.contexts.container_names import ContainerNames
@@ -267,6 +269,191 @@ def test_each_pid_is_read_once_per_call(
     assert len(reads) == len(set(reads))  # no file read twice
     gpu.processes(proc_root=proc_tree)
     assert len(reads) == 2 * len(set(reads))  # the next call reads afresh
+
+
+# --- other notebooks' kernels, known by their command lines (no kernel map) -------------------
+
+KERNEL_B = "5e1f0c2a-9d7b-4c1e-8f00-bbbbbbbbbbbb"
+MINE = "0c2a5e1f-9d7b-4c1e-8f00-aaaaaaaaaaaa"
+
+
+def kernel_command(kernel_id: str) -> tuple[str, ...]:
+    """A kernel's command line as jupyter_client starts ipykernel."""
+    return ("/usr/bin/python3", "-m", "ipykernel_launcher", "-f", f"/x/kernel-{kernel_id}.json")
+
+
+@pytest.fixture
+def kernels_tree(tmp_path: Path) -> Path:
+    """A Jupyter server (4300) with another notebook's kernel (4301) and its DataLoader
+    worker (4302), a console client of that kernel (4303), and this process as a kernel of
+    the same server with a worker of its own (4304)."""
+    me = os.getpid()
+    assert me not in range(4300, 4310)
+    return build_proc_tree(
+        tmp_path / "proc",
+        {
+            1: ProcEntry(ppid=0, comm="init", cmdline=("/sbin/init",), open_files=()),
+            4300: ProcEntry(
+                comm="jupyter-lab",
+                cmdline=("/usr/bin/python3", "/usr/local/bin/jupyter-lab", "--no-browser"),
+                open_files=(),
+            ),
+            4301: ProcEntry(ppid=4300, cmdline=kernel_command(KERNEL_B)),
+            4302: ProcEntry(
+                ppid=4301,
+                comm="pt_data_worker",
+                cmdline=("/usr/bin/python3", "-c", "from multiprocessing.spawn import spawn_main"),
+            ),
+            4303: ProcEntry(
+                cmdline=(
+                    "python3",
+                    "-m",
+                    "jupyter_console",
+                    "--existing",
+                    f"kernel-{KERNEL_B}.json",
+                )
+            ),
+            me: ProcEntry(ppid=4300, cmdline=kernel_command(MINE)),
+            4304: ProcEntry(ppid=me, cmdline=("python3", "-c", "worker")),
+        },
+    )
+
+
+def kernel_b_on_the_gpu(fake_nvml: InstallFake) -> None:
+    fake_nvml(
+        [
+            l4(
+                0,
+                memory_used=20 * GiB,
+                processes=[
+                    FakeProcess(4301, 12 * GiB),
+                    FakeProcess(4302, 1 * GiB),
+                    FakeProcess(4303, GiB // 2),
+                    FakeProcess(os.getpid(), 2 * GiB),
+                    FakeProcess(4304, GiB // 4),
+                ],
+            )
+        ]
+    )
+
+
+def test_another_notebooks_kernel_and_its_worker_are_named_by_its_server(
+    fake_nvml: InstallFake, kernels_tree: Path, runtime_dir: Path, fake_jupyter: StartJupyter
+) -> None:
+    server = fake_jupyter(
+        sessions=[session(KERNEL_B, "work/train.ipynb"), session(MINE, "me.ipynb")]
+    )
+    server.write_server_file(runtime_dir, os.getppid())
+    kernel_b_on_the_gpu(fake_nvml)
+    found = gpu.processes(proc_root=kernels_tree)
+    by_pid = {p.pid: p for p in found.processes}
+    info = gpu.KernelInfo(KERNEL_B, "python3", "work/train.ipynb")
+    kernel, worker = by_pid[4301], by_pid[4302]
+    assert (kernel.holder, kernel.kernel, kernel.via_pid, kernel.note) == (
+        "jupyter-kernel",
+        info,
+        None,
+        None,
+    )
+    assert (worker.holder, worker.kernel, worker.via_pid) == ("jupyter-kernel", info, 4301)
+    assert kernel.label == worker.label == "notebook work/train.ipynb"
+    assert kernel.holder_key == worker.holder_key == f"kernel:{KERNEL_B}"
+    assert worker.describe() == "notebook work/train.ipynb (child pid 4302)"
+    row = found.to_dict()["devices"][0]["processes"][0]
+    assert (row["kernel_id"], row["kernel_name"], row["notebook_path"]) == (
+        KERNEL_B,
+        "python3",
+        "work/train.ipynb",
+    )
+    # A client connected to the kernel is not the kernel.
+    assert by_pid[4303].holder == "other"
+    # This process stays "this kernel", and so does its worker, though both are kernels'.
+    assert by_pid[os.getpid()].holder == by_pid[4304].holder == "this-kernel"
+    assert by_pid[os.getpid()].kernel is None
+    # The advice's words: 13 GiB of kernel B's close the 6.0 - 2.7 GB gap.
+    room = gpu.make_room(6 * 10**9, found.devices[0])
+    assert room.text.endswith("; notebook work/train.ipynb holds 14.0 GB"), room.text
+    (request,) = server.requests  # one lookup for both processes
+    assert request.authorization == f"token {server.token}"
+    gpu.processes(proc_root=kernels_tree)
+    assert len(server.requests) == 1  # the answer is kept a few seconds
+
+
+def test_without_a_server_another_kernel_is_known_by_its_id(
+    fake_nvml: InstallFake, kernels_tree: Path, runtime_dir: Path
+) -> None:
+    kernel_b_on_the_gpu(fake_nvml)
+    by_pid = {p.pid: p for p in gpu.processes(proc_root=kernels_tree).processes}
+    kernel, worker = by_pid[4301], by_pid[4302]
+    assert kernel.holder == worker.holder == "jupyter-kernel"
+    assert kernel.kernel == worker.kernel == gpu.KernelInfo(KERNEL_B)
+    assert kernel.label == worker.label == "kernel 5e1f0c2a"
+    assert kernel.holder_key == f"kernel:{KERNEL_B}"
+    assert kernel.note is not None and "known by its connection file" in kernel.note
+    assert "no Jupyter server of this user found" in kernel.note
+
+
+def test_a_hanging_server_leaves_the_kernel_id_in_bounded_time(
+    fake_nvml: InstallFake, kernels_tree: Path, runtime_dir: Path, fake_jupyter: StartJupyter
+) -> None:
+    fake_jupyter(hang=True).write_server_file(runtime_dir, os.getppid())
+    kernel_b_on_the_gpu(fake_nvml)
+    started = time.monotonic()
+    found = gpu.processes(proc_root=kernels_tree)
+    took = time.monotonic() - started
+    assert took < 1.5, took  # half a second of waiting, and the rest of the call
+    by_pid = {p.pid: p for p in found.processes}
+    assert by_pid[4301].label == by_pid[4302].label == "kernel 5e1f0c2a"
+    assert "within 0.5 s" in (by_pid[4301].note or "")
+
+
+KERNEL_INFO_B = gpu.KernelInfo(KERNEL_B, "python3", "from-the-map.ipynb")
+
+
+def test_the_kernel_map_is_the_word_on_kernels_when_given(
+    fake_nvml: InstallFake, kernels_tree: Path, runtime_dir: Path, fake_jupyter: StartJupyter
+) -> None:
+    # The server passes its map: its kernels are its pids and their children. A kernel it
+    # does not hold belongs to another server, whose notebook paths are not this one's to
+    # open: it stays another process, and no server is asked.
+    server = fake_jupyter(sessions=[session(KERNEL_B, "work/train.ipynb")])
+    server.write_server_file(runtime_dir, os.getppid())
+    kernel_b_on_the_gpu(fake_nvml)
+    mine = gpu.KernelInfo("another-kernel", "python3", "x.ipynb")
+    for kernel_map in ({4301: KERNEL_INFO_B}, {99: mine}, {}):
+        by_pid = {p.pid: p for p in gpu.processes(kernel_map, proc_root=kernels_tree).processes}
+        if kernel_map:
+            assert by_pid[4302].kernel == kernel_map.get(4301), kernel_map
+        held = ("jupyter-kernel" if 4301 in kernel_map else "other",) * 2
+        assert (by_pid[4301].holder, by_pid[4302].holder) == held, kernel_map
+    assert by_pid[4301].command == " ".join(kernel_command(KERNEL_B))
+    assert server.requests == []
+
+
+def test_a_kernel_in_another_container_is_named_by_its_container(
+    fake_nvml: InstallFake, tmp_path: Path, runtime_dir: Path
+) -> None:
+    # Seen from a kernel in container A: a kernel beside it counts as a kernel, one in
+    # container B (whose servers are out of reach) as container B.
+    me = os.getpid()
+    in_a = f"0::/system.slice/docker-{DOCKER_ID}.scope"
+    in_b = f"0::/system.slice/docker-{CRI_ID}.scope"
+    tree = build_proc_tree(
+        tmp_path / "proc",
+        {
+            me: ProcEntry(cmdline=kernel_command(MINE), cgroup=in_a),
+            4301: ProcEntry(cmdline=kernel_command(KERNEL_B), cgroup=in_a),
+            4311: ProcEntry(cmdline=kernel_command("kernel-in-b"), cgroup=in_b),
+        },
+    )
+    fake_nvml([l4(0, processes=[FakeProcess(4301), FakeProcess(4311)])])
+    by_pid = {p.pid: p for p in gpu.processes(proc_root=tree).processes}
+    assert (by_pid[4301].holder, by_pid[4301].kernel) == (
+        "jupyter-kernel",
+        gpu.KernelInfo(KERNEL_B),
+    )
+    assert (by_pid[4311].holder, by_pid[4311].container_id) == ("container", CRI_ID)
+    assert by_pid[4311].kernel is None
 
 
 # --- what NVML gives, and what it lacks ------------------------------------------------------

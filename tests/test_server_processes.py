@@ -110,6 +110,57 @@ async def test_a_kernel_and_its_child_are_its_notebook(
         }  # fmt: skip
 
 
+IN_KERNEL_A = """
+import json, os, sys
+sys.path[:0] = [{repo!r}, {tests!r}]  # this checkout's labadvisor and the fake NVML
+from fake_nvml import FakeNvml, FakeProcess, GiB, l4, use_backend
+from labadvisor import gpu
+from labadvisor.gpu import procfs
+procfs.GPU_DEVICE_PREFIXES = ({prefix!r},)
+held = open({device!r}, "rb")  # kernel A holds the "GPU" too
+use_backend(FakeNvml([l4(0, processes=[
+    FakeProcess({pid_b}, 12 * GiB), FakeProcess(os.getpid(), 1 * GiB)])]))
+print(json.dumps(gpu.processes().to_dict()))
+"""
+
+
+async def test_inside_one_notebooks_kernel_another_notebook_is_named(
+    jp_fetch: Any,
+    gpu_device_file: Path,
+    jp_serverapp: Any,
+    jp_root_dir: Path,
+    notebook_file: str,
+    opened: list[NotebookKernel],
+) -> None:
+    # Two real kernels of one real server; in kernel A, gpu.processes() has no kernel map:
+    # it finds kernel B by its command line and asks the server (through the jpserver-*.json
+    # file the server wrote) which notebook B runs.
+    (jp_root_dir / "a.ipynb").write_text((jp_root_dir / notebook_file).read_text())
+    kernel_a = await NotebookKernel.open(jp_fetch, jp_serverapp, "a.ipynb")
+    opened.append(kernel_a)
+    kernel_b = await NotebookKernel.open(jp_fetch, jp_serverapp, notebook_file)
+    opened.append(kernel_b)
+    await kernel_b.run(f"gpu = open({str(gpu_device_file)!r}, 'rb')")
+    code = IN_KERNEL_A.format(
+        repo=str(Path(gpu.__file__).parents[2]),
+        tests=str(Path(__file__).parent),
+        prefix=str(gpu_device_file.parent / "nvidia"),
+        device=str(gpu_device_file),
+        pid_b=kernel_b.pid,
+    )
+    found = json.loads(await kernel_a.run(code))
+    by_pid = {p["pid"]: p for p in found["devices"][0]["processes"]}
+    b, a = by_pid[kernel_b.pid], by_pid[kernel_a.pid]
+    assert b["holder"] == "jupyter-kernel", b
+    assert (b["kernel_id"], b["kernel_name"], b["notebook_path"]) == (
+        kernel_b.kernel_id,
+        "python3",
+        NOTEBOOK,
+    )
+    assert b["label"] == f"notebook {NOTEBOOK}" and b["note"] is None
+    assert a["holder"] == "this-kernel" and a["label"] == "this kernel"
+
+
 async def test_the_server_itself_is_not_this_kernel(
     jp_fetch: Any, fake_nvml: InstallFake, gpu_device_file: Path
 ) -> None:

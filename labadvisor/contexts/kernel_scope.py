@@ -89,10 +89,17 @@ def this_kernel() -> ThisKernel | None:
         connection = get_connection_file()
     except Exception:  # not in a running kernel (RuntimeError), or an unusual ipykernel
         return None
-    match = _CONNECTION_FILE.match(os.path.basename(connection))
-    if match is None:
+    kernel_id = kernel_id_of(connection)
+    if kernel_id is None:
         return None
-    return ThisKernel(match[1], Path(os.path.abspath(connection)).parent)
+    return ThisKernel(kernel_id, Path(os.path.abspath(connection)).parent)
+
+
+def kernel_id_of(connection_file: str) -> str | None:
+    """The kernel id ``<id>`` of a connection file path ending in ``kernel-<id>.json``, as
+    the Jupyter server names them; None for any other name."""
+    match = _CONNECTION_FILE.match(os.path.basename(connection_file))
+    return None if match is None else match[1]
 
 
 # --- the kernel's side ---------------------------------------------------------------------

@@ -27,7 +27,9 @@ HOLDER_KINDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class KernelInfo:
-    """A Jupyter kernel as the server knows it; the server maps each kernel's pid to one."""
+    """A Jupyter kernel as the server knows it; the server maps each kernel's pid to one,
+    and :func:`labadvisor.gpu.processes` asks the local servers' sessions for another
+    kernel it finds by its command line (name and path None where none answered)."""
 
     kernel_id: str
     name: str | None = None  # the kernel spec, e.g. "python3"
@@ -46,7 +48,8 @@ class GpuProcess:
     """One compute process on one GPU or MIG instance, and who it belongs to.
 
     ``holder`` is "this-kernel" (the calling process or a descendant), "jupyter-kernel" (a
-    kernel of the caller's ``kernel_pids`` map or a descendant), "container" (its cgroup
+    kernel of the caller's ``kernel_pids`` map, or a process whose command line names a
+    kernel connection file, or a descendant of either), "container" (its cgroup
     names a container), "other", or "not-visible" (no process with that pid holds a GPU in
     this PID namespace: NVML reported a pid of another namespace, usually the host's).
     ``verified`` is False when /proc did not let us check that the local process with this
@@ -87,7 +90,8 @@ class GpuProcess:
         if self.holder == "jupyter-kernel" and self.kernel is not None:
             if self.kernel.notebook_path:
                 return f"notebook {self.kernel.notebook_path}"
-            return f"kernel {self.kernel.name or 'kernel'} {self.kernel.kernel_id[:8]}"
+            name = f"{self.kernel.name} " if self.kernel.name else ""
+            return f"kernel {name}{self.kernel.kernel_id[:8]}"
         if self.holder == "container" and self.container_id is not None:
             return f"container {self.container_name or self.container_id[:12]}"
         if self.holder == "not-visible":

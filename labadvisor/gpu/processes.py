@@ -16,7 +16,15 @@ Attribution rules (best effort, never a wrong name):
    "jupyter-kernel" when it is, or descends from, a pid of ``kernel_pids`` (DataLoader
    workers count as their kernel's); the nearest such ancestor decides, within
    ``procfs.MAX_ANCESTRY`` generations of /proc/<pid>/stat parents.
-3. Otherwise "container" when its /proc/<pid>/cgroup names a container id (Docker,
+3. Without ``kernel_pids`` (inside a kernel, a terminal), "jupyter-kernel" too when it
+   is, or descends from, a process whose command line names a kernel connection file
+   ``kernel-<id>.json`` (another notebook's kernel), unless that process is in another
+   container than this one (then rule 4 names the container). The local Jupyter servers'
+   sessions name its notebook (:mod:`labadvisor.gpu.jupyter_kernels`: bounded, cached);
+   else the kernel is known by its id alone and ``note`` says why. Given ``kernel_pids``
+   (the server), the map is the word on which processes are kernels: another server's
+   kernel stays "other", as its notebook paths are not this server's.
+4. Otherwise "container" when its /proc/<pid>/cgroup names a container id (Docker,
    containerd/CRI, CRI-O, podman), named by ``docker_names`` when it answers; otherwise
    "other", with its user and command line where /proc shows them.
 
@@ -31,7 +39,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from labadvisor.gpu import detection, nvml
+from labadvisor.gpu import detection, jupyter_kernels, nvml
 from labadvisor.gpu.process_report import (
     GpuProcess,
     GpuProcesses,
@@ -59,8 +67,11 @@ def processes(
     ``proc_root`` is where /proc is (tests pass a tree laid out like it).
 
     Reads NVML afresh on each call (two queries per unit, over the handles detection keeps)
-    and each pid's /proc files once. Never raises for what the machine lacks: without NVML,
-    or an NVML without the process API, the answer is empty and says why.
+    and each pid's /proc files once. Without ``kernel_pids``, another Jupyter kernel, found
+    by its command line, is named by its notebook as the local Jupyter servers' sessions
+    say (asked at most every few seconds, waited for half a second at most). Never raises
+    for what the machine lacks: without NVML, or an NVML without the process API, the
+    answer is empty and says why.
     """
     kernels = _checked_kernels(kernel_pids)
     if docker_names is not None and not callable(docker_names):
@@ -73,7 +84,11 @@ def processes(
     if entry.lib is None:
         return GpuProcesses(report.status, report.message, read_at=time.time())
     errors = nvml.Errors.of(entry.lib)
-    attribute = _Attributor(Procfs(proc_root), os.getpid(), kernels, docker_names)
+    # The server's map, when given, is the word on which processes are kernels; without
+    # it (inside a kernel, a terminal) kernels are found by their command lines.
+    attribute = _Attributor(
+        Procfs(proc_root), os.getpid(), kernels, docker_names, find_kernels=kernel_pids is None
+    )
     units: list[UnitProcesses] = []
     for device in report.devices:
         units.extend(_device_units(entry, errors, device, attribute))
@@ -184,11 +199,15 @@ class _Attributor:
     self_pid: int
     kernels: Mapping[int, KernelInfo]
     docker_names: DockerNames | None
+    find_kernels: bool = True  # find other kernels by their command lines (rule 3)
 
     def __post_init__(self) -> None:
         self._done: dict[int, _Attribution] = {}
         self._names: dict[str, str | None] = {}
         self._own_container: tuple[str | None] | None = None  # read on first need
+        self._found_kernels: dict[str, tuple[KernelInfo, str | None]] = {}
+        self._kernel_ids: dict[int, str | None] = {}  # pid -> the kernel its command line names
+        self._sessions: jupyter_kernels.SessionKernels | None = None  # asked on first need
 
     def __call__(self, pid: int) -> _Attribution:
         known = self._done.get(pid)
@@ -220,7 +239,8 @@ class _Attributor:
                 f"({facts.gpu_use_reason})"
             )
         user, command = self.proc.user(facts.uid), self.proc.command(pid)
-        for ancestor in self.proc.ancestry(pid):
+        ancestry = self.proc.ancestry(pid)
+        for ancestor in ancestry:
             if ancestor == self.self_pid or ancestor in self.kernels:
                 return _Attribution(
                     pid,
@@ -232,6 +252,19 @@ class _Attributor:
                     command=command,
                     note=note,
                 )
+        found = self._jupyter_kernel(pid, ancestry) if self.find_kernels else None
+        if found is not None:
+            ancestor, kernel, unnamed = found
+            return _Attribution(
+                pid,
+                "jupyter-kernel",
+                verified,
+                via_pid=ancestor if ancestor != pid else None,
+                kernel=kernel,
+                user=user,
+                command=command,
+                note=_joined(note, unnamed),
+            )
         container = self.proc.container_id(pid)
         if container is None:
             return _Attribution(pid, "other", verified, user=user, command=command, note=note)
@@ -249,6 +282,49 @@ class _Attributor:
             note=note,
         )
 
+    def _jupyter_kernel(
+        self, pid: int, ancestry: list[int]
+    ) -> tuple[int, KernelInfo, str | None] | None:
+        """The nearest of ``ancestry`` whose command line names a kernel connection file,
+        with that kernel and, when its notebook is unknown, why; None when there is none
+        or it runs in another container than this process."""
+        for ancestor in ancestry:
+            kernel_id = self._kernel_id_of(ancestor)
+            if kernel_id is None:
+                continue
+            if self.proc.container_id(ancestor) != self._container_of_self():
+                return None  # seen from outside its container: the container's name says more
+            return (ancestor, *self._kernel(kernel_id))
+        return None
+
+    def _kernel_id_of(self, pid: int) -> str | None:
+        # Memoized: every chain ends in the same few ancestors (init, a shell, the server).
+        if pid not in self._kernel_ids:
+            arguments = self.proc.arguments(pid)
+            self._kernel_ids[pid] = jupyter_kernels.kernel_id_in(arguments) if arguments else None
+        return self._kernel_ids[pid]
+
+    def _kernel(self, kernel_id: str) -> tuple[KernelInfo, str | None]:
+        """The kernel ``kernel_id`` as the local servers' sessions know it; else by its id
+        alone, with why its notebook is unknown. The servers are asked once per call."""
+        known = self._found_kernels.get(kernel_id)
+        if known is not None:
+            return known
+        if self._sessions is None:
+            ancestors = Procfs().ancestry(self.self_pid)  # the real /proc: servers are real
+            self._sessions = jupyter_kernels.session_kernels(ancestors)
+        info = self._sessions.kernels.get(kernel_id)
+        unnamed = None
+        if info is None:
+            why = self._sessions.problem or "no local Jupyter server has a session for it"
+            unnamed = (
+                f"Jupyter kernel {kernel_id}, known by its connection file; its notebook is "
+                f"unknown: {why}"
+            )
+            info = KernelInfo(kernel_id)
+        self._found_kernels[kernel_id] = (info, unnamed)
+        return info, unnamed
+
     def _container_of_self(self) -> str | None:
         if self._own_container is None:
             self._own_container = (self.proc.container_id(self.self_pid),)
@@ -264,6 +340,10 @@ class _Attributor:
                 name = None
             self._names[container] = name if isinstance(name, str) and name else None
         return self._names[container]
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "; ".join(note for note in notes if note) or None
 
 
 def _checked_kernels(kernel_pids: object) -> Mapping[int, KernelInfo]:

@@ -1,5 +1,6 @@
 """What Linux's /proc says about a process NVML named: does it exist here, does it hold an
-NVIDIA device, who started it, what runs in it, which container it is in, and its parent.
+NVIDIA device, who started it, what runs in it (its arguments, which name a Jupyter
+kernel's connection file), which container it is in, and its parent.
 
 One :class:`Procfs` serves one :func:`labadvisor.gpu.processes` call: each pid's files are
 read at most once per call, and user names are cached for the life of the process. The
@@ -57,6 +58,7 @@ class Procfs:
         self.device_prefixes = device_prefixes or GPU_DEVICE_PREFIXES
         self._facts: dict[int, ProcessFacts] = {}
         self._stats: dict[int, tuple[str, int] | None] = {}
+        self._arguments: dict[int, tuple[str, ...] | None] = {}
         self._commands: dict[int, str | None] = {}
         self._containers: dict[int, str | None] = {}
 
@@ -88,11 +90,20 @@ class Procfs:
             chain.append(current)
         return chain
 
+    def arguments(self, pid: int) -> tuple[str, ...] | None:
+        """The command line's arguments, whole; None when unreadable or empty (a kernel
+        thread, a zombie)."""
+        if pid not in self._arguments:
+            raw = self._read_bytes(pid, "cmdline")
+            raw = raw.rstrip(b"\0") if raw else None
+            self._arguments[pid] = tuple(raw.decode(errors="replace").split("\0")) if raw else None
+        return self._arguments[pid]
+
     def command(self, pid: int) -> str | None:
         """The command line, arguments separated by spaces and cut to ``COMMAND_LENGTH``."""
         if pid not in self._commands:
-            raw = self._read_bytes(pid, "cmdline")
-            text = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace") if raw else None
+            arguments = self.arguments(pid)
+            text = " ".join(arguments) if arguments else None
             if text and len(text) > COMMAND_LENGTH:
                 text = text[: COMMAND_LENGTH - 1] + "…"
             self._commands[pid] = text or None

@@ -62,8 +62,9 @@ class GpuState(HasTraits):
     ``holders`` is what :func:`labadvisor.gpu.processes` last found, read again on
     :meth:`refresh` and with every live reading; ``holders_error`` says why it could not
     be read (the last good answer stays). ``kernel_pids`` (pid → :class:`KernelInfo`, as
-    the Jupyter server knows its kernels) lets other kernels be named by their notebook;
-    without it they show as processes with their command line. Containers are named by
+    the Jupyter server knows its kernels) names other kernels by their notebook; without
+    it they are found by their command lines and named as the local Jupyter servers'
+    sessions say (else by their kernel id). Containers are named by
     ``docker_names`` (container id → name or None); by default the engine of the current
     Docker context is asked, through one
     :class:`~labadvisor.contexts.container_names.ContainerNames` for the panel's life.
