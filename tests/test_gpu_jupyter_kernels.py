@@ -273,10 +273,11 @@ def test_a_proxy_from_the_environment_never_sees_the_token(
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     server = fake_jupyter(sessions=[session(KERNEL, "train.ipynb")])
-    # urllib's default opener would send this request through the "proxy".
+    # urllib's default opener would send this request through the "proxy" (a new one:
+    # urlopen() keeps the first opener it built, with the proxies of that moment).
     before = len(catcher.requests)
     with contextlib.suppress(OSError):
-        urllib.request.urlopen(server.url() + "api/sessions", timeout=5)
+        urllib.request.build_opener().open(server.url() + "api/sessions", timeout=5)
     assert len(catcher.requests) == before + 1
     catcher.requests.clear()
     server.write_server_file(runtime_dir, os.getppid())
