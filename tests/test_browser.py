@@ -63,9 +63,8 @@ def test_status_bar_and_context_commands(page: Any, lab: Lab) -> None:
     expect(gpu).to_have_attribute("data-status", report["status"])
     if report["status"] != "ok":
         expect(gpu).to_have_text("GPU: no GPU")
-        expect(gpu).to_have_attribute(
-            "title", f"GPU status: {report['status']} ({report['message']})"
-        )
+        # the detection's sentence, not its status code, and what a click does
+        expect(gpu).to_have_attribute("title", f"{report['message']}\nClick to open Lab Advisor")
     expect(context).to_have_text("Docker: default (local)")
     assert page.get_by_text("Jupyter news").count() == 0, "the news pop-up is showing"
 
@@ -129,7 +128,9 @@ def test_status_bar_gpu_memory_is_in_gb(page: Any) -> None:
     page.wait_for_function("window.jupyterapp && window.jupyterapp.started")
     gpu = page.locator("#labadvisor-status .jp-labadvisor-status-gpu")
     expect(gpu).to_have_text("GPU: NVIDIA L4 · 21.5/25.8 GB free")
-    expect(gpu).to_have_attribute("title", "NVIDIA L4: 21.5 GB free of 25.8 GB")
+    expect(gpu).to_have_attribute(
+        "title", "NVIDIA L4: 21.5 GB free of 25.8 GB\nClick to open Lab Advisor"
+    )
 
 
 def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
@@ -154,7 +155,10 @@ def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
 
     deployment = panel.locator("[data-form='deployment']")
     deployment.locator("input[name='users']").fill("60")
+    works = deployment.locator("[data-field='current_ok']")
+    expect(works).to_be_hidden()  # "It works" means nothing while nothing runs
     deployment.locator("select[name='current']").select_option(label="Docker Compose")
+    expect(works).to_be_visible()
     deployment.locator("select[name='kubernetes_experience']").select_option(label="no")
     triggers = deployment.locator("fieldset[name='migration_triggers']")
     triggers.get_by_label("Need for multiple nodes (Scaling needs)").check()
@@ -175,6 +179,17 @@ def test_panel_runtime_and_deployment_advice(page: Any, lab: Lab) -> None:
     expect(choice).to_have_attribute("data-choice", "k3s")
     warnings = deployment.locator(".jp-labadvisor-warning")
     expect(warnings).to_have_count(len(expected["warnings"]))
+    # the plan, as the notebook panel shows it: the steps with the guide's durations
+    plan = expected["migration"]
+    migration = deployment.locator(".jp-labadvisor-plan", has_text="Migration")
+    expect(migration.locator(".jp-labadvisor-plan-title")).to_have_text(
+        f"Migration {plan['source']} → {plan['target']}"
+    )
+    steps = migration.locator("ol > li")
+    expect(steps).to_have_count(len(plan["steps"]))
+    first = plan["steps"][0]
+    expect(steps.first).to_contain_text(f"{first['title']} ({first['duration']})")
+    expect(deployment.locator(".jp-labadvisor-plan-title", has_text="Checklist")).to_be_visible()
 
     # bad input: the server's message, naming the valid values, shows in the panel. The
     # dropdowns offer only valid values, so the request is changed on its way out.

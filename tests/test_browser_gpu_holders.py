@@ -146,7 +146,8 @@ def test_gpu_memory_by_notebook(
     expect(gpu).to_have_attribute(
         "title",
         "NVIDIA L4: 4.3 GB free of 25.8 GB\nHolding GPU memory:\n"
-        f"  {path}: 12.0 GB\n  vllm-server: 6.5 GB\n  not visible from here: 1.2 GB",
+        f"  {path}: 12.0 GB\n  vllm-server: 6.5 GB\n  not visible from here: 1.2 GB\n"
+        "Click to open Lab Advisor",
     )
 
     # 2. the panel lists one row per holder, largest first, with a bar

@@ -212,12 +212,16 @@ def test_side_panel_errors_name_fields_by_their_labels(page: Any, lab: Lab) -> N
         ("-5", "Model size (GB) must be between 0 and 10,000; got -5"),
         ("1e9", "Model size (GB) must be between 0 and 10,000; got 1e9"),
         ("lots", 'Model size (GB) must be a number between 0 and 10,000; got "lots"'),
+        ("0x10", 'Model size (GB) must be a number between 0 and 10,000; got "0x10"'),
     ]:
         size.fill(typed)
+        page.locator("#labadvisor-panel").evaluate("p => { p.scrollTop = p.scrollHeight; }")
         runtime.locator("button[type='submit']").click()
         field = runtime.locator("[data-field='model_size_gb']")
         expect(field.locator(".jp-labadvisor-field-error")).to_have_text(problem)
         expect(size).to_have_attribute("aria-invalid", "true")
+        expect(size).to_be_focused()  # the marked field is brought into view
+        expect(size).to_be_in_viewport()
         expect(runtime.locator(".jp-labadvisor-error")).to_have_text(
             "Not updated: fix the marked field."
         )
@@ -232,6 +236,15 @@ def test_side_panel_errors_name_fields_by_their_labels(page: Any, lab: Lab) -> N
     )
     assert asked == [], asked
     screenshot(page, "labadvisor-panel-field-errors.png")
+
+    # ... while "13GB" is a size, as the CLI and the magic take it
+    size.fill("13GB")
+    runtime.locator("button[type='submit']").click()
+    expect(runtime.locator(".jp-labadvisor-choice")).to_be_visible()
+    size_error = runtime.locator("[data-field='model_size_gb'] .jp-labadvisor-field-error")
+    expect(size_error).to_be_hidden()
+    assert asked and "/advise/runtime" in asked[-1], asked
+    asked.clear()
 
     # 2. the server's messages name fields by the form's labels, never by keyword
     size.fill("")
@@ -326,7 +339,9 @@ def test_status_bar_icon_opens_the_panel_and_gpu_figures_are_live(
     page.route(api_route("gpu"), fulfill_json(lambda: report))
     gpu = status.locator(".jp-labadvisor-status-gpu")
     expect(gpu).to_have_text("GPU: NVIDIA L4 · 21.5/25.8 GB free · 37 %")
-    expect(gpu).to_have_attribute("title", "NVIDIA L4: 21.5 GB free of 25.8 GB, 37 % busy")
+    expect(gpu).to_have_attribute(
+        "title", "NVIDIA L4: 21.5 GB free of 25.8 GB, 37 % busy\nClick to open Lab Advisor"
+    )
     device.update(memory_used=12 * GIB, memory_free=12 * GIB, utilization_gpu=90)
     expect(gpu).to_have_text("GPU: NVIDIA L4 · 12.9/25.8 GB free · 90 %")
     screenshot(page, "labadvisor-status-live.png")

@@ -29,6 +29,10 @@ export interface IField {
   /** A choice put first, before the server's list (e.g. "not given"). */
   lead?: IOption;
   hint?: string;
+  /** A unit the field also takes after the number ("13GB", "7B"), as the CLI does. */
+  unit?: string;
+  /** Shown (and sent) only while this choice field has a value other than "none". */
+  onlyWith?: string;
 }
 
 /** The panels' local GPU choices (RuntimePanel's GPU_OPTIONS). */
@@ -46,6 +50,7 @@ export const RUNTIME_FIELDS: IField[] = [
     name: 'model_size_gb',
     label: 'Model size (GB)',
     kind: 'number',
+    unit: 'GB',
     placeholder: 'e.g. 14',
     min: 0,
     max: 10_000
@@ -54,6 +59,7 @@ export const RUNTIME_FIELDS: IField[] = [
     name: 'params_b',
     label: 'Parameters (B)',
     kind: 'number',
+    unit: 'B',
     placeholder: 'or e.g. 7',
     min: 0,
     max: 10_000,
@@ -229,6 +235,7 @@ export const DEPLOYMENT_FIELDS: IField[] = [
     name: 'current_ok',
     label: 'It works (no need to leave it)',
     kind: 'choice',
+    onlyWith: 'current',
     value: true,
     choices: [
       { label: 'yes, it works', value: true },
@@ -273,7 +280,7 @@ export function rangeError(field: IField, text: string): string | null {
   if (text === '') {
     return null;
   }
-  const value = Number(text);
+  const value = numberIn(field, text);
   const range =
     field.min !== undefined && field.max !== undefined
       ? field.strictMin
@@ -294,6 +301,19 @@ export function rangeError(field: IField, text: string): string | null {
     return `${field.label} must be ${range}; got ${text}`;
   }
   return null;
+}
+
+// A plain decimal number: Number() would also take "0x10", "0b1" and "Infinity".
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** The number typed in `field` ("13", "13GB" where the field's unit is GB); NaN when the
+ * text is not a plain decimal number. */
+export function numberIn(field: IField, text: string): number {
+  let digits = text.trim();
+  if (field.unit && digits.toLowerCase().endsWith(field.unit.toLowerCase())) {
+    digits = digits.slice(0, -field.unit.length).trim();
+  }
+  return DECIMAL.test(digits) ? Number(digits) : NaN;
 }
 
 function escapeRegExp(text: string): string {

@@ -7,7 +7,7 @@
  * in the form's words.
  */
 import { AdviceOptions, IOption } from './api';
-import { IField, inFormWords, rangeError } from './fields';
+import { IField, inFormWords, numberIn, rangeError } from './fields';
 import { noMath } from './format';
 
 type Submit = (
@@ -51,6 +51,8 @@ export class AdviceForm {
       event.preventDefault();
       void this.advise();
     });
+    this._form.addEventListener('change', () => this._showDependent());
+    this._showDependent();
     section.append(heading, this._form, this._output);
     this.node = section;
   }
@@ -78,6 +80,12 @@ export class AdviceForm {
       this._markOutdated(
         `Not updated: fix the marked field${problems > 1 ? 's' : ''}.`
       );
+      // The marked field may be scrolled out of the sidebar: go to it.
+      const first = this._form.querySelector<HTMLElement>(
+        '.jp-labadvisor-invalid input, .jp-labadvisor-invalid select'
+      );
+      first?.scrollIntoView({ block: 'center' });
+      first?.focus();
       return;
     }
     this._button.disabled = true;
@@ -264,11 +272,32 @@ export class AdviceForm {
     }
   }
 
+  /** Show each field that depends on a choice (`onlyWith`) only while that choice is
+   * set: "It works" means nothing while nothing is running. */
+  private _showDependent(): void {
+    for (const field of this.fields) {
+      if (!field.onlyWith) {
+        continue;
+      }
+      const on = this.fields.find(other => other.name === field.onlyWith);
+      const row = this._form.querySelector<HTMLElement>(
+        `[data-field="${field.name}"]`
+      );
+      if (on && row) {
+        row.hidden = this._value(on) === null;
+      }
+    }
+  }
+
   private _read(): { body: Record<string, unknown>; problems: number } {
     const body: Record<string, unknown> = {};
     let problems = 0;
     for (const field of this.fields) {
       this._setFieldError(field.name, null);
+      const on = this.fields.find(other => other.name === field.onlyWith);
+      if (on && this._value(on) === null) {
+        continue; // hidden: not an input of this question
+      }
       if (field.kind === 'choice') {
         body[field.name] = this._value(field);
         continue;
@@ -291,7 +320,7 @@ export class AdviceForm {
       if (this._checkRange(field, input) !== null) {
         problems++;
       } else if (text !== '') {
-        body[field.name] = Number(text);
+        body[field.name] = numberIn(field, text);
       }
     }
     return { body, problems };
@@ -363,6 +392,7 @@ export function renderAdvice(
     item.textContent = `⚠ ${warning}`;
     output.append(item);
   }
+  renderPlan(output, advice);
   const details = document.createElement('details');
   const caption = document.createElement('summary');
   caption.textContent = 'Details';
@@ -393,4 +423,83 @@ function reasonList(reasons: IReason[]): HTMLUListElement {
     list.append(item);
   }
   return list;
+}
+
+interface IPlanStep {
+  title: string;
+  duration?: string | null;
+  details?: string[];
+  command?: string;
+}
+
+interface IPlan {
+  source: string;
+  target: string;
+  steps?: IPlanStep[];
+  checklist?: { item: string }[];
+  rollback?: IPlanStep[];
+}
+
+/** A deployment advice's next steps and migration plan, as the notebook panel shows them:
+ * each step with its duration where the guide gives one, the checklist and the way back. */
+function renderPlan(
+  output: HTMLElement,
+  advice: Record<string, unknown>
+): void {
+  const next = (advice.next_steps ?? []) as IPlanStep[];
+  const plan = advice.migration as IPlan | null | undefined;
+  if (next.length > 0) {
+    output.append(planSection('Next', next, 'ul'));
+  }
+  if (!plan) {
+    return;
+  }
+  output.append(
+    planSection(
+      `Migration ${plan.source} → ${plan.target}`,
+      plan.steps ?? [],
+      'ol'
+    )
+  );
+  const checklist = (plan.checklist ?? []).map(entry => ({
+    title: entry.item
+  }));
+  if (checklist.length > 0) {
+    output.append(planSection('Checklist', checklist, 'ul'));
+  }
+  if ((plan.rollback ?? []).length > 0) {
+    output.append(planSection('Rollback', plan.rollback ?? [], 'ul'));
+  }
+}
+
+function planSection(
+  title: string,
+  steps: IPlanStep[],
+  kind: 'ol' | 'ul'
+): HTMLElement {
+  const section = document.createElement('div');
+  section.className = 'jp-labadvisor-plan';
+  const heading = document.createElement('p');
+  heading.className = 'jp-labadvisor-plan-title';
+  heading.textContent = title;
+  const list = document.createElement(kind);
+  for (const step of steps) {
+    const item = document.createElement('li');
+    item.textContent = step.duration
+      ? `${step.title} (${step.duration})`
+      : step.title;
+    const lines = [
+      ...(step.details ?? []),
+      ...(step.command ? [step.command] : [])
+    ];
+    for (const line of lines) {
+      const detail = document.createElement('div');
+      detail.className = 'jp-labadvisor-source';
+      detail.textContent = line;
+      item.append(detail);
+    }
+    list.append(item);
+  }
+  section.append(heading, list);
+  return section;
 }

@@ -114,7 +114,8 @@ export class LabAdvisorStatus extends Widget {
     this._gpu.textContent = `GPU: ${text}`;
     this._gpu.dataset.status = report.status;
     if (report.status !== 'ok') {
-      this._gpu.title = `GPU status: ${report.status}${report.message ? ` (${report.message})` : ''}`;
+      // The detection's sentence, not its status code ("library-not-found").
+      this._gpu.title = `${report.message || `No GPU figures (${report.status})`}\nClick to open Lab Advisor`;
       return;
     }
     const lines = report.devices.map(d => {
@@ -135,6 +136,7 @@ export class LabAdvisorStatus extends Widget {
         lines.push(`  ${holderName(holder)}: ${size} GB`);
       }
     }
+    lines.push('Click to open Lab Advisor');
     this._gpu.title = lines.join('\n');
   }
 
