@@ -192,7 +192,7 @@ def test_time_slicing_on_one_gpu_and_ha_on_one_node_are_warned():
     assert "containers on one GPU already share it" in _text(panel.advice.value)
     panel.controls["high_availability"].value = True
     shown = _text(panel.advice.value)
-    assert "needs at least 3 server nodes" in shown and "with 1 node(s)" in shown
+    assert "needs at least 3 server nodes" in shown and "with 1 node K3s" in shown
 
 
 @pytest.mark.parametrize(
