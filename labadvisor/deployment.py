@@ -692,7 +692,9 @@ def _sanity_warnings(
     rules = guide.rules
     out: list[str] = []
     if high_availability and nodes < rules.ha_min_servers:
-        out.append(rules.ha_nodes.warning.render(nodes=nodes))
+        out.append(
+            rules.ha_nodes.warning.render(node_count=f"{nodes} node{'' if nodes == 1 else 's'}")
+        )
     if sharing == "mig" and lab_gpu.mig_capable is False and lab_gpu.name:
         out.append(
             rules.mig_gpu.warning.render(

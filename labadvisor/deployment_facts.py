@@ -56,7 +56,7 @@ SUPPLIED: Mapping[str, Mapping[str, Any]] = {
         "plan_month": 2,
         "total": "3-4 hours",
     },
-    "ha-nodes.warning": {"nodes": 1},
+    "ha-nodes.warning": {"node_count": "1 node"},
     "mig-gpu.warning": {"mig_gpus": "A100, H100", "gpu": "the RTX 4090"},
     "mig-unchecked.warning": {"mig_gpus": "A100, H100", "why": "NVML was not found"},
     "time-slicing-one-gpu.warning": {},

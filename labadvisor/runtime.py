@@ -280,7 +280,7 @@ def advise_runtime(
     if team_size > 1:
         audience = guide.audience(team_size)
         meaning = (
-            f"the costs below count each of the {team_size} members with their own machine "
+            f"the costs count each of the {team_size} members with their own machine "
             "and Offload hours"
             if cost is not None
             else f"costs count each of the {team_size} members with their own machine and "

@@ -687,6 +687,22 @@ def test_the_local_role_is_switched_to_even_when_its_engine_is_down(
         contexts.use("offload", scope=scope)
 
 
+@pytest.mark.parametrize("scope", ["kernel", "global"])
+def test_already_local_with_its_engine_down_says_only_that_it_is_down(
+    config_dir: Path, tmp_path: Path, scope: Scope
+) -> None:
+    """Nothing switched, so the note must not say "switched anyway"."""
+    missing = tmp_path / "docker.sock"
+    os.environ["DOCKER_HOST"] = f"unix://{missing}"
+    contexts.use("local", scope=scope)
+    result = contexts.use("local", scope=scope)
+    assert result.context == result.previous == "default"
+    assert result.engine_error == f"no socket at {missing}"
+    assert "did not answer" in (result.note or "") and str(missing) in (result.note or "")
+    assert "switched anyway" not in result.summary()
+    assert not result.changed and "nothing changed" in result.summary(), result.summary()
+
+
 def test_docker_desktops_context_is_the_local_role(
     config_dir: Path, engine: FakeEngine, hostile_engine: Callable[..., HostileEngine]
 ) -> None:

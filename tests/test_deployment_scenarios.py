@@ -194,6 +194,15 @@ def test_costs_of_both_platforms_sit_beside_the_choice() -> None:
     assert ha.costs["k3s"].servers == 3  # K3s HA needs three server nodes
 
 
+@pytest.mark.parametrize(("nodes", "phrase"), [(1, "with 1 node K3s"), (2, "with 2 nodes K3s")])
+def test_ha_warning_counts_nodes_in_plain_words(nodes: int, phrase: str) -> None:
+    """The warning sits below the costs in the side panel: no "(s)", no "costs below"."""
+    warnings = advise_deployment(10, nodes=nodes, high_availability=True).warnings
+    (warning,) = [w for w in warnings if "cannot fail over" in w]
+    assert phrase in warning and "(the costs count them)" in warning, warning
+    assert "node(s)" not in warning and "below" not in warning, warning
+
+
 def test_measured_fills_users_and_concurrency_and_is_quoted() -> None:
     advice = advise_deployment(measured=Summary())
     assert advice.users == 40 and advice.concurrent_users == 61

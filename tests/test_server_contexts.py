@@ -264,6 +264,25 @@ async def test_leaving_offload_does_not_wait_for_the_local_engine(
     assert took < 2.5, f"leaving Offload took {took:.2f}s"
 
 
+async def test_already_local_with_a_down_engine_does_not_say_it_switched(
+    jp_fetch: Any, store_dir: Path
+) -> None:
+    """Already on the local context, its engine down: nothing switched, so the note says only
+    that the engine did not answer."""
+    write_context(store_dir, LOCAL_CONTEXT, f"tcp://127.0.0.1:{closed_port()}")
+    status, data = await fetch_json(jp_fetch, "contexts", "current", **put_name("local"))
+    assert (status, data["current"]["name"]) == (200, LOCAL_CONTEXT), data
+    assert "switched anyway" in data["switch"]["note"], data["switch"]  # this one did switch
+    status, data = await fetch_json(jp_fetch, "contexts", "current", **put_name("local"))
+    assert status == 200, data
+    assert data["switch"]["changed"] is False, data["switch"]
+    assert "nothing changed" in data["summary"], data["summary"]
+    assert "did not answer" in data["switch"]["note"], data["switch"]
+    assert "did not answer" in data["summary"]
+    assert "switched anyway" not in data["summary"], data["summary"]
+    assert current_in_config(store_dir) == LOCAL_CONTEXT
+
+
 async def test_leaving_offload_reports_a_live_local_engine(jp_fetch: Any, store_dir: Path) -> None:
     with FakeEngine(name="local-engine") as local:
         write_context(store_dir, LOCAL_CONTEXT, local.host)

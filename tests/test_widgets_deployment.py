@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 
+import ipywidgets as w
 import pytest
 
 from labadvisor import advise_deployment
@@ -152,6 +153,42 @@ def test_migration_triggers_are_picked_by_the_guides_labels():
     assert panel.state.migration_triggers == [] and panel.state.advice.choice == "docker-compose"
 
 
+def test_every_trigger_is_a_whole_checkbox_in_the_view():
+    """Walkthrough: a multi-select box cut the labels at its width ("Advanced GPU sharing
+    (MIG, time-slicin") and hid the 9th trigger past its rows."""
+    panel = DeploymentPanel(users=20)
+    picker = panel.controls["migration_triggers"]
+    boxes = [box for box in picker.children if isinstance(box, w.Checkbox)]
+    triggers = deployment_options()["migration_triggers"]
+    assert len(boxes) == len(triggers) == 9
+    assert picker in panel.rows.values()
+    assert picker.layout.height is None and picker.layout.max_height is None
+    for box in boxes:
+        assert box.layout.width == "auto" and box.style.description_width == "initial"
+        # The group heading carries the category, so the label is the guide's short one.
+        assert len(box.description) <= 45, box.description
+    headings = _text("".join(c.value for c in picker.children if isinstance(c, w.HTML)))
+    assert "Feature requirements" in headings and "Scaling needs" in headings
+    shown = {box.description for box in boxes}
+    assert {label.rsplit(" (", 1)[0] for label, _ in triggers} == shown
+    # Ticking a box is picking the trigger, and the state's choice ticks the box.
+    failover = picker.boxes["automatic-failover"]
+    failover.value = True
+    assert panel.state.migration_triggers == ["automatic-failover"]
+    panel.state.set(migration_triggers=["more-gpus", "automatic-failover"])
+    assert [v for v, box in picker.boxes.items() if box.value] == [
+        "more-gpus",
+        "automatic-failover",
+    ]
+    failover.value = False
+    assert panel.state.migration_triggers == ["more-gpus"]
+
+
+def test_the_gpu_models_placeholder_fits_its_box():
+    box = DeploymentPanel(users=20).controls["gpu"]
+    assert "auto" in box.placeholder and len(box.placeholder) <= 30, box.placeholder
+
+
 def test_an_unknown_trigger_is_the_libraries_message():
     panel = DeploymentPanel(users=20)
     panel.state.set(migration_triggers=["the moon"])
@@ -192,7 +229,7 @@ def test_time_slicing_on_one_gpu_and_ha_on_one_node_are_warned():
     assert "containers on one GPU already share it" in _text(panel.advice.value)
     panel.controls["high_availability"].value = True
     shown = _text(panel.advice.value)
-    assert "needs at least 3 server nodes" in shown and "with 1 node(s)" in shown
+    assert "needs at least 3 server nodes" in shown and "with 1 node K3s" in shown
 
 
 @pytest.mark.parametrize(

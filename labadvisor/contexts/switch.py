@@ -239,15 +239,18 @@ def use(
             if aside
             else None
         )
-        note = _joined(note, _dead_engine_note(chosen, engine_error))
+        moved = changed and previous != chosen.name
+        note = _joined(note, _dead_engine_note(chosen, engine_error, moved))
     else:
         previous = config.current_context or store.DEFAULT_CONTEXT
         changed = store.set_current_context(
             None if chosen.name == store.DEFAULT_CONTEXT else chosen.name, directory
         )
         aside = None
+        moved = changed and previous != chosen.name
         note = _joined(
-            _kernel_override_note(chosen.name, directory), _dead_engine_note(chosen, engine_error)
+            _kernel_override_note(chosen.name, directory),
+            _dead_engine_note(chosen, engine_error, moved),
         )
     return SwitchResult(
         context=chosen.name,
@@ -364,14 +367,16 @@ def _shown(endpoint: str | None) -> str:
     return shortened(endpoint)
 
 
-def _dead_engine_note(chosen: Target, engine_error: str | None) -> str | None:
+def _dead_engine_note(chosen: Target, engine_error: str | None, moved: bool) -> str | None:
+    """Why the local engine is not usable; "switched anyway" only when the switch moved
+    somewhere (already on the local context, nothing switched)."""
     if engine_error is None:
         return None
-    return (
-        f"switched anyway, as the way back from Offload always is: the local engine at "
-        f"{_shown(chosen.context.host)} did not answer ({engine_error}), so docker commands "
-        f"fail until it runs (start Docker Desktop or dockerd)"
+    silent = (
+        f"the local engine at {_shown(chosen.context.host)} did not answer ({engine_error}), "
+        f"so docker commands fail until it runs (start Docker Desktop or dockerd)"
     )
+    return f"switched anyway, as the way back from Offload always is: {silent}" if moved else silent
 
 
 def _joined(*notes: str | None) -> str | None:

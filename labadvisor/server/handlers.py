@@ -278,10 +278,16 @@ class _ContextsRoute(_BaseHandler):
                 if isinstance(exc, asyncio.TimeoutError)
                 else str(exc)
             )
+            silent = (
+                f"the local engine at {quoted(switched.host)} did not answer ({cause}), "
+                f"so docker commands fail until it runs"
+            )
+            # "switched anyway" only where something switched: already there, nothing did.
+            moved = switched.changed and switched.previous != switched.context
             note = (
-                f"switched anyway, as the way back from Offload always is: the local engine "
-                f"at {quoted(switched.host)} did not answer ({cause}), so docker commands fail "
-                f"until it runs"
+                f"switched anyway, as the way back from Offload always is: {silent}"
+                if moved
+                else silent
             )
             return replace(switched, note=_joined(switched.note, note), engine_error=cause)
         return replace(switched, checked=True, round_trip_ms=round_trip_ms)

@@ -18,6 +18,7 @@ from labadvisor.widgets._view import (
     style,
     wide,
 )
+from labadvisor.widgets.choice_boxes import CheckboxChoices, Group
 from labadvisor.widgets.deployment_state import DeploymentState
 
 ADVICE_CLASS = "labadvisor-deployment-advice"
@@ -60,19 +61,15 @@ class DeploymentPanel(AdvicePanel):
             "gpu_sharing": dropdown("GPU sharing", options["gpu_sharing"]),
             "gpu": w.Combobox(
                 options=[value for _, value in options["gpu"] if value is not None],
-                placeholder="not stated; auto detects this machine's",
+                placeholder="not stated, or auto",
                 ensure_option=False,
                 description="GPU model",
                 style=style(),
                 layout=wide(),
             ),
             "gpu_count": dropdown("GPUs in the lab", GPU_COUNT_OPTIONS),
-            "migration_triggers": w.SelectMultiple(
-                options=triggers,
-                rows=min(len(triggers), 8),
-                description="Triggers seen",
-                style=style(),
-                layout=wide(),
+            "migration_triggers": CheckboxChoices(
+                triggers, _trigger_groups(), description="Triggers seen"
             ),
             "kubernetes_experience": dropdown(
                 "Kubernetes experience", options["kubernetes_experience"]
@@ -169,6 +166,16 @@ class DeploymentPanel(AdvicePanel):
             self._show_checklist()
         else:
             set_html(self.checklist_error, "")
+
+
+def _trigger_groups() -> list[Group]:
+    """The guide's migration triggers under their categories, as the checkboxes show them."""
+    from labadvisor.guides import deployment_guide
+
+    return [
+        (category.category, [(trigger.label, trigger.id) for trigger in category.triggers])
+        for category in deployment_guide().migration_triggers
+    ]
 
 
 def _count_to_control(count: int | None) -> int:
