@@ -12,10 +12,8 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from typing import Any
 
 import pytest
 from docker_engines import DockerEngines
+from local_servers import free_port, serving
 from server_fixtures import DockerStore, make_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,12 +79,6 @@ class Lab:
         pytest.fail(f"{method} {path} {body!r} was accepted")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def require_browser() -> None:
     if not os.access(CHROMIUM, os.X_OK):
         reason = f"{CHROMIUM} missing (Debian package chromium; `make test` installs it)"
@@ -134,26 +127,8 @@ def running_lab(engines: DockerEngines, root: Path, *options: str) -> Iterator[L
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     lab = Lab(f"http://127.0.0.1:{port}/", token, store, log, root / "notebooks")
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                lab.api("advise/options")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer in 90 s:\n{log.read_text()}")
-                time.sleep(0.3)
+    with serving(server, log, lambda: lab.api("advise/options"), "jupyter lab"):
         yield lab
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module", name="lab")

@@ -64,6 +64,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from local_servers import free_port
 
 DOCKERD = "/usr/sbin/dockerd"
 DOCKER_CLI = "/usr/bin/docker"
@@ -144,7 +145,7 @@ def running_engines() -> Iterator[DockerEngines]:
     daemons: list[_Daemon] = []
     try:
         local_host = f"unix://{root}/local.sock"
-        offload_host = f"tcp://127.0.0.1:{_free_port()}"
+        offload_host = f"tcp://127.0.0.1:{free_port()}"
         daemons.append(_Daemon.start(root / "local", local_host, {}))
         daemons.append(
             _Daemon.start(
@@ -319,12 +320,6 @@ def _run(command: list[str], env: dict[str, str]) -> None:
         raise RuntimeError(f"{' '.join(command)} failed: {result.stdout}{result.stderr}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _tiny_rootfs(path: Path) -> Path:
     busybox = shutil.which("busybox")
     assert busybox is not None
@@ -405,7 +400,7 @@ def write_context(config_dir: Path, name: str, host: str, description: str | Non
 
 def closed_port() -> int:
     """A 127.0.0.1 port with nothing listening (connections are refused)."""
-    return _free_port()
+    return free_port()
 
 
 class FakeEngine:

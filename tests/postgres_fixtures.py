@@ -19,7 +19,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local_servers import free_port
 
 REQUIRE_ENV = "LABADVISOR_REQUIRE_POSTGRES"
 START_TIMEOUT_S = 30.0
@@ -48,12 +48,6 @@ def _missing(reason: str) -> None:
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{reason} ({REQUIRE_ENV}=1: PostgreSQL is required)")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -214,7 +208,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         entry = pwd.getpwnam(run_as)
         for path in (root, root / "sockets"):
             os.chown(path, entry.pw_uid, entry.pw_gid)
-    cluster = PostgresCluster(bindir, root, _free_port(), run_as)
+    cluster = PostgresCluster(bindir, root, free_port(), run_as)
     try:
         cluster.initdb()
         cluster.start()

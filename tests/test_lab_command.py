@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local_servers import free_port, serving
 
 REPO = Path(__file__).resolve().parents[1]
 LAB_SERVER = REPO / "scripts" / "lab_server.sh"
@@ -53,12 +53,6 @@ class Server:
         return self.url.replace("http://", "ws://", 1) + route + f"?token={self.token}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert (VENV_BIN / "labadvisor").exists(), f"no labadvisor command in {VENV_BIN}"
@@ -76,7 +70,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         JUPYTER_CONFIG_DIR=str(root / "config"),
         JUPYTER_RUNTIME_DIR=str(root / "runtime"),
     )
-    port, token = _free_port(), uuid.uuid4().hex
+    port, token = free_port(), uuid.uuid4().hex
     command = [
         str(LAB_SERVER),
         str(VENV_BIN),
@@ -92,26 +86,12 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}/", token)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the lab server exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                urllib.request.urlopen(server.url + "api/status?token=" + token, timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the lab server did not answer in 90 s:\n{log.read_text()}")
-                time.sleep(0.3)
+
+    def status() -> object:
+        return urllib.request.urlopen(server.url + "api/status?token=" + token, timeout=5)
+
+    with serving(process, log, status, "the lab server"):
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 async def _read_until(url: str, send: list[str], done: re.Pattern[str], kind: str) -> str:
