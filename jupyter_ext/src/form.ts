@@ -276,17 +276,19 @@ export class AdviceForm {
    * set: "It works" means nothing while nothing is running. */
   private _showDependent(): void {
     for (const field of this.fields) {
-      if (!field.onlyWith) {
-        continue;
-      }
-      const on = this.fields.find(other => other.name === field.onlyWith);
       const row = this._form.querySelector<HTMLElement>(
         `[data-field="${field.name}"]`
       );
-      if (on && row) {
-        row.hidden = this._value(on) === null;
+      if (field.onlyWith && row) {
+        row.hidden = !this._applies(field);
       }
     }
+  }
+
+  /** Whether `field` is an input of the question as set now (see `onlyWith`). */
+  private _applies(field: IField): boolean {
+    const on = this.fields.find(other => other.name === field.onlyWith);
+    return on === undefined || this._value(on) !== null;
   }
 
   private _read(): { body: Record<string, unknown>; problems: number } {
@@ -294,8 +296,7 @@ export class AdviceForm {
     let problems = 0;
     for (const field of this.fields) {
       this._setFieldError(field.name, null);
-      const on = this.fields.find(other => other.name === field.onlyWith);
-      if (on && this._value(on) === null) {
+      if (!this._applies(field)) {
         continue; // hidden: not an input of this question
       }
       if (field.kind === 'choice') {
